@@ -1,0 +1,231 @@
+"""Compile stage: a checked `Policy` becomes an immutable, content-hashed `CompiledPolicy`.
+
+Each rule's condition is brought into disjunctive normal form; each conjunction becomes one
+durable_rules rule (JSON ruleset form) whose patterns test the ticket fact and the derived
+`priority` / `entitlement` facts. Firing order: stage band, then salience, then file order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic, DiagnosticError
+from .facts import FactSpec
+from .model import STAGES, Condition, Policy, Rule, Test
+from .tickets import TicketChecker
+
+MAX_CONJUNCTIONS = 64
+SENTINEL_PRI = 65535
+_DERIVED_KIND = {"priority": ("priority", "level"),
+                 "entitlement.plan": ("entitlement", "plan"),
+                 "entitlement.guaranteed": ("entitlement", "guaranteed")}
+_PATTERN_ALIAS = {"ticket": "t", "priority": "p", "entitlement": "e"}
+_NEGATIONS = {"eq": ("ne",), "ne": ("eq",), "in": ("not_in",), "not_in": ("in",),
+              "present": ("absent",), "absent": ("present",),
+              "lt": ("absent", "ge"), "le": ("absent", "gt"),
+              "gt": ("absent", "le"), "ge": ("absent", "lt")}
+
+
+def _negate(test: Test) -> list[Test]:
+    """The alternatives whose disjunction is `not test` (absent facts fail comparisons)."""
+    out = []
+    for op in _NEGATIONS[test.op]:
+        value = None if op in ("present", "absent") else test.value
+        out.append(Test(test.path, op, value, test.pointer))
+    return out
+
+
+def to_dnf(cond: Condition | None, negate: bool = False) -> list[tuple[Test, ...]]:
+    """Disjunctive normal form: a list of conjunctions of tests (negations pushed to leaves)."""
+    if cond is None:
+        return [()]
+    if cond.op == "test":
+        assert cond.test is not None
+        return [(t,) for t in _negate(cond.test)] if negate else [(cond.test,)]
+    if cond.op == "not":
+        return to_dnf(cond.children[0], not negate)
+    conjunctive = (cond.op == "all") != negate
+    parts = [to_dnf(c, negate) for c in cond.children]
+    if conjunctive:
+        out = [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
+    else:
+        out = [conj for part in parts for conj in part]
+    if len(out) > MAX_CONJUNCTIONS * 4:
+        out = out[: MAX_CONJUNCTIONS * 4 + 1]  # bounded; reported by the caller
+    return out
+
+
+def domain(spec: FactSpec, policy: Policy) -> tuple | None:
+    """Every value a fact can hold (None = absent), or None when the domain is open."""
+    if spec.type == "level":
+        return (*policy.levels, None)
+    if spec.type == "plan":
+        return (*policy.plans, None)
+    if spec.type == "boolean":
+        return (True, False) if not spec.nullable or spec.default is not None or spec.derived \
+            else (True, False, None)
+    if spec.enum:
+        return (*spec.enum, None) if spec.default is None else tuple(spec.enum)
+    return None
+
+
+def satisfiable(conj: tuple[Test, ...], policy: Policy) -> bool:
+    """False when the tests cannot all hold (e.g. `environment: production` and `staging`)."""
+    by_path: dict[str, list[Test]] = {}
+    for t in conj:
+        by_path.setdefault(t.path, []).append(t)
+    for path, tests in by_path.items():
+        spec = policy.facts.get(path)
+        values = domain(spec, policy) if spec else None
+        if values is None:
+            continue
+        if not any(all(t.holds(v) for t in tests) for v in values):
+            return False
+    return True
+
+
+def _literal(test: Test) -> dict:
+    """One test as a durable_rules JSON expression on the pattern's fact."""
+    kind, fld = _DERIVED_KIND.get(test.path, ("ticket", test.path))
+    op, v = test.op, test.value
+    if op == "eq":
+        return {fld: v}
+    if op == "absent":
+        return {fld: None}
+    if op == "present":
+        return {"$neq": {fld: None}}
+    if op == "ne":
+        return {"$or": [{fld: None}, {"$neq": {fld: v}}]}
+    if op == "in":
+        return {fld: v[0]} if len(v) == 1 else {"$or": [{fld: x} for x in v]}
+    if op == "not_in":
+        return {"$or": [{fld: None}, {"$and": [{"$neq": {fld: x}} for x in v]}]}
+    return {f"${op.replace('le', 'lte').replace('ge', 'gte')}": {fld: v}}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One durable_rules rule: a conjunction of one policy rule."""
+
+    name: str
+    rule_index: int
+    conj_index: int
+    pri: int
+    tests: tuple[Test, ...]
+    patterns: tuple[tuple[str, dict], ...]   # (alias, expression)
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """Immutable and content-hashed; evaluate() takes it with a ticket."""
+
+    policy: Policy
+    digest: str
+    ruleset_name: str
+    rules: tuple[Rule, ...]
+    compiled: tuple[CompiledRule, ...]
+    ticket_paths: tuple[str, ...]        # ticket facts the conditions read (what the engine sees)
+    key_paths: tuple[str, ...]           # everything a decision depends on (the cache key)
+    reads_priority: bool
+    reads_entitlement: bool
+    checker: TicketChecker = field(repr=False, compare=False)
+    stage_index: tuple[int, ...] = ()    # per rule
+
+    @property
+    def id(self) -> str:
+        return self.policy.id
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    def ruleset(self, actions) -> dict:
+        """A fresh durable_rules ruleset dict (registration mutates it); `actions(cr)` binds."""
+        rules: dict = {}
+        for cr in self.compiled:
+            patterns = [{alias: expr} for alias, expr in cr.patterns]
+            rules[cr.name] = {"pri": cr.pri, "all": patterns, "run": actions(cr)}
+        # A no-op on every ticket: durable_rules segfaults deleting a session no action ran in.
+        rules["$sentinel"] = {"pri": SENTINEL_PRI, "all": [{"m": {"kind": "ticket"}}],
+                              "run": actions(None)}
+        # Keepers: derived facts must match some pattern or the engine rejects them.
+        for kind, needed in (("priority", self.reads_priority),
+                             ("entitlement", self.reads_entitlement)):
+            if needed:
+                rules[f"$keep-{kind}"] = {"pri": SENTINEL_PRI,
+                                          "all": [{"k": {"kind": kind}}, {"n": {"kind": "$never"}}],
+                                          "run": actions(None)}
+        return {self.ruleset_name: rules}
+
+
+def _implicit_tests(rule: Rule) -> tuple[Test, ...]:
+    """Tests an action implies: a default needs no priority yet, `{fact: x}` needs x present."""
+    out = []
+    for kind, value in rule.actions:
+        if kind == "default":
+            out.append(Test("priority", "absent", None, rule.pointer))
+        elif kind in ("assign", "override", "reclassify") and isinstance(value, dict):
+            if "fact" in value:
+                out.append(Test(value["fact"], "present", None, rule.pointer))
+            else:  # up / down: from the current level
+                out.append(Test("priority", "present", None, rule.pointer))
+    return tuple(out)
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Compile a checked policy. Raises DiagnosticError for limits the engine cannot take."""
+    problems: list[Diagnostic] = []
+    compiled: list[CompiledRule] = []
+    ticket_paths: set[str] = set()
+    key_paths: set[str] = {"plan"}
+    reads_priority = reads_entitlement = False
+    stage_index = []
+    for ri, rule in enumerate(policy.rules):
+        stage = STAGES.index(rule.stage)
+        stage_index.append(stage)
+        pri = 1 + stage * 1000 + (499 - rule.salience)
+        implicit = _implicit_tests(rule)
+        conjunctions = [tuple(dict.fromkeys(c + implicit)) for c in to_dnf(rule.when)]
+        conjunctions = [c for c in conjunctions if satisfiable(c, policy)]
+        if len(conjunctions) > MAX_CONJUNCTIONS:
+            problems.append(Diagnostic(
+                "condition_too_complex", f"condition expands to more than {MAX_CONJUNCTIONS} "
+                "alternatives", location=rule.location, rule=rule.id,
+                hint="split the rule or use lists instead of nested any/not"))
+            continue
+        for kind, value in rule.actions:
+            if isinstance(value, dict) and "fact" in value:
+                key_paths.add(value["fact"])
+            if kind == "target" and value == "contract":
+                key_paths.add("contract.response_targets")
+        for ci, conj in enumerate(conjunctions):
+            by_kind: dict[str, list[dict]] = {}
+            for t in conj:
+                kind = _DERIVED_KIND.get(t.path, ("ticket",))[0]
+                by_kind.setdefault(kind, []).append(_literal(t))
+                if kind == "ticket":
+                    ticket_paths.add(t.path)
+                    key_paths.add(t.path)
+                elif kind == "priority":
+                    reads_priority = True
+                else:
+                    reads_entitlement = True
+            if not by_kind:
+                by_kind["ticket"] = []
+            patterns = tuple(
+                (_PATTERN_ALIAS[kind], {"$and": [{"kind": kind}, *exprs]})
+                for kind, exprs in sorted(by_kind.items(), key=lambda kv: kv[0] != "ticket"))
+            compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, patterns))
+    if problems:
+        raise DiagnosticError(problems)
+    digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
+    checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans))
+    return CompiledPolicy(
+        policy=policy, digest=digest, ruleset_name=f"{policy.id}@{digest[7:23]}",
+        rules=policy.rules, compiled=tuple(compiled),
+        ticket_paths=tuple(sorted(ticket_paths)), key_paths=tuple(sorted(key_paths)),
+        reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
+        stage_index=tuple(stage_index),
+    )

@@ -1,0 +1,83 @@
+"""The Decision: what evaluate() returns, with its stable JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .durations import format_duration
+from .runtime import ActionRecord, Outcome, TraceEntry
+
+
+@dataclass(frozen=True)
+class Sla:
+    """A first-response target and when it falls due for this ticket."""
+
+    target: timedelta
+    clock: str               # business | calendar
+    calendar: str
+    timezone: str
+    due_at: datetime
+    met: bool | None
+    remaining: timedelta | None
+    rule: str | None
+    metric: str = "first_response"
+
+    def to_json(self) -> dict:
+        out = {"metric": self.metric, "target": format_duration(self.target),
+               "clock": self.clock, "calendar": self.calendar, "timezone": self.timezone,
+               "due_at": self.due_at.isoformat(), "met": self.met, "rule": self.rule}
+        if self.remaining is not None:
+            out["remaining"] = format_duration(self.remaining)
+        return out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision for one ticket under one policy version."""
+
+    ticket_id: str
+    policy_id: str
+    policy_version: str
+    policy_digest: str
+    requested_priority: str | None
+    outcome: Outcome
+    sla: Sla | None
+
+    @property
+    def priority(self) -> str | None:
+        return self.outcome.priority
+
+    @property
+    def actions(self) -> tuple[ActionRecord, ...]:
+        return self.outcome.actions
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self.outcome.channels
+
+    @property
+    def trace(self) -> tuple[TraceEntry, ...]:
+        return self.outcome.trace
+
+    @property
+    def fired(self) -> frozenset[str]:
+        return self.outcome.fired
+
+    def to_json(self) -> dict:
+        o = self.outcome
+        return {
+            "ticket_id": self.ticket_id,
+            "policy": {"id": self.policy_id, "version": self.policy_version,
+                       "digest": self.policy_digest},
+            "requested_priority": self.requested_priority,
+            "priority": o.priority,
+            "plan": o.plan,
+            "actions": [a.to_json() for a in o.actions],
+            "sla": self.sla.to_json() if self.sla else None,
+            "sla_reason": o.sla_reason if self.sla is None else None,
+            "channels": list(o.channels),
+            "obligations": [dict(x) for x in o.obligations],
+            "notes": list(o.notes),
+            "trace": [t.to_json() for t in o.trace],
+        }

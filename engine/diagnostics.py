@@ -1,0 +1,89 @@
+"""The one diagnostic type every stage reports, and the error that carries a batch of them."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Literal
+
+Severity = Literal["error", "warning", "info"]
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True, order=False)
+class Location:
+    """A place in a file (1-based line and column) or, for JSON input, a JSON pointer."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    pointer: str | None = None
+
+    def __str__(self) -> str:
+        if self.file is not None and self.line is not None:
+            return f"{self.file}:{self.line}:{self.column or 1}"
+        if self.file is not None and self.pointer is not None:
+            return f"{self.file}#{self.pointer or '/'}"
+        if self.pointer is not None:
+            return self.pointer or "/"
+        return self.file or "<input>"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem found in a policy file or in an input: stable code, severity, message, place."""
+
+    code: str
+    message: str
+    severity: Severity = "error"
+    location: Location = field(default_factory=Location)
+    rule: str | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        """One line (two with a hint): `file:line:col: error[code]: message`."""
+        text = f"{self.location}: {self.severity}[{self.code}]: {self.message}"
+        if self.rule:
+            text += f" (rule `{self.rule}`)"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict:
+        loc = self.location
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": loc.file,
+            "line": loc.line,
+            "column": loc.column,
+            "pointer": loc.pointer,
+            "rule": self.rule,
+            "hint": self.hint,
+        }
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (loc.file or "", loc.line or 0, loc.column or 0, loc.pointer or "",
+                _SEVERITY_ORDER[self.severity], self.code, self.message)
+
+
+class DiagnosticError(Exception):
+    """Raised at a stage boundary with every problem that stage collected."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
+    """A "did you mean `x`?" hint for a misspelt name, or None when nothing is close."""
+    if not isinstance(value, str):
+        return None
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def errors_only(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.severity == "error"]

@@ -1,0 +1,163 @@
+"""The checked policy: immutable dataclasses the compiler and linter work from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .diagnostics import Location
+
+# Stages in firing order; a rule never fires after a rule of a later stage has fired.
+STAGES = ("assign", "default", "override", "reclassify", "final", "entitle", "target")
+PRIORITY_ACTIONS = ("assign", "default", "override", "reclassify")
+NEGATE_OP = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in"}
+
+
+@dataclass(frozen=True)
+class Test:
+    """One test on one fact path: `environment in [staging, development]`."""
+
+    path: str
+    op: str                 # eq ne in not_in lt le gt ge present absent
+    value: object = None    # scalar, or tuple for in / not_in
+    pointer: str = ""
+
+    def describe(self) -> str:
+        v = self.value
+        shown = {
+            "eq": f"is {_show(v)}", "ne": f"is not {_show(v)}",
+            "in": f"is one of {', '.join(_show(x) for x in v)}" if isinstance(v, tuple) else "",
+            "not_in": f"is none of {', '.join(_show(x) for x in v)}"
+            if isinstance(v, tuple) else "",
+            "lt": f"< {v}", "le": f"<= {v}", "gt": f"> {v}", "ge": f">= {v}",
+            "present": "is present", "absent": "is absent",
+        }[self.op]
+        return f"{self.path} {shown}"
+
+    def holds(self, value: object) -> bool:
+        """Evaluate this test in Python (used by explanations and lint, not by evaluation)."""
+        op, v = self.op, self.value
+        if op == "present":
+            return value is not None
+        if op == "absent":
+            return value is None
+        if op == "eq":
+            return value == v and value is not None if v is not None else value is None
+        if op == "ne":
+            return not (value == v and value is not None) if v is not None else value is not None
+        if op == "in":
+            return value is not None and value in v
+        if op == "not_in":
+            return value is None or value not in v
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return {"lt": value < v, "le": value <= v, "gt": value > v, "ge": value >= v}[op]
+
+
+def _show(v: object) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition tree: `op` is all / any / not (children) or test (a leaf)."""
+
+    op: str
+    children: tuple[Condition, ...] = ()
+    test: Test | None = None
+
+    def tests(self) -> list[Test]:
+        if self.test is not None:
+            return [self.test]
+        return [t for c in self.children for t in c.tests()]
+
+
+@dataclass(frozen=True)
+class Source:
+    document: str
+    quote: str
+    gloss: str | None = None
+    section: str | None = None
+    title: str | None = None    # the document's title, resolved from `sources`
+
+    def to_json(self) -> dict:
+        out = {"document": self.document, "title": self.title, "quote": self.quote}
+        if self.section:
+            out["section"] = self.section
+        if self.gloss:
+            out["gloss"] = self.gloss
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    within: timedelta
+    calendar: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule after checking: one of the author's rules, a table row, or a plan's target."""
+
+    id: str
+    stage: str
+    actions: tuple[tuple[str, object], ...]   # ordered (type, value); see compiler for types
+    when: Condition | None
+    location: Location
+    because: str | None = None
+    source: Source | None = None
+    salience: int = 0
+    group: str | None = None
+    repeat: bool = False
+    origin: str = "rule"      # rule | table | plan
+    order: int = 0            # declaration order across the file
+    pointer: str = ""
+
+    @property
+    def priority_action(self) -> tuple[str, object] | None:
+        for kind, value in self.actions:
+            if kind in PRIORITY_ACTIONS:
+                return kind, value
+        return None
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    title: str | None
+    channels: tuple[str, ...]
+    calendar: str | None
+    guarantee: bool
+    targets: dict | str | None     # level -> Target, "contract", or None
+    location: Location
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A checked policy, ready to compile."""
+
+    id: str
+    title: str
+    version: str
+    file: str
+    levels: tuple[str, ...]
+    level_titles: dict
+    sources: dict                  # id -> {title, language, location}
+    facts: dict                    # path -> FactSpec (core + derived + declared)
+    calendars: dict                # name -> Calendar
+    calendar_specs: dict           # name -> raw spec
+    plans: dict                    # id -> Plan
+    default_plan: str | None
+    rules: tuple[Rule, ...]        # author rules, table rows and plan rules, in firing order
+    notes: tuple[str, ...]
+    readings: tuple[dict, ...]
+    max_firings: int
+    canonical: str                 # canonical JSON of the document, hashed into the digest
+    raw: dict = field(repr=False, default_factory=dict)

@@ -1,0 +1,82 @@
+"""Load → check → compile, for a policy file or a bundled policy id."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .checks import check_document
+from .compiler import CompiledPolicy, compile_policy
+from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
+from .loader import load_yaml
+from .model import Policy
+
+ROOT = Path(__file__).resolve().parent.parent
+_INSTALLED = Path(sys.prefix) / "share" / "ticket-policy"
+
+
+def rules_dir() -> Path:
+    """The bundled rules: beside the package in a checkout, else the installed data files."""
+    for base in (ROOT, _INSTALLED):
+        if (base / "rules").is_dir():
+            return base / "rules"
+    return ROOT / "rules"
+
+
+def bundled() -> dict[str, Path]:
+    """Bundled policy ids -> their rule file."""
+    return {p.parent.name: p for p in sorted(rules_dir().glob("*/policy.yaml"))}
+
+
+def resolve(policy: str) -> Path:
+    """A bundled id or a path to a rule file; DiagnosticError when it is neither."""
+    found = bundled()
+    if policy in found:
+        return found[policy]
+    path = Path(policy)
+    if path.is_dir() and (path / "policy.yaml").is_file():
+        return path / "policy.yaml"
+    if path.is_file():
+        return path
+    hint = did_you_mean(policy, found) or f"bundled policies: {', '.join(found)}"
+    raise DiagnosticError([Diagnostic("unknown_policy", f"no policy `{policy}`: not a bundled "
+                                      "id and not a file", location=Location(file=policy),
+                                      hint=hint)])
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when possible (traces cite it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        try:
+            return str(path.resolve().relative_to(ROOT))
+        except ValueError:
+            return str(path)
+
+
+def check_file(path: Path | str) -> tuple[Policy | None, list[Diagnostic]]:
+    """Load and check one rule file: the model, and every diagnostic found."""
+    path = Path(path)
+    name = display_path(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, [Diagnostic("file_unreadable", f"cannot read `{name}`: {reason.lower()}",
+                                 location=Location(file=name))]
+    doc, diags = load_yaml(text, name)
+    if doc is None or any(d.severity == "error" for d in diags):
+        return None, diags
+    policy, more = check_document(doc)
+    return policy, diags + more
+
+
+def load_policy(policy: str | Path) -> CompiledPolicy:
+    """Resolve, load, check and compile a policy; DiagnosticError lists every problem."""
+    path = resolve(str(policy))
+    model, diags = check_file(path)
+    if model is None or any(d.severity == "error" for d in diags):
+        raise DiagnosticError([d for d in diags if d.severity == "error"] or diags)
+    return compile_policy(model)
+

@@ -1,0 +1,452 @@
+"""Run stage: the only module that calls durable_rules.
+
+- One Host for the process, without the stock background threads (they race with delete_state);
+  every engine call runs on one dedicated engine thread (the engine is not thread-safe).
+- One session per ticket, with a process-unique counter sid, deleted in `finally`; a sentinel rule
+  guarantees an action ran in every session (durable_rules segfaults deleting one that had none).
+- Actions are Python closures that record the trace; exceptions in them are collected and raised
+  to the caller (the engine would swallow them); a firing bound stops cycles and names them.
+- After a MemoryError or an engine error the Host is discarded and rebuilt on next use.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import durable_rules_engine
+from durable import engine
+
+from .compiler import CompiledPolicy, CompiledRule
+from .durations import format_duration
+from .model import PRIORITY_ACTIONS, Rule, Target
+from .tickets import Ticket
+
+
+class EvaluationError(Exception):
+    """A ticket could not be decided; the message names the rule(s) involved."""
+
+    code = "evaluation_failed"
+
+    def __init__(self, message: str, rules: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.rules = rules
+
+
+class RuleActionError(EvaluationError):
+    code = "rule_action_failed"
+
+
+class FiringBoundError(EvaluationError):
+    code = "firing_bound_exceeded"
+
+
+class EngineFailure(EvaluationError):
+    code = "engine_failure"
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    type: str
+    from_: str | None
+    to: str
+    rule: str
+    reason: str | None
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "from": self.from_, "to": self.to, "rule": self.rule,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    seq: int
+    rule: str | None           # None for an outcome entry written by the engine itself
+    at: str | None             # file:line of the rule
+    stage: str | None
+    matched: tuple             # ((path, value), ...)
+    effect: str
+    because: str | None
+    source: dict | None
+
+    def to_json(self) -> dict:
+        return {"seq": self.seq, "rule": self.rule, "at": self.at, "stage": self.stage,
+                "matched": dict(self.matched), "effect": self.effect, "because": self.because,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the rules decided for one projection of facts (cacheable: no per-ticket times)."""
+
+    priority: str | None
+    actions: tuple[ActionRecord, ...]
+    plan: str | None
+    guaranteed: bool
+    no_guarantee_reason: str | None
+    target: Target | None
+    target_rule: str | None
+    sla_reason: str | None
+    channels: tuple[str, ...]
+    obligations: tuple[dict, ...]
+    notes: tuple[str, ...]
+    trace: tuple[TraceEntry, ...]
+    fired: frozenset[str]
+    suppressed: tuple[tuple[str, str], ...]   # (rule id, why it did not fire)
+
+
+_CHANNEL_ORDER = ("email", "portal", "phone", "chat", "account_manager")
+
+
+def find_cycle(sequence: list[str]) -> list[str]:
+    """The rules of the shortest block that repeats at the end of a firing sequence."""
+    for period in range(1, len(sequence) // 2 + 1):
+        if sequence[-period:] == sequence[-2 * period:-period]:
+            return list(dict.fromkeys(sequence[-period:]))
+    return list(dict.fromkeys(sequence[-10:]))
+
+
+class _Evaluation:
+    """The per-ticket working state the actions write to."""
+
+    def __init__(self, cp: CompiledPolicy, ticket: Ticket):
+        policy = cp.policy
+        self.cp = cp
+        self.values = ticket.values
+        self.targets_by_level = ticket.response_targets
+        self.priority: str | None = None
+        self.prio_fact: dict | None = None
+        self.plan: str | None = ticket.values.get("plan") or policy.default_plan
+        self.guaranteed = True
+        self.no_guarantee_reason: str | None = None
+        self.ent_fact: dict | None = None
+        self.rev = 0
+        self.target: Target | None = None
+        self.target_rule: str | None = None
+        self.sla_reason: str | None = None
+        self.offers: list[str] = []
+        self.withholds: list[str] = []
+        self.obligations: list[dict] = []
+        self.notes: list[str] = list(policy.notes)
+        self.actions: list[ActionRecord] = []
+        self.trace: list[TraceEntry] = []
+        self.fired: set[str] = set()
+        self.groups: dict[str, str] = {}
+        self.stage = -1
+        self.firings = 0
+        self.sequence: list[str] = []
+        self.errors: list[tuple[str, BaseException]] = []
+        self.failure: EvaluationError | None = None
+        self.suppressed: list[tuple[str, str]] = []
+
+    # ---- facts ------------------------------------------------------------------------
+    def initial_facts(self, sid: str) -> list[dict]:
+        facts = [dict(_nest(self.cp.ticket_paths, self.values), kind="ticket", id="t", sid=sid)]
+        if self.cp.reads_priority:
+            self.prio_fact = {"kind": "priority", "id": "p0", "level": None, "sid": sid}
+            facts.append(self.prio_fact)
+        if self.cp.reads_entitlement:
+            self.ent_fact = {"kind": "entitlement", "id": "e0", "plan": self.plan,
+                             "guaranteed": True, "sid": sid}
+            facts.append(self.ent_fact)
+        return facts
+
+    def current(self, path: str) -> object:
+        if path == "priority":
+            return self.priority
+        if path == "entitlement.plan":
+            return self.plan
+        if path == "entitlement.guaranteed":
+            return self.guaranteed
+        return self.values.get(path)
+
+    def _replace(self, c, old: dict | None, new: dict) -> dict:
+        if old is not None:
+            c.retract_fact(old)
+        c.assert_fact(new)
+        return new
+
+    def set_priority(self, c, level: str) -> None:
+        self.priority = level
+        if self.cp.reads_priority:
+            self.rev += 1
+            self.prio_fact = self._replace(c, self.prio_fact,
+                                           {"kind": "priority", "id": f"p{self.rev}",
+                                            "level": level})
+
+    def set_entitlement(self, c) -> None:
+        if self.cp.reads_entitlement:
+            self.rev += 1
+            self.ent_fact = self._replace(c, self.ent_fact,
+                                          {"kind": "entitlement", "id": f"e{self.rev}",
+                                           "plan": self.plan, "guaranteed": self.guaranteed})
+
+    # ---- firing -----------------------------------------------------------------------
+    def fire(self, cr: CompiledRule, c) -> None:
+        if self.failure is not None:
+            return
+        self.firings += 1
+        rule = self.cp.rules[cr.rule_index]
+        if self.firings > self.cp.policy.max_firings:
+            cycle = find_cycle(self.sequence)
+            shown = " → ".join(f"`{r}`" for r in [*cycle, cycle[0]])
+            self.failure = FiringBoundError(
+                f"firing bound of {self.cp.policy.max_firings} exceeded: rules {shown} keep "
+                "re-triggering each other", tuple(cycle))
+            return
+        if rule.id in self.fired and not rule.repeat:
+            return
+        stage = self.cp.stage_index[cr.rule_index]
+        if stage < self.stage:
+            self.suppressed.append((rule.id, f"its stage `{rule.stage}` had passed when it "
+                                    "matched"))
+            return
+        if rule.group and self.groups.get(rule.group, rule.id) != rule.id:
+            self.suppressed.append((rule.id, f"`{self.groups[rule.group]}` of group "
+                                    f"`{rule.group}` already fired"))
+            return
+        matched = tuple((t.path, self.current(t.path)) for t in cr.tests)
+        try:
+            effects = self.apply(rule, c)
+        except Exception as exc:  # surfaced after the run: the engine would swallow it
+            self.errors.append((rule.id, exc))
+            return
+        self.fired.add(rule.id)
+        if rule.group:
+            self.groups[rule.group] = rule.id
+        self.stage = max(self.stage, stage)
+        self.sequence.append(rule.id)
+        self.trace.append(TraceEntry(
+            len(self.trace) + 1, rule.id, f"{rule.location.file}:{rule.location.line}",
+            rule.stage, matched, "; ".join(effects) or "no change", rule.because,
+            rule.source.to_json() if rule.source else None))
+
+    def resolve_level(self, kind: str, value: object) -> str:
+        levels = self.cp.policy.levels
+        if isinstance(value, str):
+            return value
+        assert isinstance(value, dict)
+        if "fact" in value:
+            return self.values[value["fact"]]
+        index = levels.index(self.priority)  # type: ignore[arg-type]
+        step = value.get("down", 0) - value.get("up", 0)
+        return levels[min(max(index + step, 0), len(levels) - 1)]
+
+    def apply(self, rule: Rule, c) -> list[str]:
+        effects: list[str] = []
+        for kind, value in rule.actions:
+            if kind in PRIORITY_ACTIONS:
+                to = self.resolve_level(kind, value)
+                before = self.priority
+                if to == before:
+                    effects.append(f"priority stays {to}")
+                    continue
+                self.set_priority(c, to)
+                self.actions.append(ActionRecord(kind, before, to, rule.id, rule.because))
+                effects.append(f"priority {before or 'none'} → {to}")
+            elif kind == "use_plan":
+                if value != self.plan:
+                    effects.append(f"plan in effect {self.plan or 'none'} → {value}")
+                    self.plan = value  # type: ignore[assignment]
+                    self.set_entitlement(c)
+            elif kind == "no_guarantee":
+                self.guaranteed = False
+                self.no_guarantee_reason = value  # type: ignore[assignment]
+                self.set_entitlement(c)
+                effects.append(f"no guaranteed response: {value}")
+            elif kind == "target":
+                effects.append(self.set_target(rule, value))
+            elif kind == "offer_channels":
+                self.offers.extend(value)  # type: ignore[arg-type]
+                effects.append(f"offers {', '.join(value)}")  # type: ignore[arg-type]
+            elif kind == "withhold_channels":
+                self.withholds.extend(value)  # type: ignore[arg-type]
+                effects.append(f"withholds {', '.join(value)}")  # type: ignore[arg-type]
+            elif kind == "obligations":
+                for party, duty in value:  # type: ignore[union-attr]
+                    self.obligations.append({"party": party, "duty": duty, "rule": rule.id})
+                    effects.append(f"obligation on the {party}: {duty}")
+            elif kind == "note":
+                self.notes.append(value)  # type: ignore[arg-type]
+                effects.append(f"note: {value}")
+        return effects
+
+    def set_target(self, rule: Rule, value: object) -> str:
+        if isinstance(value, Target):
+            self.target, self.target_rule, self.sla_reason = value, rule.id, None
+            return f"response target {format_duration(value.within)} on `{value.calendar}`"
+        level = self.priority
+        plan = self.cp.policy.plans.get(self.plan) if self.plan else None
+        within = self.targets_by_level.get(level) if level else None
+        self.target, self.target_rule = None, rule.id
+        if within is None:
+            self.sla_reason = (f"the customer's contract sets no response target for "
+                               f"{level or 'this ticket'}")
+            return f"no response target: {self.sla_reason}"
+        if plan is None or plan.calendar is None:
+            self.sla_reason = "no plan calendar to measure the contract's target on"
+            return f"no response target: {self.sla_reason}"
+        self.target, self.sla_reason = Target(within, plan.calendar), None
+        return (f"response target {format_duration(within)} on `{plan.calendar}` "
+                "(from the customer's contract)")
+
+    def outcome(self) -> Outcome:
+        policy = self.cp.policy
+        plan = policy.plans.get(self.plan) if self.plan else None
+        channels = set(plan.channels if plan else ()) | set(self.offers)
+        channels -= set(self.withholds)
+        trace = list(self.trace)
+        if plan is not None:
+            trace.append(TraceEntry(len(trace) + 1, None, None, None, (("entitlement.plan",
+                                    plan.id),), "channels: " + (", ".join(
+                                        c for c in _CHANNEL_ORDER if c in channels) or "none"),
+                                    None, None))
+        sla_reason = self.sla_reason
+        if not self.guaranteed:
+            sla_reason = self.no_guarantee_reason
+        elif self.target is None and sla_reason is None:
+            if plan is None:
+                sla_reason = "no plan applies to this ticket"
+            elif self.priority is None:
+                sla_reason = "no priority was decided"
+            else:
+                sla_reason = f"plan `{plan.id}` sets no response target for {self.priority}"
+        if sla_reason and (self.target is None or not self.guaranteed):
+            trace.append(TraceEntry(len(trace) + 1, None, None, None, (),
+                                    f"no guaranteed response: {sla_reason}", None, None))
+        return Outcome(
+            priority=self.priority, actions=tuple(self.actions), plan=self.plan,
+            guaranteed=self.guaranteed, no_guarantee_reason=self.no_guarantee_reason,
+            target=self.target if self.guaranteed else None, target_rule=self.target_rule,
+            sla_reason=sla_reason if (self.target is None or not self.guaranteed) else None,
+            channels=tuple(c for c in _CHANNEL_ORDER if c in channels),
+            obligations=tuple(self.obligations), notes=tuple(dict.fromkeys(self.notes)),
+            trace=tuple(trace), fired=frozenset(self.fired), suppressed=tuple(self.suppressed))
+
+
+def _nest(paths: tuple[str, ...], values: dict) -> dict:
+    out: dict = {}
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = values.get(path)
+    return out
+
+
+class _SyncHost(engine.Host):
+    """A Host without the dispatch/timer threads, which race with delete_state."""
+
+    def _run(self) -> None:
+        pass
+
+
+class _Engine:
+    """The process's durable_rules host, driven from one dedicated thread."""
+
+    def __init__(self) -> None:
+        self.host: _SyncHost | None = None
+        self.registered: set[str] = set()
+        self.sids = itertools.count(1)
+        self.current: _Evaluation | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-rules")
+        self.thread_id: int | None = None
+
+    def _action(self, cr: CompiledRule | None):
+        if cr is None:
+            return _noop
+
+        def action(c) -> None:
+            ev = self.current
+            if ev is not None:
+                ev.fire(cr, c)
+        return action
+
+    def _ensure(self, cp: CompiledPolicy) -> _SyncHost:
+        if self.host is None:
+            self.host = _SyncHost()
+            self.registered = set()
+        if cp.ruleset_name not in self.registered:
+            self.host.register_rulesets(cp.ruleset(self._action))
+            self.registered.add(cp.ruleset_name)
+        return self.host
+
+    def run(self, cp: CompiledPolicy, ticket: Ticket) -> Outcome:
+        if threading.get_ident() == self.thread_id:
+            return self._run(cp, ticket)
+        return self.executor.submit(self._run, cp, ticket).result()
+
+    def _run(self, cp: CompiledPolicy, ticket: Ticket) -> Outcome:
+        self.thread_id = threading.get_ident()
+        host = self._ensure(cp)
+        sid = f"s{next(self.sids)}"
+        ev = _Evaluation(cp, ticket)
+        self.current = ev
+        created = False
+        try:
+            host.assert_facts(cp.ruleset_name, ev.initial_facts(sid))
+            created = True
+        except (MemoryError, durable_rules_engine.error) as exc:
+            self.host = None  # poisoned: never touch this sid again; rebuild on next use
+            raise EngineFailure(f"durable_rules failed on ticket `{ticket.id}`: {exc!r}") from exc
+        except Exception as exc:
+            created = True
+            raise EngineFailure(f"durable_rules rejected ticket `{ticket.id}`: {exc!r}") from exc
+        finally:
+            self.current = None
+            if created:
+                try:
+                    host.delete_state(cp.ruleset_name, sid)
+                except durable_rules_engine.error:
+                    pass
+        if ev.failure is not None:
+            raise ev.failure
+        if ev.errors:
+            rule, exc = ev.errors[0]
+            raise RuleActionError(f"rule `{rule}` failed: {type(exc).__name__}: {exc}",
+                                  tuple(r for r, _ in ev.errors)) from exc
+        return ev.outcome()
+
+    def run_bare(self, cp: CompiledPolicy, facts: list[dict]) -> None:
+        """The same ruleset with no-op actions: the benchmark's baseline."""
+        def task() -> None:
+            if self.host is None:
+                self.host = _SyncHost()
+                self.registered = set()
+            name = cp.ruleset_name + "#bare"
+            if name not in self.registered:
+                rules = cp.ruleset(lambda cr: _noop)
+                self.host.register_rulesets({name: rules[cp.ruleset_name]})
+                self.registered.add(name)
+            for fact in facts:
+                sid = f"s{next(self.sids)}"
+                self.host.assert_facts(name, [dict(fact, sid=sid)])
+                self.host.delete_state(name, sid)
+        self.executor.submit(task).result()
+
+
+def _noop(c) -> None:
+    return None
+
+
+_ENGINE = _Engine()
+
+
+def run(cp: CompiledPolicy, ticket: Ticket) -> Outcome:
+    """Run the rules on one validated ticket in its own session."""
+    return _ENGINE.run(cp, ticket)
+
+
+def run_bare(cp: CompiledPolicy, facts: list[dict]) -> None:
+    _ENGINE.run_bare(cp, facts)
+
+
+def engine_facts(cp: CompiledPolicy, ticket: Ticket) -> list[dict]:
+    """The facts a ticket is asserted as (for the bare benchmark and debugging)."""
+    facts = _Evaluation(cp, ticket).initial_facts("")
+    for f in facts:
+        f.pop("sid", None)
+    return facts

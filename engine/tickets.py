@@ -1,0 +1,233 @@
+"""Ticket validation and normalisation: every problem of a ticket, before the engine sees it.
+
+durable_rules compares loosely (the string "9" is greater than 10), so facts are checked strictly
+against the policy's fact catalogue first. Fields no rule reads are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .diagnostics import Diagnostic, Location, did_you_mean
+from .durations import parse_duration
+from .facts import FactSpec, iana_zones, iso_countries
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
+)
+_MISSING = object()
+
+
+def parse_timestamp(text: object) -> datetime:
+    """Parse an RFC 3339 timestamp that carries a UTC offset; ValueError with a one-line reason."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected an RFC 3339 timestamp string, got {_describe(text)}")
+    m = _RFC3339.match(text)
+    if not m:
+        raise ValueError(f"`{text}` is not an RFC 3339 timestamp (e.g. 2026-03-02T09:30:00+01:00)")
+    if m.group(2) is None:
+        raise ValueError(f"timestamp `{text}` has no UTC offset; add `Z` or e.g. `+01:00`")
+    norm = text.upper().replace(" ", "T")
+    frac = m.group(1)
+    if frac and len(frac) > 7:  # Python keeps microseconds: truncate extra digits
+        norm = norm.replace(frac, frac[:7], 1)
+    try:
+        return datetime.fromisoformat(norm)
+    except ValueError as exc:
+        raise ValueError(f"`{text}` is not a valid date and time: {exc}") from None
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, (int, float)):
+        return f"number `{value}`"
+    if isinstance(value, str):
+        return f"string `{value}`"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A validated ticket: fact values by path (defaults applied), parsed times and zone."""
+
+    id: str
+    values: dict            # path -> value for every catalogued path (None when absent)
+    submitted_at: datetime
+    first_response_at: datetime | None
+    customer_zone: ZoneInfo | None
+    response_targets: dict  # level -> timedelta (from contract.response_targets)
+
+
+class TicketChecker:
+    """Validates tickets against one policy's fact catalogue (core + declared facts)."""
+
+    def __init__(self, specs: dict[str, FactSpec], levels: tuple[str, ...], plans: tuple[str, ...]):
+        self.specs = {p: s for p, s in specs.items() if not s.derived}
+        self.levels = levels
+        self.plans = plans
+        self._split = {p: tuple(p.split(".")) for p in self.specs}
+        self._level_set = frozenset(levels)
+        self._plan_set = frozenset(plans)
+
+    def check(self, ticket: object) -> tuple[Ticket | None, list[Diagnostic]]:
+        """Return the normalised ticket, or None with every problem found."""
+        if not isinstance(ticket, dict):
+            return None, [_diag("ticket_type", "", f"a ticket must be a JSON object, "
+                                f"got {_describe(ticket)}")]
+        problems: list[Diagnostic] = []
+        values: dict = {}
+        bad_parents: set[str] = set()
+        for path, spec in self.specs.items():
+            value = self._get(ticket, self._split[path], problems, bad_parents)
+            if value is _MISSING or value is None:
+                if spec.required:
+                    problems.append(_diag("ticket_missing_field", _ptr(path),
+                                          f"missing required field `{path}`"))
+                values[path] = spec.default
+                continue
+            err = self._check_value(spec, value)
+            if err:
+                code, message, hint, suffix = (*err, None, None)[:4]
+                problems.append(_diag(code, _ptr(path, suffix), message, hint))
+                values[path] = None
+            else:
+                values[path] = value
+        if problems:
+            return None, problems
+        submitted = parse_timestamp(values["submitted_at"])
+        first = values.get("first_response_at")
+        zone_name = values.get("customer.timezone")
+        targets = values.get("contract.response_targets") or {}
+        return Ticket(
+            id=values["id"],
+            values=values,
+            submitted_at=submitted,
+            first_response_at=parse_timestamp(first) if first is not None else None,
+            customer_zone=ZoneInfo(zone_name) if zone_name else None,
+            response_targets={k: parse_duration(v) for k, v in targets.items()},
+        ), []
+
+    @staticmethod
+    def _get(ticket: dict, parts: tuple[str, ...], problems: list, bad_parents: set) -> object:
+        node: object = ticket
+        for i, part in enumerate(parts):
+            if node is None:
+                return _MISSING
+            if not isinstance(node, dict):
+                parent = "/" + "/".join(parts[:i])
+                if parent not in bad_parents:
+                    bad_parents.add(parent)
+                    problems.append(_diag("ticket_type", parent,
+                                          f"`{'.'.join(parts[:i])}` must be an object, "
+                                          f"got {_describe(node)}"))
+                return _MISSING
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        return node
+
+    def _check_value(self, spec: FactSpec, value: object) -> tuple | None:
+        """None when valid, else (code, message[, hint[, pointer suffix]])."""
+        t = spec.type
+        path = spec.path
+        if t in ("string", "enum", "level", "plan", "timestamp", "timezone", "country"):
+            if not isinstance(value, str):
+                return ("ticket_type", f"`{path}` must be a string, got {_describe(value)}")
+        if t == "string":
+            if spec.enum and value not in spec.enum:
+                return _enum_error(path, value, spec.enum)
+            return None
+        if t == "enum":
+            return None if value in spec.enum else _enum_error(path, value, spec.enum)
+        if t == "level":
+            if value in self._level_set:
+                return None
+            return ("ticket_unknown_level", f"`{path}` is `{value}`, not a level of this policy",
+                    did_you_mean(value, self.levels) or f"levels: {', '.join(self.levels)}")
+        if t == "plan":
+            if value in self._plan_set:
+                return None
+            return ("ticket_unknown_plan", f"`{path}` is `{value}`, not a plan of this policy",
+                    did_you_mean(value, self.plans) or f"plans: {', '.join(self.plans) or 'none'}")
+        if t == "timestamp":
+            try:
+                parse_timestamp(value)
+            except ValueError as exc:
+                code = "ticket_no_offset" if "no UTC offset" in str(exc) else "ticket_timestamp"
+                return (code, f"`{path}`: {exc}")
+            return None
+        if t == "timezone":
+            if value in iana_zones():
+                return None
+            return ("ticket_unknown_timezone", f"`{path}` is `{value}`, not an IANA time zone",
+                    did_you_mean(value, iana_zones()) or "e.g. `Europe/Berlin`")
+        if t == "country":
+            if value in iso_countries():
+                return None
+            return ("ticket_unknown_country",
+                    f"`{path}` is `{value}`, not an ISO 3166-1 alpha-2 country code",
+                    did_you_mean(value.upper(), iso_countries()) or "e.g. `DE`")
+        if t == "boolean":
+            if isinstance(value, bool):
+                return None
+            return ("ticket_type", f"`{path}` must be true or false, got {_describe(value)}")
+        if t in ("integer", "number"):
+            ok = isinstance(value, int) if t == "integer" else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok:
+                return ("ticket_type", f"`{path}` must be {'an integer' if t == 'integer' else 'a number'}, "
+                        f"got {_describe(value)}")
+            if isinstance(value, float) and not math.isfinite(value):
+                return ("ticket_type", f"`{path}` must be a finite number")
+            if spec.minimum is not None and value < spec.minimum:
+                return ("ticket_range", f"`{path}` is {value}, below the minimum {spec.minimum}")
+            if spec.maximum is not None and value > spec.maximum:
+                return ("ticket_range", f"`{path}` is {value}, above the maximum {spec.maximum}")
+            if spec.enum and value not in spec.enum:
+                return _enum_error(path, value, spec.enum)
+            return None
+        if t == "targets":
+            if not isinstance(value, dict):
+                return ("ticket_type", f"`{path}` must be an object of level -> duration, "
+                        f"got {_describe(value)}")
+            for level, text in value.items():
+                if level not in self._level_set:
+                    return ("ticket_unknown_level", f"`{path}` names `{level}`, not a level of "
+                            "this policy", did_you_mean(level, self.levels), level)
+                if not isinstance(text, str):
+                    return ("ticket_type", f"`{path}.{level}` must be an ISO 8601 duration "
+                            f"string, got {_describe(text)}", None, level)
+                try:
+                    if parse_duration(text) <= timedelta(0):
+                        raise ValueError(f"duration `{text}` must be positive")
+                except ValueError as exc:
+                    return ("ticket_duration", f"`{path}.{level}`: {exc}", None, level)
+            return None
+        raise AssertionError(f"unhandled fact type {t}")
+
+
+def _enum_error(path: str, value: object, choices: tuple) -> tuple:
+    shown = ", ".join(f"`{c}`" for c in choices)
+    return ("ticket_enum", f"`{path}` is {_describe(value)}, expected one of {shown}",
+            did_you_mean(value, [str(c) for c in choices]))
+
+
+def _ptr(path: str, suffix: str | None = None) -> str:
+    ptr = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path.split("."))
+    if suffix:
+        ptr += "/" + suffix.replace("~", "~0").replace("/", "~1")
+    return ptr
+
+
+def _diag(code: str, pointer: str, message: str, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code=code, message=message, location=Location(pointer=pointer), hint=hint)
