@@ -174,6 +174,13 @@ def _implicit_tests(rule: Rule) -> tuple[Test, ...]:
     return tuple(out)
 
 
+def _dedupe(tests: tuple[Test, ...]) -> tuple[Test, ...]:
+    seen: dict[tuple, Test] = {}
+    for t in tests:
+        seen.setdefault((t.path, t.op, t.value), t)
+    return tuple(seen.values())
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a checked policy. Raises DiagnosticError for limits the engine cannot take."""
     problems: list[Diagnostic] = []
@@ -187,7 +194,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         stage_index.append(stage)
         pri = 1 + stage * 1000 + (499 - rule.salience)
         implicit = _implicit_tests(rule)
-        conjunctions = [tuple(dict.fromkeys(c + implicit)) for c in to_dnf(rule.when)]
+        conjunctions = [_dedupe(c + implicit) for c in to_dnf(rule.when)]
         conjunctions = [c for c in conjunctions if satisfiable(c, policy)]
         if len(conjunctions) > MAX_CONJUNCTIONS:
             problems.append(Diagnostic(

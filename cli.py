@@ -1,0 +1,225 @@
+"""ticket-policy command line: a thin adapter over the engine.
+
+Decisions go to stdout, diagnostics to stderr. Exit codes: 0 success; 1 findings (validate, lint,
+test); 2 bad input or usage (unreadable or invalid ticket, unknown policy, invalid policy file);
+3 the policy failed to decide (e.g. a firing bound exceeded, a rule action failed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from engine import (
+    DiagnosticError, EvaluationError, TicketError, bundled, evaluate, load_policy,
+)
+from engine.diagnostics import Diagnostic, Location
+from engine.loader import load_json
+from engine.tickets import parse_timestamp
+
+EXIT_FINDINGS, EXIT_INPUT, EXIT_FAILED = 1, 2, 3
+
+
+class _Fail(click.exceptions.Exit):
+    pass
+
+
+def _report(diags: list[Diagnostic], fmt: str = "text") -> None:
+    diags = sorted(diags, key=Diagnostic.sort_key)
+    if fmt == "json":
+        click.echo(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
+                   err=True)
+        return
+    for d in diags:
+        click.echo(d.render(), err=True)
+
+
+def _fail(diags: list[Diagnostic], code: int = EXIT_INPUT) -> None:
+    _report(diags)
+    raise _Fail(code)
+
+
+def _policy(name: str):
+    try:
+        return load_policy(name)
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics)
+
+
+def _read_ticket(source: str) -> tuple[object, object]:
+    name = "<stdin>" if source == "-" else source
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            text = Path(source).read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _fail([Diagnostic("file_unreadable", f"cannot read `{name}`: {reason.lower()}",
+                          location=Location(file=name))])
+    doc, diags = load_json(text, name)
+    if doc is None or any(d.severity == "error" for d in diags):
+        _fail(diags)
+    return doc.data, doc
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        _fail([Diagnostic("bad_now", f"--now: {exc}", location=Location(file="--now"))])
+
+
+def _decide(policy: str, ticket: str, now: str | None):
+    cp = _policy(policy)
+    moment = _parse_now(now)
+    data, doc = _read_ticket(ticket)
+    try:
+        return cp, data, evaluate(cp, data, now=moment)
+    except TicketError as exc:
+        located = [Diagnostic(d.code, d.message, d.severity,
+                              _locate(doc, d.location.pointer or ""), d.rule, d.hint)
+                   for d in exc.diagnostics]
+        _fail(located)
+    except EvaluationError as exc:
+        _fail([Diagnostic(exc.code, str(exc), location=Location(file=cp.policy.file),
+                          rule=exc.rules[0] if exc.rules else None)], EXIT_FAILED)
+
+
+def _locate(doc, pointer: str) -> Location:
+    loc = doc.locate(pointer)
+    return Location(loc.file, loc.line, loc.column, pointer or "/")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ticket-policy")
+def main() -> None:
+    """Support policies as data: evaluate tickets into traced decisions."""
+
+
+_policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
+                           help="A bundled policy id (see `policies`) or a rule file.")
+_now_opt = click.option("--now", metavar="TS", help="RFC 3339 instant: adds `remaining` to the SLA.")
+_ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
+
+
+@main.command("evaluate")
+@_policy_opt
+@_now_opt
+@_ticket_arg
+def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
+    """Print the decision for one ticket as JSON."""
+    _, _, decision = _decide(policy, ticket, now)
+    click.echo(json.dumps(decision.to_json(), indent=2, ensure_ascii=False))
+
+
+@main.command("explain")
+@_policy_opt
+@_now_opt
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--why-not", "why_not", metavar="RULE", help="Why RULE did not fire.")
+@_ticket_arg
+def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, ticket: str) -> None:
+    """Explain a decision as a numbered story a reviewer can check."""
+    from engine import trace
+
+    cp, data, decision = _decide(policy, ticket, now)
+    if why_not:
+        checked, _ = cp.checker.check(data)
+        try:
+            report = trace.why_not(cp, decision, why_not, checked.values)
+        except KeyError:
+            from engine.diagnostics import did_you_mean
+            ids = sorted({r.id for r in cp.rules} | {r.group for r in cp.rules if r.group})
+            _fail([Diagnostic("unknown_rule", f"no rule `{why_not}` in policy `{cp.id}`",
+                              location=Location(file=cp.policy.file),
+                              hint=did_you_mean(why_not, ids))])
+        click.echo(trace.render_why_not(report, fmt), nl=False)
+        return
+    render = {"text": trace.render_text, "json": trace.render_json,
+              "markdown": trace.render_markdown}[fmt]
+    click.echo(render(decision), nl=False)
+
+
+@main.command("validate")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
+    """Check policy files: YAML hazards, schema, references. Exit 1 on any error."""
+    from engine.pipeline import check_file, resolve
+
+    found: list[Diagnostic] = []
+    for p in paths:
+        try:
+            path = resolve(p)
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics)
+        _, diags = check_file(path)
+        found += diags
+    _report(found, fmt)
+    errors = sum(d.severity == "error" for d in found)
+    if fmt == "text":
+        click.echo(f"{len(paths)} file(s) checked, {errors} error(s)", err=True)
+    raise _Fail(EXIT_FINDINGS if errors else 0)
+
+
+@main.command("lint")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def lint_cmd(fmt: str, paths: tuple[str, ...]) -> None:
+    """Static analysis beyond validation: conflicts, gaps, cycles, dead rules. Exit 1 on findings."""
+    from engine.lint import lint_policy
+    from engine.pipeline import check_file, resolve
+
+    found: list[Diagnostic] = []
+    for p in paths:
+        try:
+            path = resolve(p)
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics)
+        model, diags = check_file(path)
+        found += diags
+        if model is not None and not any(d.severity == "error" for d in diags):
+            found += lint_policy(model)
+    _report(found, fmt)
+    if fmt == "text":
+        click.echo(f"{len(paths)} file(s) linted, {len(found)} finding(s)", err=True)
+    raise _Fail(EXIT_FINDINGS if found else 0)
+
+
+@main.command("test")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
+              help="Fail when a policy's rule coverage is below PCT percent.")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+def test_cmd(min_coverage: float | None, paths: tuple[str, ...]) -> None:
+    """Run policy test cases (default: rules/); print coverage and `N passed, N failed`."""
+    from engine.pipeline import rules_dir
+    from engine.testing import run_cli
+
+    raise _Fail(run_cli(list(paths) or [str(rules_dir())], min_coverage, click.echo))
+
+
+@main.command("policies")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def policies_cmd(fmt: str) -> None:
+    """List the bundled policies with version and digest."""
+    rows = []
+    for pid, path in bundled().items():
+        cp = _policy(str(path))
+        rows.append({"id": pid, "version": cp.version, "digest": cp.digest,
+                     "title": cp.policy.title, "file": cp.policy.file})
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['id']:<12} {r['version']:<12} {r['digest'][:23]}…  {r['title']}")
+
+
+if __name__ == "__main__":
+    main()
