@@ -17,6 +17,8 @@ NEGATE_OP = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in"}
 class Test:
     """One test on one fact path: `environment in [staging, development]`."""
 
+    __test__ = False  # not a pytest test class
+
     path: str
     op: str                 # eq ne in not_in lt le gt ge present absent
     value: object = None    # scalar, or tuple for in / not_in

@@ -323,6 +323,9 @@ class _Evaluation:
         if sla_reason and (self.target is None or not self.guaranteed):
             trace.append(TraceEntry(len(trace) + 1, None, None, None, (),
                                     f"no guaranteed response: {sla_reason}", None, None))
+        if not trace:
+            trace.append(TraceEntry(1, None, None, None, (), "no rule matched this ticket",
+                                    None, None))
         return Outcome(
             priority=self.priority, actions=tuple(self.actions), plan=self.plan,
             guaranteed=self.guaranteed, no_guarantee_reason=self.no_guarantee_reason,

@@ -1,0 +1,75 @@
+"""Shared fixtures: build small policies from YAML text."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BASE = """\
+id: mini
+title: Mini policy
+version: "1"
+sources:
+  - {id: doc, title: The document}
+levels: [P1, P2, P3]
+calendars:
+  office:
+    timezone: Europe/Berlin
+    hours: {mon-fri: ["09:00-17:00"]}
+  always: {preset: 24x7, timezone: UTC}
+plans:
+  std:
+    channels: [email, portal]
+    calendar: office
+    targets: {P1: PT1H, P2: PT4H, P3: PT8H}
+  none:
+    channels: [email]
+    guarantee: false
+default_plan: std
+"""
+
+
+def policy_text(rules: str, base: str = BASE) -> str:
+    """A complete policy: the mini base plus the given `rules:` (and optional tables) YAML."""
+    return base + textwrap.dedent(rules)
+
+
+@pytest.fixture
+def make_policy(tmp_path):
+    """make_policy(rules_yaml) -> CompiledPolicy, from the mini base policy."""
+    from engine import load_policy
+
+    counter = iter(range(10_000))
+
+    def build(rules: str, base: str = BASE):
+        path = tmp_path / f"policy{next(counter)}.yaml"
+        path.write_text(policy_text(rules, base), encoding="utf-8")
+        return load_policy(str(path))
+
+    return build
+
+
+@pytest.fixture
+def check_text(tmp_path):
+    """check_text(full_yaml) -> (policy model or None, diagnostics)."""
+    from engine.pipeline import check_file
+
+    def check(text: str):
+        path = tmp_path / "policy.yaml"
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return check_file(path)
+
+    return check
+
+
+def ticket(**fields) -> dict:
+    base = {"id": "T-1", "submitted_at": "2026-03-02T10:00:00+01:00"}
+    base.update(fields)
+    return base

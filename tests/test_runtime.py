@@ -1,0 +1,197 @@
+"""Run stage: forward chaining, once/group/stage semantics, cycles, errors, sessions, threads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from conftest import ticket
+
+from engine import FiringBoundError, RuleActionError, evaluate
+from engine import runtime
+
+
+def test_default_then_its_target_chain(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: default-p3
+        then: {default: P3}
+        because: no choice means P3
+    """)
+    d = evaluate(cp, ticket(), cache=False)
+    assert d.priority == "P3"
+    assert [e.rule for e in d.trace if e.rule] == ["default-p3", "plans.std.P3"]
+    assert d.sla is not None and d.sla.rule == "plans.std.P3"
+    assert [a.to_json()["type"] for a in d.actions] == ["default"]
+
+
+def test_group_prevents_cascade(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: take-requested
+        when: {requested_priority: {present: true}}
+        then: {assign: {fact: requested_priority}}
+      - id: p1-unreachable
+        group: unreachable
+        when: {priority: P1, customer.reachable: false}
+        then: {reclassify: P2}
+      - id: p2-unreachable
+        group: unreachable
+        when: {priority: P2, customer.reachable: false}
+        then: {reclassify: {down: 1}}
+    """)
+    d = evaluate(cp, ticket(requested_priority="P1", customer={"reachable": False}), cache=False)
+    assert d.priority == "P2"
+    assert ("p2-unreachable", "`p1-unreachable` of group `unreachable` already fired") in \
+        d.outcome.suppressed
+    d2 = evaluate(cp, ticket(requested_priority="P2", customer={"reachable": False}), cache=False)
+    assert d2.priority == "P3"
+
+
+def test_rule_fires_once_by_default(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: start
+        then: {assign: P2}
+      - id: down
+        when: {priority: {present: true}}
+        then: {reclassify: {down: 1}}
+    """)
+    d = evaluate(cp, ticket(), cache=False)
+    assert d.priority == "P3"
+    assert [e.rule for e in d.trace if e.rule and not e.rule.startswith("plans.")] == \
+        ["start", "down"]
+
+
+def test_two_rule_cycle_stops_naming_both(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: start
+        then: {assign: P2}
+      - id: demote
+        repeat: true
+        when: {priority: P2}
+        then: {reclassify: P3}
+      - id: promote
+        repeat: true
+        when: {priority: P3}
+        then: {reclassify: P2}
+    """)
+    with pytest.raises(FiringBoundError) as exc:
+        evaluate(cp, ticket(), cache=False)
+    assert set(exc.value.rules) == {"demote", "promote"}
+    assert "`demote`" in str(exc.value) and "`promote`" in str(exc.value)
+    assert "firing bound of 100 exceeded" in str(exc.value)
+    # the session was cleaned up and the engine is still usable afterwards
+    ok = make_policy("""
+    rules:
+      - id: start
+        then: {assign: P2}
+    """)
+    assert evaluate(ok, ticket(id="T-2"), cache=False).priority == "P2"
+
+
+def test_action_error_is_surfaced(make_policy, monkeypatch):
+    cp = make_policy("""
+    rules:
+      - id: boom
+        then: {assign: P1}
+    """)
+    original = runtime._Evaluation.apply
+
+    def failing(self, rule, c):
+        if rule.id == "boom":
+            raise ZeroDivisionError("division by zero")
+        return original(self, rule, c)
+
+    monkeypatch.setattr(runtime._Evaluation, "apply", failing)
+    with pytest.raises(RuleActionError) as exc:
+        evaluate(cp, ticket(), cache=False)
+    assert "rule `boom` failed: ZeroDivisionError" in str(exc.value)
+    monkeypatch.undo()
+    assert evaluate(cp, ticket(), cache=False).priority == "P1"
+
+
+def test_stage_monotonic_final_is_last(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: take-requested
+        when: {requested_priority: {present: true}}
+        then: {assign: {fact: requested_priority}}
+      - id: p1-staging
+        when: {priority: P1, environment: staging}
+        then: {reclassify: P3}
+      - id: agent
+        stage: final
+        when: {agent_priority: {present: true}}
+        then: {reclassify: {fact: agent_priority}}
+    """)
+    d = evaluate(cp, ticket(requested_priority="P2", agent_priority="P1", environment="staging"),
+                 cache=False)
+    assert d.priority == "P1"  # the engineer's level stands; p1-staging does not re-fire after it
+    assert any(rid == "p1-staging" for rid, _ in d.outcome.suppressed)
+
+
+def test_more_sessions_than_engine_limit(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: always
+        then: {assign: P2}
+    """)
+    for i in range(3000):  # the engine allows ~1,024 live sessions: each must be deleted
+        assert evaluate(cp, ticket(id=f"T{i}"), cache=False).priority == "P2"
+
+
+def test_ticket_matching_no_rule_is_safe(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: only-outages
+        when: {category: outage}
+        then: {assign: P1}
+    """)
+    for i in range(50):  # a session in which no rule fired must still be deletable
+        d = evaluate(cp, ticket(id=f"N{i}", plan="none"), cache=False)
+        assert d.priority is None
+        assert d.trace  # never empty
+
+
+def test_no_leak_between_tickets(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: take-requested
+        when: {requested_priority: {present: true}}
+        then: {assign: {fact: requested_priority}}
+      - id: default
+        then: {default: P3}
+    """)
+    for i in range(200):
+        level = ["P1", None, "P2"][i % 3]
+        d = evaluate(cp, ticket(id=f"T{i}", requested_priority=level), cache=False)
+        assert d.priority == (level or "P3")
+
+
+def test_other_thread_gets_clear_error(make_policy):
+    cp = make_policy("""
+    rules:
+      - id: always
+        then: {assign: P2}
+    """)
+    evaluate(cp, ticket(), cache=False)  # this thread now owns the engine
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            evaluate(cp, ticket(id="other"), cache=False)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert len(errors) == 1 and isinstance(errors[0], runtime.EngineThreadError)
+    assert "not thread-safe" in str(errors[0])
+
+
+def test_find_cycle():
+    assert runtime.find_cycle(["a", "b", "c", "b", "c"]) == ["b", "c"]
+    assert runtime.find_cycle(["x", "y", "y"]) == ["y"]
