@@ -79,9 +79,15 @@ class DiagnosticError(Exception):
 
 def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
     """A "did you mean `x`?" hint for a misspelt name, or None when nothing is close."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value:
         return None
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    options = [str(c) for c in choices]
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    if not close and len(value) >= 3:  # an abbreviation: `prod` for `production`
+        lowered = value.lower()
+        close = [c for c in options if c.lower().startswith(lowered)][:1]
+    if not close:  # a case slip: `europe/berlin`
+        close = [c for c in options if c.lower() == value.lower()][:1]
     return f"did you mean `{close[0]}`?" if close else None
 
 
