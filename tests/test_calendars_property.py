@@ -1,0 +1,235 @@
+"""Property tests: engine.calendars against a deliberately naive minute-by-minute reference.
+
+The reference walks real time one UTC minute at a time, converts each minute to the local
+wall-clock time of the calendar's zone and asks whether that local time, on that local date,
+lies in an open interval. All zones used here change offset on whole minutes and all interval
+bounds are whole minutes, so openness is constant within every UTC minute.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.calendars import DAY_NAMES, build_calendar, check_calendar_spec
+
+settings.register_profile(
+    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# DST at 02:00 (Berlin, New York) and at midnight (Santiago, Cairo since 2023).
+ZONES = ("Europe/Berlin", "America/New_York", "America/Santiago", "Africa/Cairo")
+WINDOW_START = datetime(2026, 1, 1, tzinfo=UTC)
+WINDOW_END = datetime(2028, 1, 1, tzinfo=UTC)
+CAP_MINUTES = 30 * 24 * 60  # the naive walker never goes further than 30 days
+MINUTE = timedelta(minutes=1)
+
+
+def _transitions(zone: ZoneInfo) -> list[datetime]:
+    """UTC instants in 2026–2027 at which the zone's offset changes (naive hourly scan)."""
+    found = []
+    moment = WINDOW_START
+    previous = moment.astimezone(zone).utcoffset()
+    while moment < WINDOW_END:
+        moment += timedelta(hours=1)
+        offset = moment.astimezone(zone).utcoffset()
+        if offset != previous:
+            found.append(moment)
+            previous = offset
+    return found
+
+
+TRANSITIONS = {name: _transitions(ZoneInfo(name)) for name in ZONES}
+
+
+# --------------------------------------------------------------------------- reference
+
+
+@dataclass(frozen=True)
+class Schedule:
+    zone: str
+    weekly: tuple[tuple[tuple[int, int], ...], ...]  # minutes, Mon..Sun
+    closed: frozenset[date]
+    overrides: dict[date, tuple[tuple[int, int], ...]]
+
+    def spec(self) -> dict:
+        hours = {DAY_NAMES[d]: [_fmt(i) for i in day] for d, day in enumerate(self.weekly)}
+        return {
+            "timezone": self.zone,
+            "hours": hours,
+            "holidays": {"dates": [d.isoformat() for d in sorted(self.closed)]},
+            "overrides": {d.isoformat(): [_fmt(i) for i in v] for d, v in self.overrides.items()},
+        }
+
+
+def _fmt(interval: tuple[int, int]) -> str:
+    (a, b) = interval
+    return f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}"
+
+
+class Reference:
+    """Openness of each UTC minute, computed the slow and obvious way."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self.zone = ZoneInfo(schedule.zone)
+
+    def is_open(self, minute: int) -> bool:
+        local = datetime.fromtimestamp(minute * 60, self.zone)
+        day = local.date()
+        schedule = self.schedule
+        if day in schedule.overrides:
+            hours = schedule.overrides[day]
+        elif day in schedule.closed:
+            hours = ()
+        else:
+            hours = schedule.weekly[day.weekday()]
+        wall = local.hour * 60 + local.minute
+        return any(a <= wall < b for a, b in hours)
+
+    def due(self, start: int, target: int) -> int | None:
+        """The minute (epoch minutes) at which `target` open minutes have passed, or None."""
+        count = 0
+        for minute in range(start, start + CAP_MINUTES):
+            if self.is_open(minute):
+                count += 1
+                if count == target:
+                    return minute + 1
+        return None
+
+    def elapsed(self, start: int, end: int) -> int:
+        if end < start:
+            return -self.elapsed(end, start)
+        return sum(1 for minute in range(start, end) if self.is_open(minute))
+
+
+def _minutes(moment: datetime) -> int:
+    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)) // MINUTE)
+
+
+def _instant(minute: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + minute * MINUTE
+
+
+# --------------------------------------------------------------------------- strategies
+
+# Interval bounds: any minute, with the DST-sensitive hours (00, 01, 02, 03, 23, 24) favoured.
+_BOUND = st.one_of(
+    st.sampled_from([0, 60, 120, 150, 180, 1380, 1410, 1440]),
+    st.integers(0, 48).map(lambda half_hours: half_hours * 30),
+    st.integers(0, 1440),
+)
+
+
+@st.composite
+def day_hours(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+    """Zero to three disjoint intervals (split shifts); touching ones are merged."""
+    if draw(st.integers(0, 9)) < 2:
+        return ()
+    bounds = sorted(set(draw(st.lists(_BOUND, min_size=2, max_size=6))))
+    pairs = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds) - 1, 2)]
+    return tuple(pairs)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[Schedule, int]:
+    """A random calendar and a minute-aligned start near it (often near a DST change)."""
+    zone = draw(st.sampled_from(ZONES))
+    if draw(st.booleans()):
+        start = draw(st.integers(_minutes(WINDOW_START), _minutes(WINDOW_END) - 1))
+    else:
+        change = draw(st.sampled_from(TRANSITIONS[zone]))
+        start = _minutes(change) + draw(st.integers(-4 * 1440, 1440))
+    weekly = tuple(draw(day_hours()) for _ in range(7))
+    if not any(weekly):
+        weekly = (((540, 1020),),) + weekly[1:]
+    first_day = _instant(start).astimezone(ZoneInfo(zone)).date()
+    near = st.integers(-1, 20).map(lambda k: first_day + timedelta(days=k))
+    closed = frozenset(draw(st.lists(near, max_size=4)))
+    override_days = draw(st.lists(near, max_size=2, unique=True))
+    overrides = {day: draw(day_hours()) for day in override_days}
+    return Schedule(zone, weekly, closed, overrides), start
+
+
+def _calendar(schedule: Schedule):
+    spec = schedule.spec()
+    assert check_calendar_spec(spec) == []
+    return build_calendar("random", spec)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@given(scenarios(), st.integers(1, 60 * 60))
+def test_due_matches_reference(scenario: tuple[Schedule, int], target: int) -> None:
+    schedule, start = scenario
+    calendar = _calendar(schedule)
+    reference = Reference(schedule)
+    due = calendar.due(_instant(start), target * MINUTE)
+    expected = reference.due(start, target)
+    if expected is None:  # beyond the walker's reach: check what it did see
+        seen = reference.elapsed(start, start + CAP_MINUTES)
+        window_end = _instant(start + CAP_MINUTES)
+        assert calendar.elapsed(_instant(start), window_end) == seen * MINUTE
+        assert due > window_end
+        return
+    # compare in UTC: == between zones is False for a time in a repeated hour (PEP 495)
+    assert due.astimezone(UTC) == _instant(expected)
+    assert due.tzinfo == calendar.zone
+    assert calendar.elapsed(_instant(start), due) == target * MINUTE
+
+
+@given(scenarios(), st.integers(-5 * 1440, 5 * 1440))
+def test_elapsed_matches_reference(scenario: tuple[Schedule, int], length: int) -> None:
+    schedule, start = scenario
+    calendar = _calendar(schedule)
+    expected = Reference(schedule).elapsed(start, start + length)
+    got = calendar.elapsed(_instant(start), _instant(start + length))
+    assert got == expected * MINUTE
+
+
+@given(scenarios(), st.integers(-3 * 1440, 3 * 1440))
+def test_is_open_and_next_opening_match_reference(
+    scenario: tuple[Schedule, int], shift: int
+) -> None:
+    schedule, start = scenario
+    calendar = _calendar(schedule)
+    reference = Reference(schedule)
+    minute = start + shift
+    assert calendar.is_open(_instant(minute)) == reference.is_open(minute)
+    opening = next(
+        (m for m in range(minute, minute + CAP_MINUTES) if reference.is_open(m)), None
+    )
+    if opening is not None:
+        assert calendar.next_opening(_instant(minute)).astimezone(UTC) == _instant(opening)
+
+
+@given(
+    scenarios(),
+    st.integers(0, 59_999_999),
+    st.integers(1, 60 * 3600 * 1_000_000),
+)
+def test_round_trip_with_microseconds(
+    scenario: tuple[Schedule, int], jitter_us: int, within_us: int
+) -> None:
+    schedule, start_minute = scenario
+    calendar = _calendar(schedule)
+    start = _instant(start_minute) + timedelta(microseconds=jitter_us)
+    within = timedelta(microseconds=within_us)
+    due = calendar.due(start, within)
+    assert calendar.elapsed(start, due) == within
+    assert calendar.elapsed(due, start) == -within
+    # the earliest such instant: one microsecond less is not enough (arithmetic in UTC,
+    # since aware arithmetic in a zone is wall-clock arithmetic)
+    just_before = due.astimezone(UTC) - timedelta(microseconds=1)
+    assert calendar.elapsed(start, just_before) < within
+    assert calendar.is_open(just_before)
