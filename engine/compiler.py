@@ -115,6 +115,8 @@ class CompiledRule:
     pri: int
     tests: tuple[Test, ...]
     patterns: tuple[tuple[str, dict], ...]   # (alias, expression)
+    paths: tuple[str, ...] = ()              # the fact paths the tests read
+    reads_derived: bool = False              # whether any is priority / entitlement.*
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,16 @@ class CompiledPolicy:
     reads_entitlement: bool
     checker: TicketChecker = field(repr=False, compare=False)
     stage_index: tuple[int, ...] = ()    # per rule
+    trace_meta: tuple[tuple[str, dict | None], ...] = ()   # per rule: (file:line, source JSON)
+    _key_split: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # scalar / map key paths
+
+    @property
+    def key_scalars(self) -> tuple[str, ...]:
+        return self._key_split[0]
+
+    @property
+    def key_maps(self) -> tuple[str, ...]:
+        return self._key_split[1]
 
     @property
     def id(self) -> str:
@@ -224,7 +236,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             patterns = tuple(
                 (_PATTERN_ALIAS[kind], {"$and": [{"kind": kind}, *exprs]})
                 for kind, exprs in sorted(by_kind.items(), key=lambda kv: kv[0] != "ticket"))
-            compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, patterns))
+            paths = tuple(t.path for t in conj)
+            compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, patterns, paths,
+                                         any(p in _DERIVED_KIND for p in paths)))
     if problems:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
@@ -235,4 +249,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         ticket_paths=tuple(sorted(ticket_paths)), key_paths=tuple(sorted(key_paths)),
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),
+        _key_split=(tuple(p for p in sorted(key_paths) if policy.facts[p].type != "targets"),
+                    tuple(p for p in sorted(key_paths) if policy.facts[p].type == "targets")),
+        trace_meta=tuple((f"{r.location.file}:{r.location.line}",
+                          r.source.to_json() if r.source else None) for r in policy.rules),
     )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timedelta
 
 from .durations import format_duration
 from .runtime import ActionRecord, Outcome, TraceEntry
 
 
-@dataclass(frozen=True)
-class Sla:
+class Sla(NamedTuple):
     """A first-response target and when it falls due for this ticket."""
 
     target: timedelta
@@ -32,8 +31,7 @@ class Sla:
         return out
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The decision for one ticket under one policy version."""
 
     ticket_id: str

@@ -48,7 +48,9 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
     outcome = None
     if cache:
         memo = _caches.setdefault(policy.digest, {})
-        key = tuple(_hashable(values.get(p)) for p in policy.key_paths)
+        key = tuple(map(values.get, policy.key_scalars))
+        if policy.key_maps:
+            key += tuple(_hashable(values.get(p)) for p in policy.key_maps)
         outcome = memo.get(key)
     if outcome is None:
         outcome = run(policy, checked)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import durable_rules_engine
 from durable import engine
@@ -54,8 +54,9 @@ class EngineThreadError(RuntimeError):
     """The engine was called from a thread other than the one that owns it."""
 
 
-@dataclass(frozen=True)
-class ActionRecord:
+class ActionRecord(NamedTuple):
+    """A priority change, as listed in the decision's `actions`."""
+
     type: str
     from_: str | None
     to: str
@@ -67,8 +68,9 @@ class ActionRecord:
                 "reason": self.reason}
 
 
-@dataclass(frozen=True)
-class TraceEntry:
+class TraceEntry(NamedTuple):
+    """One step of the decision trace."""
+
     seq: int
     rule: str | None           # None for an outcome entry written by the engine itself
     at: str | None             # file:line of the rule
@@ -84,8 +86,7 @@ class TraceEntry:
                 "source": self.source}
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What the rules decided for one projection of facts (cacheable: no per-ticket times)."""
 
     priority: str | None
@@ -214,7 +215,8 @@ class _Evaluation:
             self.suppressed.append((rule.id, f"`{self.groups[rule.group]}` of group "
                                     f"`{rule.group}` already fired"))
             return
-        matched = tuple((t.path, self.current(t.path)) for t in cr.tests)
+        matched = tuple((t.path, self.current(t.path)) for t in cr.tests) if cr.reads_derived \
+            else tuple((p, self.values.get(p)) for p in cr.paths)
         try:
             effects = self.apply(rule, c)
         except Exception as exc:  # surfaced after the run: the engine would swallow it
@@ -225,10 +227,9 @@ class _Evaluation:
             self.groups[rule.group] = rule.id
         self.stage = max(self.stage, stage)
         self.sequence.append(rule.id)
-        self.trace.append(TraceEntry(
-            len(self.trace) + 1, rule.id, f"{rule.location.file}:{rule.location.line}",
-            rule.stage, matched, "; ".join(effects) or "no change", rule.because,
-            rule.source.to_json() if rule.source else None))
+        at, source = self.cp.trace_meta[cr.rule_index]
+        self.trace.append(TraceEntry(len(self.trace) + 1, rule.id, at, rule.stage, matched,
+                                     "; ".join(effects) or "no change", rule.because, source))
 
     def resolve_level(self, kind: str, value: object) -> str:
         levels = self.cp.policy.levels
@@ -451,22 +452,55 @@ class _Engine:
                                   tuple(r for r, _ in ev.errors)) from exc
         return ev.outcome()
 
-    def run_bare(self, cp: CompiledPolicy, facts: list[dict]) -> None:
-        """The same ruleset with no-op actions: the benchmark's baseline."""
-        def task() -> None:
-            if self.host is None:
-                self.host = _SyncHost()
-                self.registered = set()
-            name = cp.ruleset_name + "#bare"
-            if name not in self.registered:
-                rules = cp.ruleset(lambda cr: _noop)
-                self.host.register_rulesets({name: rules[cp.ruleset_name]})
-                self.registered.add(name)
-            for fact in facts:
-                sid = f"s{next(self.sids)}"
-                self.host.assert_facts(name, [dict(fact, sid=sid)])
-                self.host.delete_state(name, sid)
-        self.call(task)
+    def run_bare(self, cp: CompiledPolicy, tickets: list[Ticket]) -> list[float]:
+        """The benchmark's baseline: the same ruleset and firings, with actions that only make
+        the working-memory changes (no trace, no guards beyond fire-once, no decision).
+        Returns seconds per ticket."""
+        return self.call(self._run_bare, cp, tickets)
+
+    def _run_bare(self, cp: CompiledPolicy, tickets: list[Ticket]) -> list[float]:
+        import time
+
+        if self.host is None:
+            self.host = _SyncHost()
+            self.registered = set()
+        name = cp.ruleset_name + "#bare"
+        if name not in self.registered:
+            def bare(cr: CompiledRule | None):
+                if cr is None:
+                    return _noop
+                rule = cp.rules[cr.rule_index]
+
+                def action(c) -> None:
+                    ev = self.current
+                    if rule.id in ev.fired:
+                        return
+                    ev.fired.add(rule.id)
+                    for kind, value in rule.actions:
+                        if kind in PRIORITY_ACTIONS:
+                            ev.set_priority(c, ev.resolve_level(kind, value))
+                        elif kind == "use_plan":
+                            ev.plan = value
+                            ev.set_entitlement(c)
+                        elif kind == "no_guarantee":
+                            ev.guaranteed = False
+                            ev.set_entitlement(c)
+                return action
+            rules = cp.ruleset(bare)
+            self.host.register_rulesets({name: rules[cp.ruleset_name]})
+            self.registered.add(name)
+        timings = []
+        clock = time.perf_counter
+        for ticket in tickets:
+            start = clock()
+            sid = f"s{next(self.sids)}"
+            ev = _Evaluation(cp, ticket)
+            self.current = ev
+            self.host.assert_facts(name, ev.initial_facts(sid))
+            self.host.delete_state(name, sid)
+            timings.append(clock() - start)
+        self.current = None
+        return timings
 
 
 def _noop(c) -> None:
@@ -486,13 +520,6 @@ def run(cp: CompiledPolicy, ticket: Ticket) -> Outcome:
     return _ENGINE.run(cp, ticket)
 
 
-def run_bare(cp: CompiledPolicy, facts: list[dict]) -> None:
-    _ENGINE.run_bare(cp, facts)
-
-
-def engine_facts(cp: CompiledPolicy, ticket: Ticket) -> list[dict]:
-    """The facts a ticket is asserted as (for the bare benchmark and debugging)."""
-    facts = _Evaluation(cp, ticket).initial_facts("")
-    for f in facts:
-        f.pop("sid", None)
-    return facts
+def run_bare(cp: CompiledPolicy, tickets: list[Ticket]) -> list[float]:
+    """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
+    return _ENGINE.run_bare(cp, tickets)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
 )
 _MISSING = object()
+_duration = lru_cache(maxsize=4096)(parse_duration)  # pure; contract targets repeat
 
 
 def parse_timestamp(text: object) -> datetime:
@@ -79,6 +81,28 @@ class TicketChecker:
         self._split = {p: tuple(p.split(".")) for p in self.specs}
         self._level_set = frozenset(levels)
         self._plan_set = frozenset(plans)
+        # Validation plan: for each top-level key, its specs (a nested path's parent is looked
+        # up once); each spec with a fast-path kind for valid values.
+        groups: dict[str, list] = {}
+        for path, spec in self.specs.items():
+            parts = self._split[path]
+            allowed = None
+            if spec.type == "level":
+                allowed = self._level_set
+            elif spec.type == "plan":
+                allowed = self._plan_set
+            elif spec.type == "timezone":
+                allowed = iana_zones()
+            elif spec.type == "country":
+                allowed = iso_countries()
+            elif spec.type in ("enum", "string") and spec.enum and all(
+                    isinstance(v, str) for v in spec.enum):
+                allowed = frozenset(spec.enum)
+            kind = "set" if allowed is not None else (
+                "bool" if spec.type == "boolean" else "ts" if spec.type == "timestamp" else
+                "str" if spec.type == "string" and not spec.enum else "")
+            groups.setdefault(parts[0], []).append((path, parts, spec, allowed, kind))
+        self._plan = [(top, steps, len(steps[0][1]) > 1) for top, steps in groups.items()]
 
     def check(self, ticket: object) -> tuple[Ticket | None, list[Diagnostic]]:
         """Return the normalised ticket, or None with every problem found."""
@@ -87,49 +111,82 @@ class TicketChecker:
                                 f"got {_describe(ticket)}")]
         problems: list[Diagnostic] = []
         values: dict = {}
+        parsed: dict = {}
         bad_parents: set[str] = set()
-        for path, spec in self.specs.items():
-            value = self._get(ticket, self._split[path], problems, bad_parents)
-            if value is _MISSING or value is None:
-                if spec.required:
-                    problems.append(_diag("ticket_missing_field", _ptr(path),
-                                          f"missing required field `{path}`"))
-                values[path] = spec.default
-                continue
-            err = self._check_value(spec, value)
-            if err:
-                code, message, hint, suffix = (*err, None, None)[:4]
-                problems.append(_diag(code, _ptr(path, suffix), message, hint))
-                values[path] = None
-            else:
-                values[path] = value
+        for top, steps, nested in self._plan:
+            node = ticket.get(top, _MISSING)
+            if nested and node is not _MISSING and node is not None and \
+                    node.__class__ is not dict:
+                problems.append(_diag("ticket_type", _ptr(top), f"`{top}` must be an object, "
+                                      f"got {_describe(node)}"))
+                node = _MISSING
+            for path, parts, spec, allowed, kind in steps:
+                if nested:
+                    if node is _MISSING or node is None:
+                        value = _MISSING
+                    elif len(parts) == 2:
+                        value = node.get(parts[1], _MISSING)
+                    else:
+                        value = self._get(node, parts[1:], problems, bad_parents, top)
+                else:
+                    value = node
+                if value is _MISSING or value is None:
+                    if spec.required:
+                        problems.append(_diag("ticket_missing_field", _ptr(path),
+                                              f"missing required field `{path}`"))
+                    values[path] = spec.default
+                    continue
+                if kind == "set":
+                    if value.__class__ is str and value in allowed:
+                        values[path] = value
+                        continue
+                elif kind == "bool":
+                    if value is True or value is False:
+                        values[path] = value
+                        continue
+                elif kind == "str":
+                    if value.__class__ is str:
+                        values[path] = value
+                        continue
+                elif kind == "ts" and value.__class__ is str:
+                    try:
+                        parsed[path] = parse_timestamp(value)
+                        values[path] = value
+                        continue
+                    except ValueError:
+                        pass
+                err = self._check_value(spec, value, parsed)
+                if err:
+                    code, message, hint, suffix = (*err, None, None)[:4]
+                    problems.append(_diag(code, _ptr(path, suffix), message, hint))
+                    values[path] = None
+                else:
+                    values[path] = value
         if problems:
             return None, problems
-        submitted = parse_timestamp(values["submitted_at"])
-        first = values.get("first_response_at")
         zone_name = values.get("customer.timezone")
-        targets = values.get("contract.response_targets") or {}
         return Ticket(
             id=values["id"],
             values=values,
-            submitted_at=submitted,
-            first_response_at=parse_timestamp(first) if first is not None else None,
-            customer_zone=ZoneInfo(zone_name) if zone_name else None,
-            response_targets={k: parse_duration(v) for k, v in targets.items()},
+            submitted_at=parsed["submitted_at"],
+            first_response_at=parsed.get("first_response_at"),
+            customer_zone=_zone(zone_name) if zone_name else None,
+            response_targets=parsed.get("contract.response_targets", {}),
         ), []
 
     @staticmethod
-    def _get(ticket: dict, parts: tuple[str, ...], problems: list, bad_parents: set) -> object:
-        node: object = ticket
+    def _get(node: dict, parts: tuple[str, ...], problems: list, bad_parents: set,
+             prefix: str) -> object:
+        """The value at `parts` below `node` (the object at `prefix`), or _MISSING."""
         for i, part in enumerate(parts):
             if node is None:
                 return _MISSING
-            if not isinstance(node, dict):
-                parent = "/" + "/".join(parts[:i])
+            if node.__class__ is not dict:
+                where = ".".join((prefix, *parts[:i]))
+                parent = _ptr(where)
                 if parent not in bad_parents:
                     bad_parents.add(parent)
-                    problems.append(_diag("ticket_type", parent,
-                                          f"`{'.'.join(parts[:i])}` must be an object, "
+                    problems.append(_diag("ticket_type", parent, f"`{where}` must be an object, "
                                           f"got {_describe(node)}"))
                 return _MISSING
             node = node.get(part, _MISSING)
@@ -137,8 +194,9 @@ class TicketChecker:
                 return _MISSING
         return node
 
-    def _check_value(self, spec: FactSpec, value: object) -> tuple | None:
-        """None when valid, else (code, message[, hint[, pointer suffix]])."""
+    def _check_value(self, spec: FactSpec, value: object, parsed: dict) -> tuple | None:
+        """None when valid (parsed times and durations go to `parsed`), else
+        (code, message[, hint[, pointer suffix]])."""
         t = spec.type
         path = spec.path
         if t in ("string", "enum", "level", "plan", "timestamp", "timezone", "country"):
@@ -162,7 +220,7 @@ class TicketChecker:
                     did_you_mean(value, self.plans) or f"plans: {', '.join(self.plans) or 'none'}")
         if t == "timestamp":
             try:
-                parse_timestamp(value)
+                parsed[path] = parse_timestamp(value)
             except ValueError as exc:
                 code = "ticket_no_offset" if "no UTC offset" in str(exc) else "ticket_timestamp"
                 return (code, f"`{path}`: {exc}")
@@ -200,6 +258,7 @@ class TicketChecker:
             if not isinstance(value, dict):
                 return ("ticket_type", f"`{path}` must be an object of level -> duration, "
                         f"got {_describe(value)}")
+            targets = parsed[path] = {}
             for level, text in value.items():
                 if level not in self._level_set:
                     return ("ticket_unknown_level", f"`{path}` names `{level}`, not a level of "
@@ -208,12 +267,18 @@ class TicketChecker:
                     return ("ticket_type", f"`{path}.{level}` must be an ISO 8601 duration "
                             f"string, got {_describe(text)}", None, level)
                 try:
-                    if parse_duration(text) <= timedelta(0):
+                    targets[level] = _duration(text)
+                    if targets[level] <= timedelta(0):
                         raise ValueError(f"duration `{text}` must be positive")
                 except ValueError as exc:
                     return ("ticket_duration", f"`{path}.{level}`: {exc}", None, level)
             return None
         raise AssertionError(f"unhandled fact type {t}")
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def _enum_error(path: str, value: object, choices: tuple) -> tuple:
