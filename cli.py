@@ -28,19 +28,24 @@ class _Fail(click.exceptions.Exit):
     pass
 
 
-def _report(diags: list[Diagnostic], fmt: str = "text") -> None:
+def _report(diags: list[Diagnostic], fmt: str = "text", one_line: bool = False) -> None:
     diags = sorted(diags, key=Diagnostic.sort_key)
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
                    err=True)
         return
     for d in diags:
-        click.echo(d.render(), err=True)
+        click.echo(d.render(one_line), err=True)
 
 
-def _fail(diags: list[Diagnostic], code: int = EXIT_INPUT) -> None:
-    _report(diags)
+def _fail(diags: list[Diagnostic], code: int = EXIT_INPUT, one_line: bool = False) -> None:
+    _report(diags, one_line=one_line)
     raise _Fail(code)
+
+
+def _option_error(code: str, option: str, message: str, hint: str | None = None) -> None:
+    """A bad command-line value: one line naming the option."""
+    _fail([Diagnostic(code, message, location=Location(file=option), hint=hint)], one_line=True)
 
 
 def _policy(name: str):
@@ -73,7 +78,7 @@ def _parse_now(value: str | None) -> datetime | None:
     try:
         return parse_timestamp(value)
     except ValueError as exc:
-        _fail([Diagnostic("bad_now", f"--now: {exc}", location=Location(file="--now"))])
+        _option_error("bad_now", "--now", str(exc))
 
 
 def _decide(policy: str, ticket: str, now: str | None):
@@ -203,6 +208,79 @@ def test_cmd(min_coverage: float | None, paths: tuple[str, ...]) -> None:
     from engine.testing import run_cli
 
     raise _Fail(run_cli(list(paths) or [str(rules_dir())], min_coverage, click.echo))
+
+
+def _calendar(policy: str, name: str, zone: str | None):
+    cp = _policy(policy)
+    calendars = cp.policy.calendars
+    if name not in calendars:
+        from engine.diagnostics import did_you_mean
+        _option_error("unknown_calendar", "--calendar", f"policy `{cp.id}` has no calendar "
+                      f"`{name}`", did_you_mean(name, calendars) or
+                      f"calendars: {', '.join(calendars) or 'none'}")
+    calendar = calendars[name]
+    if zone is None:
+        return calendar
+    from engine.facts import iana_zones
+    if zone not in iana_zones():
+        from engine.diagnostics import did_you_mean
+        _option_error("unknown_timezone", "--timezone", f"`{zone}` is not an IANA time zone",
+                      did_you_mean(zone, iana_zones()))
+    if not calendar.customer_zone:
+        _option_error("fixed_timezone", "--timezone", f"calendar `{name}` runs on "
+                      f"{calendar.zone.key}, not on the customer's zone",
+                      "--timezone applies to calendars declared `timezone: customer`")
+    return calendar.for_zone(zone)
+
+
+def _instant(option: str, value: str) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        _option_error("bad_timestamp", option, str(exc))
+
+
+_calendar_opts = [
+    click.option("--policy", "-p", required=True, metavar="ID|PATH", help="Bundled id or file."),
+    click.option("--calendar", "-c", "calendar", required=True, metavar="NAME"),
+    click.option("--from", "start", required=True, metavar="TS", help="RFC 3339 with offset."),
+    click.option("--timezone", metavar="TZ", help="The customer's zone, for customer calendars."),
+]
+
+
+def _with_calendar_opts(fn):
+    for opt in reversed(_calendar_opts):
+        fn = opt(fn)
+    return fn
+
+
+@main.command("due")
+@_with_calendar_opts
+@click.option("--within", required=True, metavar="DURATION", help="ISO 8601 open time: PT3H.")
+def due_cmd(policy: str, calendar: str, start: str, timezone: str | None, within: str) -> None:
+    """Print when WITHIN of open time has elapsed since FROM (RFC 3339, calendar's zone)."""
+    from engine.durations import parse_duration
+
+    cal = _calendar(policy, calendar, timezone)
+    moment = _instant("--from", start)
+    try:
+        amount = parse_duration(within)
+    except ValueError as exc:
+        _option_error("bad_duration", "--within", str(exc))
+    if amount.total_seconds() <= 0:
+        _option_error("bad_duration", "--within", f"`{within}` must be a positive duration")
+    click.echo(cal.due(moment, amount).isoformat())
+
+
+@main.command("elapsed")
+@_with_calendar_opts
+@click.option("--to", "end", required=True, metavar="TS", help="RFC 3339 with offset.")
+def elapsed_cmd(policy: str, calendar: str, start: str, timezone: str | None, end: str) -> None:
+    """Print the open time between FROM and TO as an ISO 8601 duration (negative if TO < FROM)."""
+    from engine.durations import format_duration
+
+    cal = _calendar(policy, calendar, timezone)
+    click.echo(format_duration(cal.elapsed(_instant("--from", start), _instant("--to", end))))
 
 
 @main.command("policies")

@@ -40,13 +40,14 @@ class Diagnostic:
     rule: str | None = None
     hint: str | None = None
 
-    def render(self) -> str:
-        """One line (two with a hint): `file:line:col: error[code]: message`."""
+    def render(self, one_line: bool = False) -> str:
+        """`file:line:col: error[code]: message`, and the hint on a second line (or, with
+        one_line, after a semicolon)."""
         text = f"{self.location}: {self.severity}[{self.code}]: {self.message}"
         if self.rule:
             text += f" (rule `{self.rule}`)"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"; hint: {self.hint}" if one_line else f"\n  hint: {self.hint}"
         return text
 
     def to_json(self) -> dict:
