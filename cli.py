@@ -15,7 +15,12 @@ from pathlib import Path
 import click
 
 from engine import (
-    DiagnosticError, EvaluationError, TicketError, bundled, evaluate, load_policy,
+    DiagnosticError,
+    EvaluationError,
+    TicketError,
+    bundled,
+    evaluate,
+    load_policy,
 )
 from engine.diagnostics import Diagnostic, Location
 from engine.loader import load_json
@@ -110,7 +115,8 @@ def main() -> None:
 
 _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
                            help="A bundled policy id (see `policies`) or a rule file.")
-_now_opt = click.option("--now", metavar="TS", help="RFC 3339 instant: adds `remaining` to the SLA.")
+_now_opt = click.option("--now", metavar="TS",
+                        help="RFC 3339 instant: adds `remaining` to the SLA.")
 _ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
 
 
@@ -178,7 +184,7 @@ def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 def lint_cmd(fmt: str, paths: tuple[str, ...]) -> None:
-    """Static analysis beyond validation: conflicts, gaps, cycles, dead rules. Exit 1 on findings."""
+    """Static analysis: conflicts, gaps, cycles, dead rules. Exit 1 on findings."""
     from engine.lint import lint_policy
     from engine.pipeline import check_file, resolve
 

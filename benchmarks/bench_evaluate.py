@@ -23,18 +23,18 @@ import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import bundled, evaluate, load_policy  # noqa: E402
-from engine.evaluate import clear_cache  # noqa: E402
 from engine.durations import format_duration  # noqa: E402
+from engine.evaluate import clear_cache  # noqa: E402
 from engine.runtime import run_bare  # noqa: E402
 
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/Bratislava", None]
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _pick(rnd: random.Random, values: list, skew: float) -> object:
@@ -152,10 +152,10 @@ def main() -> None:
         uniform = generate(cp, args.tickets, random.Random(args.seed), skew=0)
         checked = [cp.checker.check(t)[0] for t in tickets]
         clear_cache()
-        warm = summary(measure(lambda t: evaluate(cp, t), tickets))
+        warm = summary(measure(lambda t, cp=cp: evaluate(cp, t), tickets))
         clear_cache()
-        worst = summary(measure(lambda t: evaluate(cp, t), uniform))
-        cold = summary(measure(lambda t: evaluate(cp, t, cache=False), tickets))
+        worst = summary(measure(lambda t, cp=cp: evaluate(cp, t), uniform))
+        cold = summary(measure(lambda t, cp=cp: evaluate(cp, t, cache=False), tickets))
         bare = summary(run_bare(cp, checked))
         fired = statistics.mean(len(evaluate(cp, t).fired) for t in tickets[:2000])
         print(f"{pid:<10} {'warm':<5} {warm[0]:>10,.0f} {warm[1]:>8.1f} {warm[2]:>8.1f}"

@@ -18,7 +18,15 @@ from .durations import parse_duration
 from .facts import CORE_FACTS, DERIVED_FACTS, NOT_CONDITIONABLE, FactSpec
 from .loader import Document
 from .model import (
-    PRIORITY_ACTIONS, STAGES, Condition, Plan, Policy, Rule, Source, Target, Test,
+    PRIORITY_ACTIONS,
+    STAGES,
+    Condition,
+    Plan,
+    Policy,
+    Rule,
+    Source,
+    Target,
+    Test,
 )
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -78,7 +86,8 @@ def _translate(doc: Document, err: jsonschema.ValidationError) -> Diagnostic:
         extras = [k for k in err.instance if k not in allowed] if isinstance(err.instance, dict) \
             else []
         name = extras[0] if extras else "?"
-        hint = did_you_mean(name, allowed) or (f"allowed: {', '.join(allowed)}" if allowed else None)
+        hint = did_you_mean(name, allowed) or (
+            f"allowed: {', '.join(allowed)}" if allowed else None)
         return Diagnostic("schema_unknown_property", f"unknown property `{name}` in `{where}`",
                           location=doc.locate(f"{ptr}/{_esc(name)}", key=True), hint=hint)
     if v == "enum":
@@ -90,7 +99,8 @@ def _translate(doc: Document, err: jsonschema.ValidationError) -> Diagnostic:
         expected = err.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return Diagnostic("schema_type", f"`{where}` must be {expected}, got "
-                          f"`{json.dumps(err.instance, default=str)[:60]}`", location=doc.locate(ptr))
+                          f"`{json.dumps(err.instance, default=str)[:60]}`",
+                          location=doc.locate(ptr))
     if v == "pattern":
         kind = _pattern_kind(err.validator_value)
         return Diagnostic("schema_pattern", f"`{where}` is `{err.instance}`, expected {kind}",
@@ -351,7 +361,8 @@ class _Checker:
             if isinstance(value, dict) and "fact" in value:
                 spec = self.facts.get(value["fact"])
                 if spec is None or spec.type != "level" or spec.derived:
-                    self.error("fact_not_level", f"`{kind}` takes its level from `{value['fact']}`, "
+                    self.error("fact_not_level", f"`{kind}` takes its level from "
+                               f"`{value['fact']}`, "
                                "which is not a ticket fact holding a level", f"{aptr}/fact",
                                rule=rule, hint="e.g. `requested_priority` or `agent_priority`")
             elif isinstance(value, str):
@@ -433,7 +444,8 @@ class _Checker:
             if not plan.guarantee:
                 out.append(Rule(f"plans.{pid}.no-guarantee", "entitle",
                                 (("no_guarantee", f"plan `{pid}` has no guaranteed response"),),
-                                Condition("test", test=on_plan), self.doc.locate(f"{ptr}/guarantee"),
+                                Condition("test", test=on_plan),
+                                self.doc.locate(f"{ptr}/guarantee"),
                                 because, plan.source, 0, None, False, "plan", order, ptr))
             elif plan.targets == "contract":
                 when = Condition("all", (Condition("test", test=on_plan),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from .durations import format_duration
 from .runtime import ActionRecord, Outcome, TraceEntry

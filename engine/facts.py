@@ -1,4 +1,4 @@
-"""The fact catalogue: core ticket facts, facts derived during evaluation, and policy-declared facts.
+"""The fact catalogue: core ticket facts, facts derived during evaluation, and declared facts.
 
 One table drives ticket validation, condition checking (unknown names, enum values, types) and the
 published `schemas/ticket.schema.json` (a test keeps the two in agreement).

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from .diagnostics import Diagnostic, Location, did_you_mean
@@ -243,7 +243,8 @@ class TicketChecker:
         if t in ("integer", "number"):
             ok = isinstance(value, int) if t == "integer" else isinstance(value, (int, float))
             if isinstance(value, bool) or not ok:
-                return ("ticket_type", f"`{path}` must be {'an integer' if t == 'integer' else 'a number'}, "
+                kind = "an integer" if t == "integer" else "a number"
+                return ("ticket_type", f"`{path}` must be {kind}, "
                         f"got {_describe(value)}")
             if isinstance(value, float) and not math.isfinite(value):
                 return ("ticket_type", f"`{path}` must be a finite number")
@@ -276,7 +277,7 @@ class TicketChecker:
         raise AssertionError(f"unhandled fact type {t}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 

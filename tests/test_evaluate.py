@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -88,7 +88,7 @@ def test_sla_met_and_remaining(cloudtalk):
     t = ticket(requested_priority="P2", plan="professional", environment="production",
                submitted_at="2026-03-06T16:30:00+01:00",
                first_response_at="2026-03-09T14:00:00+01:00")
-    d = evaluate(cloudtalk, t, now=datetime(2026, 3, 9, 9, 0, tzinfo=timezone.utc))
+    d = evaluate(cloudtalk, t, now=datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
     assert d.sla is not None
     # Friday 16:30 + 6 business hours (09-17, Bratislava) = Monday 14:30
     assert d.sla.due_at.isoformat() == "2026-03-09T14:30:00+01:00"

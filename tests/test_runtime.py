@@ -7,8 +7,7 @@ import threading
 import pytest
 from conftest import ticket
 
-from engine import FiringBoundError, RuleActionError, evaluate
-from engine import runtime
+from engine import FiringBoundError, RuleActionError, evaluate, runtime
 
 
 def test_default_then_its_target_chain(make_policy):
