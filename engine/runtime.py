@@ -321,7 +321,8 @@ class _Evaluation:
                 sla_reason = "no priority was decided"
             else:
                 sla_reason = f"plan `{plan.id}` sets no response target for {self.priority}"
-        if sla_reason and (self.target is None or not self.guaranteed):
+        stated = not self.guaranteed or self.sla_reason is not None  # a rule already said why
+        if sla_reason and not stated and self.target is None:
             trace.append(TraceEntry(len(trace) + 1, None, None, None, (),
                                     f"no guaranteed response: {sla_reason}", None, None))
         if not trace:

@@ -10,7 +10,7 @@ from .decision import Decision
 from .durations import format_duration
 from .model import Test, _show
 
-_VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridden to",
+_VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridden",
           "reclassify": "reclassified"}
 
 

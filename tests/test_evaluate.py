@@ -110,7 +110,8 @@ def test_no_guarantee_has_null_sla_and_reason(cloudtalk):
     d = evaluate(cloudtalk, ticket(plan="basic", requested_priority="P1"))
     assert d.sla is None
     assert d.to_json()["sla_reason"] == "plan `basic` has no guaranteed response"
-    assert d.trace[-1].effect.startswith("no guaranteed response")
+    stated = [e for e in d.trace if e.effect.startswith("no guaranteed response")]
+    assert [e.rule for e in stated] == ["plans.basic.no-guarantee"]  # said once, by the rule
 
 
 def test_now_must_be_aware(cloudtalk):
