@@ -286,7 +286,8 @@ def elapsed_cmd(policy: str, calendar: str, start: str, timezone: str | None, en
     from engine.durations import format_duration
 
     cal = _calendar(policy, calendar, timezone)
-    click.echo(format_duration(cal.elapsed(_instant("--from", start), _instant("--to", end))))
+    opened = cal.elapsed(_instant("--from", start), _instant("--to", end))
+    click.echo(format_duration(opened, days=False))
 
 
 @main.command("policies")

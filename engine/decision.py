@@ -23,11 +23,11 @@ class Sla(NamedTuple):
     metric: str = "first_response"
 
     def to_json(self) -> dict:
-        out = {"metric": self.metric, "target": format_duration(self.target),
+        out = {"metric": self.metric, "target": format_duration(self.target, days=False),
                "clock": self.clock, "calendar": self.calendar, "timezone": self.timezone,
                "due_at": self.due_at.isoformat(), "met": self.met, "rule": self.rule}
         if self.remaining is not None:
-            out["remaining"] = format_duration(self.remaining)
+            out["remaining"] = format_duration(self.remaining, days=False)
         return out
 
 

@@ -97,15 +97,21 @@ def _make(text: str, **parts: int) -> timedelta:
         raise ValueError(f"invalid duration `{text}`: too large") from None
 
 
-def format_duration(td: timedelta) -> str:
-    """Canonical ISO 8601 text: `PT3H`, `PT1H30M`, `P1DT1H`, `PT0S`, `-PT1H30M`, `PT1.5S`."""
+def format_duration(td: timedelta, *, days: bool = True) -> str:
+    """Canonical ISO 8601 text: `PT3H`, `PT1H30M`, `P1DT1H`, `PT0S`, `-PT1H30M`, `PT1.5S`.
+
+    `days=False` counts whole hours instead (`PT25H`): open time, where 24 hours are not a day.
+    """
     total = td // timedelta(microseconds=1)
     if total == 0:
         return "PT0S"
     sign = "-" if total < 0 else ""
     total = abs(total)
     seconds, micro = divmod(total, _US_PER_S)
-    days, seconds = divmod(seconds, 86_400)
+    if days:
+        days, seconds = divmod(seconds, 86_400)
+    else:
+        days = 0
     hours, seconds = divmod(seconds, 3_600)
     minutes, seconds = divmod(seconds, 60)
     time = ""

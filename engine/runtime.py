@@ -284,7 +284,8 @@ class _Evaluation:
     def set_target(self, rule: Rule, value: object) -> str:
         if isinstance(value, Target):
             self.target, self.target_rule, self.sla_reason = value, rule.id, None
-            return f"response target {format_duration(value.within)} on `{value.calendar}`"
+            return (f"response target {format_duration(value.within, days=False)} on "
+                    f"`{value.calendar}`")
         level = self.priority
         plan = self.cp.policy.plans.get(self.plan) if self.plan else None
         within = self.targets_by_level.get(level) if level else None
@@ -297,7 +298,7 @@ class _Evaluation:
             self.sla_reason = "no plan calendar to measure the contract's target on"
             return f"no response target: {self.sla_reason}"
         self.target, self.sla_reason = Target(within, plan.calendar), None
-        return (f"response target {format_duration(within)} on `{plan.calendar}` "
+        return (f"response target {format_duration(within, days=False)} on `{plan.calendar}` "
                 "(from the customer's contract)")
 
     def outcome(self) -> Outcome:

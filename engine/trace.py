@@ -55,12 +55,13 @@ def _summary(decision: Decision) -> list[str]:
     if sla is None:
         lines.append(f"sla: none — {decision.outcome.sla_reason or 'no target applies'}")
     else:
-        text = (f"sla: first response within {format_duration(sla.target)} ({sla.clock} time on "
+        text = (f"sla: first response within {format_duration(sla.target, days=False)} "
+                f"({sla.clock} time on "
                 f"`{sla.calendar}`, {sla.timezone}), due {sla.due_at.isoformat()}")
         if sla.met is not None:
             text += ", met" if sla.met else ", missed"
         if sla.remaining is not None:
-            text += f", remaining {format_duration(sla.remaining)}"
+            text += f", remaining {format_duration(sla.remaining, days=False)}"
         lines.append(text)
     lines.append(f"channels: {', '.join(decision.channels) or 'none'}")
     for o in decision.outcome.obligations:

@@ -98,3 +98,13 @@ def test_round_trip(value: timedelta) -> None:
 def test_negative_format_is_the_positive_with_a_sign(value: timedelta) -> None:
     text = format_duration(value)
     assert text == "PT0S" or text == "-" + format_duration(-value)
+
+
+def test_format_open_time_in_hours():
+    from datetime import timedelta
+
+    from engine.durations import format_duration
+
+    assert format_duration(timedelta(hours=24), days=False) == "PT24H"
+    assert format_duration(-timedelta(hours=1663, minutes=30), days=False) == "-PT1663H30M"
+    assert format_duration(timedelta(hours=25)) == "P1DT1H"
