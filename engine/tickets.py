@@ -162,6 +162,12 @@ class TicketChecker:
                     values[path] = None
                 else:
                     values[path] = value
+        first = parsed.get("first_response_at")
+        if first is not None and "submitted_at" in parsed and first < parsed["submitted_at"]:
+            problems.append(_diag("ticket_time_order", "/first_response_at",
+                                  f"`first_response_at` {values['first_response_at']} is before "
+                                  f"`submitted_at` {values['submitted_at']}",
+                                  "a response cannot precede the ticket"))
         if problems:
             return None, problems
         zone_name = values.get("customer.timezone")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import jsonschema
@@ -38,6 +38,8 @@ BAD_TICKETS = [
     (ticket(contract={"response_targets": {"P1": "1h"}}), "ticket_duration",
      "/contract/response_targets/P1"),
     (ticket(first_response_at="2026-13-01T00:00:00Z"), "ticket_timestamp", "/first_response_at"),
+    (ticket(first_response_at="2026-03-02T09:59:59+01:00"), "ticket_time_order",
+     "/first_response_at"),
 ]
 
 
@@ -60,17 +62,19 @@ def test_fields_no_rule_reads_are_accepted_and_ignored(cloudtalk):
 
 
 def random_ticket(rnd: random.Random, i: int) -> dict:
+    submitted = datetime(2026, rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23),
+                         rnd.randint(0, 59), tzinfo=timezone(timedelta(hours=1)))
+    answered = submitted + timedelta(minutes=rnd.randint(1, 5000))
     return {
         "id": f"T{i}",
-        "submitted_at": f"2026-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}T"
-                        f"{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00+01:00",
+        "submitted_at": submitted.isoformat(),
         "requested_priority": rnd.choice(["P1", "P2", "P3", None]),
         "agent_priority": rnd.choice([None, None, "P1", "P3"]),
         "plan": rnd.choice(["basic", "professional", "advanced", None]),
         "environment": rnd.choice(["production", "staging", "development", None]),
         "category": rnd.choice(["outage", "how_to", "question", "defect"]),
         "product_stage": rnd.choice(["ga", "beta", None]),
-        "first_response_at": rnd.choice([None, "2026-06-01T00:00:00Z"]),
+        "first_response_at": rnd.choice([None, answered.isoformat()]),
     }
 
 
