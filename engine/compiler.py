@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, DiagnosticError
-from .facts import FactSpec
+from .facts import CHANNELS, FactSpec
 from .model import STAGES, Condition, Policy, Rule, Test
 from .tickets import TicketChecker
 
@@ -136,10 +136,10 @@ class CompiledPolicy:
     stage_index: tuple[int, ...] = ()    # per rule
     trace_meta: tuple[tuple[str, dict | None], ...] = ()   # per rule: (file:line, source JSON)
     _key_split: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # scalar / map key paths
-
-    @property
-    def key_scalars(self) -> tuple[str, ...]:
-        return self._key_split[0]
+    plan_channels: dict = field(default_factory=dict)   # plan id -> channels in canonical order
+    # The cache key: per key path, None (the raw value) or a map value -> equivalence class.
+    key_plan: tuple[tuple[str, dict | None], ...] = ()
+    merged_paths: frozenset[str] = frozenset()          # paths keyed by class, not raw value
 
     @property
     def key_maps(self) -> tuple[str, ...]:
@@ -193,12 +193,44 @@ def _dedupe(tests: tuple[Test, ...]) -> tuple[Test, ...]:
     return tuple(seen.values())
 
 
+def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
+              key_paths: set[str]) -> tuple[tuple[str, dict | None], ...]:
+    """How each key path enters the cache key.
+
+    The engine observes a ticket fact only through the tests compiled on it, so two values
+    that satisfy exactly the same tests lead to the same firings: they share a class. Facts an
+    action reads (`{fact: ...}`, contract targets, the plan) and open domains stay raw.
+    """
+    tests: dict[str, list[Test]] = {}
+    for cr in compiled:
+        for t in cr.tests:
+            if t not in tests.setdefault(t.path, []):
+                tests[t.path].append(t)
+    plan = []
+    for path in sorted(key_paths):
+        spec = policy.facts[path]
+        if spec.type == "targets":
+            continue  # a map: keyed separately (key_maps)
+        values = None if path in raw_paths else domain(spec, policy)
+        if values is None:
+            plan.append((path, None))
+            continue
+        signatures: dict[tuple, int] = {}
+        classes = {}
+        for v in values:
+            sig = tuple(t.holds(v) for t in tests.get(path, ()))
+            classes[v] = signatures.setdefault(sig, len(signatures))
+        plan.append((path, classes if len(signatures) < len(values) else None))
+    return tuple(plan)
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a checked policy. Raises DiagnosticError for limits the engine cannot take."""
     problems: list[Diagnostic] = []
     compiled: list[CompiledRule] = []
     ticket_paths: set[str] = set()
     key_paths: set[str] = {"plan"}
+    raw_paths: set[str] = {"plan", "contract.response_targets"}  # read by the engine itself
     reads_priority = reads_entitlement = False
     stage_index = []
     for ri, rule in enumerate(policy.rules):
@@ -217,6 +249,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         for kind, value in rule.actions:
             if isinstance(value, dict) and "fact" in value:
                 key_paths.add(value["fact"])
+                raw_paths.add(value["fact"])
             if kind == "target" and value == "contract":
                 key_paths.add("contract.response_targets")
         for ci, conj in enumerate(conjunctions):
@@ -243,12 +276,17 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
     checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans))
+    key_plan = _key_plan(policy, compiled, raw_paths, key_paths)
     return CompiledPolicy(
         policy=policy, digest=digest, ruleset_name=f"{policy.id}@{digest[7:23]}",
         rules=policy.rules, compiled=tuple(compiled),
         ticket_paths=tuple(sorted(ticket_paths)), key_paths=tuple(sorted(key_paths)),
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),
+        key_plan=key_plan,
+        merged_paths=frozenset(p for p, classes in key_plan if classes is not None),
+        plan_channels={pid: tuple(c for c in CHANNELS if c in plan.channels)
+                       for pid, plan in policy.plans.items()},
         _key_split=(tuple(p for p in sorted(key_paths) if policy.facts[p].type != "targets"),
                     tuple(p for p in sorted(key_paths) if policy.facts[p].type == "targets")),
         trace_meta=tuple((f"{r.location.file}:{r.location.line}",

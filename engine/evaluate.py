@@ -16,19 +16,27 @@ from .diagnostics import DiagnosticError
 from .runtime import Outcome, run
 
 CACHE_SIZE = 65536
-_caches: dict[str, dict[tuple, Outcome]] = {}
+_caches: dict[str, dict[tuple, tuple[Outcome, tuple[int, ...]]]] = {}
 
 
 class TicketError(DiagnosticError):
     """The ticket violates the policy's fact schema; `.diagnostics` lists every problem."""
 
 
-def _hashable(value: object) -> object:
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    return value
+def _rematch(outcome: Outcome, values: dict, indices: tuple[int, ...],
+             merged: frozenset[str]) -> Outcome:
+    """A cached outcome with the trace's matched values read from this ticket.
+
+    Values of a merged path may differ between tickets of one cache entry (they satisfy the same
+    tests); everything else in the outcome is identical. `indices`: the trace entries that
+    matched a merged path.
+    """
+    trace = list(outcome.trace)
+    for i in indices:
+        entry = trace[i]
+        trace[i] = entry._replace(matched=tuple(
+            (p, values.get(p)) if p in merged else (p, v) for p, v in entry.matched))
+    return outcome._replace(trace=tuple(trace))
 
 
 def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
@@ -48,16 +56,23 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
     outcome = None
     if cache:
         memo = _caches.setdefault(policy.digest, {})
-        key = tuple(map(values.get, policy.key_scalars))
-        if policy.key_maps:
-            key += tuple(_hashable(values.get(p)) for p in policy.key_maps)
-        outcome = memo.get(key)
+        key = tuple([values.get(p) if classes is None else classes[values.get(p)]
+                     for p, classes in policy.key_plan])
+        if policy.key_maps:  # contract.response_targets, the one map-valued fact
+            key += (checked.targets_key,)
+        hit = memo.get(key)
+        if hit is not None:
+            outcome, rematch = hit
+            if rematch:
+                outcome = _rematch(outcome, values, rematch, policy.merged_paths)
     if outcome is None:
         outcome = run(policy, checked)
         if cache:
             if len(memo) >= CACHE_SIZE:
                 del memo[next(iter(memo))]
-            memo[key] = outcome
+            rematch = tuple(i for i, e in enumerate(outcome.trace)
+                            if any(p in policy.merged_paths for p, _ in e.matched))
+            memo[key] = outcome, rematch
     sla = None
     if outcome.target is not None:
         target = outcome.target

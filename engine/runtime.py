@@ -119,6 +119,11 @@ def find_cycle(sequence: list[str]) -> list[str]:
 class _Evaluation:
     """The per-ticket working state the actions write to."""
 
+    __slots__ = ("cp", "values", "targets_by_level", "priority", "prio_fact", "plan", "guaranteed",
+                 "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule", "sla_reason",
+                 "offers", "withholds", "obligations", "notes", "actions", "trace", "fired",
+                 "groups", "stage", "firings", "sequence", "errors", "failure", "suppressed")
+
     def __init__(self, cp: CompiledPolicy, ticket: Ticket):
         policy = cp.policy
         self.cp = cp
@@ -196,8 +201,9 @@ class _Evaluation:
         if self.failure is not None:
             return
         self.firings += 1
-        rule = self.cp.rules[cr.rule_index]
-        if self.firings > self.cp.policy.max_firings:
+        cp = self.cp
+        rule = cp.rules[cr.rule_index]
+        if self.firings > cp.policy.max_firings:
             cycle = find_cycle(self.sequence)
             shown = " → ".join(f"`{r}`" for r in [*cycle, cycle[0]])
             self.failure = FiringBoundError(
@@ -206,7 +212,7 @@ class _Evaluation:
             return
         if rule.id in self.fired and not rule.repeat:
             return
-        stage = self.cp.stage_index[cr.rule_index]
+        stage = cp.stage_index[cr.rule_index]
         if stage < self.stage:
             self.suppressed.append((rule.id, f"its stage `{rule.stage}` had passed when it "
                                     "matched"))
@@ -215,8 +221,11 @@ class _Evaluation:
             self.suppressed.append((rule.id, f"`{self.groups[rule.group]}` of group "
                                     f"`{rule.group}` already fired"))
             return
-        matched = tuple((t.path, self.current(t.path)) for t in cr.tests) if cr.reads_derived \
-            else tuple((p, self.values.get(p)) for p in cr.paths)
+        if cr.reads_derived:
+            matched = tuple((t.path, self.current(t.path)) for t in cr.tests)
+        else:
+            values = self.values
+            matched = tuple((p, values.get(p)) for p in cr.paths)
         try:
             effects = self.apply(rule, c)
         except Exception as exc:  # surfaced after the run: the engine would swallow it
@@ -225,11 +234,13 @@ class _Evaluation:
         self.fired.add(rule.id)
         if rule.group:
             self.groups[rule.group] = rule.id
-        self.stage = max(self.stage, stage)
+        if stage > self.stage:
+            self.stage = stage
         self.sequence.append(rule.id)
-        at, source = self.cp.trace_meta[cr.rule_index]
-        self.trace.append(TraceEntry(len(self.trace) + 1, rule.id, at, rule.stage, matched,
-                                     "; ".join(effects) or "no change", rule.because, source))
+        at, source = cp.trace_meta[cr.rule_index]
+        trace = self.trace
+        trace.append(TraceEntry(len(trace) + 1, rule.id, at, rule.stage, matched,
+                                "; ".join(effects) or "no change", rule.because, source))
 
     def resolve_level(self, kind: str, value: object) -> str:
         levels = self.cp.policy.levels
@@ -304,14 +315,16 @@ class _Evaluation:
     def outcome(self) -> Outcome:
         policy = self.cp.policy
         plan = policy.plans.get(self.plan) if self.plan else None
-        channels = set(plan.channels if plan else ()) | set(self.offers)
-        channels -= set(self.withholds)
-        trace = list(self.trace)
+        if self.offers or self.withholds:
+            chosen = (set(plan.channels if plan else ()) | set(self.offers)) - set(self.withholds)
+            channels = tuple(c for c in _CHANNEL_ORDER if c in chosen)
+        else:
+            channels = self.cp.plan_channels.get(self.plan, ())
+        trace = self.trace
         if plan is not None:
-            trace.append(TraceEntry(len(trace) + 1, None, None, None, (("entitlement.plan",
-                                    plan.id),), "channels: " + (", ".join(
-                                        c for c in _CHANNEL_ORDER if c in channels) or "none"),
-                                    None, None))
+            trace.append(TraceEntry(len(trace) + 1, None, None, None,
+                                    (("entitlement.plan", plan.id),),
+                                    "channels: " + (", ".join(channels) or "none"), None, None))
         sla_reason = self.sla_reason
         if not self.guaranteed:
             sla_reason = self.no_guarantee_reason
@@ -334,7 +347,7 @@ class _Evaluation:
             guaranteed=self.guaranteed, no_guarantee_reason=self.no_guarantee_reason,
             target=self.target if self.guaranteed else None, target_rule=self.target_rule,
             sla_reason=sla_reason if (self.target is None or not self.guaranteed) else None,
-            channels=tuple(c for c in _CHANNEL_ORDER if c in channels),
+            channels=channels,
             obligations=tuple(self.obligations), notes=tuple(dict.fromkeys(self.notes)),
             trace=tuple(trace), fired=frozenset(self.fired), suppressed=tuple(self.suppressed))
 

@@ -69,6 +69,7 @@ class Ticket:
     first_response_at: datetime | None
     customer_zone: ZoneInfo | None
     response_targets: dict  # level -> timedelta (from contract.response_targets)
+    targets_key: tuple = ()  # contract.response_targets in a canonical, hashable form
 
 
 class TicketChecker:
@@ -100,9 +101,18 @@ class TicketChecker:
                 allowed = frozenset(spec.enum)
             kind = "set" if allowed is not None else (
                 "bool" if spec.type == "boolean" else "ts" if spec.type == "timestamp" else
-                "str" if spec.type == "string" and not spec.enum else "")
+                "str" if spec.type == "string" and not spec.enum else
+                "targets" if spec.type == "targets" else "")
             groups.setdefault(parts[0], []).append((path, parts, spec, allowed, kind))
-        self._plan = [(top, steps, len(steps[0][1]) > 1) for top, steps in groups.items()]
+        # Only the keys a ticket has are walked; absent facts take their defaults.
+        self._plan = {top: (steps, len(steps[0][1]) > 1) for top, steps in groups.items()}
+        # The most common case, a valid categorical top-level fact, in one dict lookup.
+        self._simple = {top: (steps[0][0], steps[0][3]) for top, steps in groups.items()
+                        if len(steps) == 1 and len(steps[0][1]) == 1 and steps[0][4] == "set"}
+        self._defaults = {path: spec.default for path, spec in self.specs.items()}
+        self._targets_memo: dict[tuple, tuple[dict, tuple]] = {}  # raw items -> parsed, key
+        self._required = [(path, parts[0]) for path, spec in self.specs.items() if spec.required
+                          for parts in (self._split[path],)]
 
     def check(self, ticket: object) -> tuple[Ticket | None, list[Diagnostic]]:
         """Return the normalised ticket, or None with every problem found."""
@@ -110,13 +120,21 @@ class TicketChecker:
             return None, [_diag("ticket_type", "", f"a ticket must be a JSON object, "
                                 f"got {_describe(ticket)}")]
         problems: list[Diagnostic] = []
-        values: dict = {}
+        values: dict = self._defaults.copy()
         parsed: dict = {}
         bad_parents: set[str] = set()
-        for top, steps, nested in self._plan:
-            node = ticket.get(top, _MISSING)
-            if nested and node is not _MISSING and node is not None and \
-                    node.__class__ is not dict:
+        plan = self._plan
+        simple = self._simple
+        for top, node in ticket.items():
+            fast = simple.get(top)
+            if fast is not None and node.__class__ is str and node in fast[1]:
+                values[fast[0]] = node
+                continue
+            entry = plan.get(top)
+            if entry is None:
+                continue  # a field no rule reads: accepted, ignored
+            steps, nested = entry
+            if nested and node is not None and node.__class__ is not dict:
                 problems.append(_diag("ticket_type", _ptr(top), f"`{top}` must be an object, "
                                       f"got {_describe(node)}"))
                 node = _MISSING
@@ -134,7 +152,6 @@ class TicketChecker:
                     if spec.required:
                         problems.append(_diag("ticket_missing_field", _ptr(path),
                                               f"missing required field `{path}`"))
-                    values[path] = spec.default
                     continue
                 if kind == "set":
                     if value.__class__ is str and value in allowed:
@@ -146,6 +163,24 @@ class TicketChecker:
                         continue
                 elif kind == "str":
                     if value.__class__ is str:
+                        values[path] = value
+                        continue
+                elif kind == "targets" and value.__class__ is dict:
+                    items = tuple(value.items())
+                    try:
+                        known = self._targets_memo.get(items)
+                    except TypeError:  # an unhashable value: the slow path reports it
+                        known = None
+                    if known is not None:
+                        parsed[path], parsed["$targets_key"] = known
+                        values[path] = value
+                        continue
+                    if self._check_value(spec, value, parsed) is None:
+                        if len(self._targets_memo) >= 4096:
+                            self._targets_memo.clear()
+                        known = parsed[path], tuple(sorted(items))
+                        self._targets_memo[items] = known
+                        parsed["$targets_key"] = known[1]
                         values[path] = value
                         continue
                 elif kind == "ts" and value.__class__ is str:
@@ -162,6 +197,10 @@ class TicketChecker:
                     values[path] = None
                 else:
                     values[path] = value
+        for path, top in self._required:
+            if top not in ticket:
+                problems.append(_diag("ticket_missing_field", _ptr(path),
+                                      f"missing required field `{path}`"))
         first = parsed.get("first_response_at")
         if first is not None and "submitted_at" in parsed and first < parsed["submitted_at"]:
             problems.append(_diag("ticket_time_order", "/first_response_at",
@@ -178,6 +217,7 @@ class TicketChecker:
             first_response_at=parsed.get("first_response_at"),
             customer_zone=_zone(zone_name) if zone_name else None,
             response_targets=parsed.get("contract.response_targets", {}),
+            targets_key=parsed.get("$targets_key", ()),
         ), []
 
     @staticmethod

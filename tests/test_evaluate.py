@@ -140,3 +140,49 @@ def test_ticket_schema_file_agrees_with_fact_catalogue():
             node = schema["properties"][parent[0]]["properties"][leaf] if parent else \
                 schema["properties"][leaf]
             assert [v for v in node["enum"] if v is not None] == list(f.enum), f.path
+
+
+def _random_bundled_ticket(cp, rnd: random.Random, i: int) -> dict:
+    """Any value of every fact the rules read (or none), so cache classes are exercised."""
+    policy = cp.policy
+    t: dict = {"id": f"R{i}", "submitted_at": datetime(
+        2026, rnd.randint(1, 12), rnd.randint(1, 28), rnd.randint(0, 23), rnd.randint(0, 59),
+        tzinfo=UTC).isoformat()}
+    for path in cp.key_paths:
+        spec = policy.facts[path]
+        if spec.type == "level":
+            options = [*policy.levels, None]
+        elif spec.type == "plan":
+            options = [*policy.plans, None]
+        elif spec.type == "boolean":
+            options = [True, False, None]
+        elif spec.type == "targets":
+            options = [None, {lvl: f"PT{k + 1}H" for k, lvl in enumerate(policy.levels)},
+                       {policy.levels[0]: "PT30M"}]
+        else:
+            options = [*spec.enum, None]
+        value = rnd.choice(options)
+        if value is not None:
+            *parents, leaf = path.split(".")
+            node = t
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value
+    if rnd.random() < 0.5:
+        t.setdefault("customer", {})["timezone"] = rnd.choice(["Asia/Tokyo", "America/Denver"])
+    return t
+
+
+@pytest.mark.parametrize("pid", ["cloudtalk", "credenti", "csd-group", "zmanda"])
+def test_cache_classes_are_exact_for_every_bundled_policy(pid):
+    from engine.evaluate import clear_cache
+
+    cp = load_policy(pid)
+    rnd = random.Random(pid)
+    tickets = [_random_bundled_ticket(cp, rnd, i) for i in range(600)]
+    clear_cache()
+    for t in tickets:  # fill the cache, then compare hits (with other values) to the engine
+        evaluate(cp, t)
+    for t in tickets[::-1]:
+        cached = evaluate(cp, t).to_json()
+        assert cached == evaluate(cp, t, cache=False).to_json(), t
