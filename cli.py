@@ -158,11 +158,9 @@ def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, tic
     click.echo(render(decision), nl=False)
 
 
-@main.command("validate")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
-    """Check policy files: YAML hazards, schema, references. Exit 1 on any error."""
+def _check_paths(paths: tuple[str, ...], lint: bool) -> list[Diagnostic]:
+    """Every diagnostic of every policy file (and, with lint, of the linter on valid ones)."""
+    from engine.lint import lint_policy
     from engine.pipeline import check_file, resolve
 
     found: list[Diagnostic] = []
@@ -171,8 +169,19 @@ def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
             path = resolve(p)
         except DiagnosticError as exc:
             _fail(exc.diagnostics)
-        _, diags = check_file(path)
+        model, diags = check_file(path)
         found += diags
+        if lint and model is not None and not any(d.severity == "error" for d in diags):
+            found += lint_policy(model)
+    return found
+
+
+@main.command("validate")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
+    """Check policy files: YAML hazards, schema, references. Exit 1 on any error."""
+    found = _check_paths(paths, lint=False)
     _report(found, fmt)
     errors = sum(d.severity == "error" for d in found)
     if fmt == "text":
@@ -185,19 +194,7 @@ def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 def lint_cmd(fmt: str, paths: tuple[str, ...]) -> None:
     """Static analysis: conflicts, gaps, cycles, dead rules. Exit 1 on findings."""
-    from engine.lint import lint_policy
-    from engine.pipeline import check_file, resolve
-
-    found: list[Diagnostic] = []
-    for p in paths:
-        try:
-            path = resolve(p)
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics)
-        model, diags = check_file(path)
-        found += diags
-        if model is not None and not any(d.severity == "error" for d in diags):
-            found += lint_policy(model)
+    found = _check_paths(paths, lint=True)
     _report(found, fmt)
     if fmt == "text":
         click.echo(f"{len(paths)} file(s) linted, {len(found)} finding(s)", err=True)
