@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
 import jsonschema
 
@@ -28,8 +27,9 @@ from .model import (
     Target,
     Test,
 )
+from .paths import data_dir
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = data_dir("schemas")
 DEFAULT_MAX_FIRINGS = 100
 _PATTERN_NAMES = {
     "duration": "an ISO 8601 duration such as `PT3H` or `PT30M`",

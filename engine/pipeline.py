@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .checks import check_document
@@ -10,17 +9,12 @@ from .compiler import CompiledPolicy, compile_policy
 from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from .loader import load_yaml
 from .model import Policy
-
-ROOT = Path(__file__).resolve().parent.parent
-_INSTALLED = Path(sys.prefix) / "share" / "ticket-policy"
+from .paths import ROOT, data_dir
 
 
 def rules_dir() -> Path:
-    """The bundled rules: beside the package in a checkout, else the installed data files."""
-    for base in (ROOT, _INSTALLED):
-        if (base / "rules").is_dir():
-            return base / "rules"
-    return ROOT / "rules"
+    """The bundled rules."""
+    return data_dir("rules")
 
 
 def bundled() -> dict[str, Path]:

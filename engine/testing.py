@@ -23,7 +23,8 @@ from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from .durations import parse_duration
 from .evaluate import TicketError, evaluate
 from .loader import Document, load_yaml_file
-from .pipeline import ROOT, bundled, display_path, load_policy
+from .paths import data_dir
+from .pipeline import bundled, display_path, load_policy
 from .runtime import EvaluationError
 from .tickets import parse_timestamp
 
@@ -46,7 +47,7 @@ _STRING_LISTS = ("channels", "notes", "fired", "not_fired")
 _MAPPINGS = ("policy", "sla")                         # subset match (sla may also be null)
 _DURATION_KEYS = ("target", "remaining")              # compared as durations: PT24H == P1D
 _INSTANT_KEYS = ("due_at",)                           # compared as instants
-_DECISION_SCHEMA = ROOT / "schemas" / "decision.schema.json"
+_DECISION_SCHEMA = data_dir("schemas") / "decision.schema.json"
 
 
 @dataclass(frozen=True)
