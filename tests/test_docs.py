@@ -1,0 +1,45 @@
+"""The complete example in docs/policy-format.md validates, lints clean and decides."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+from engine import evaluate, load_policy
+from engine.lint import lint_policy
+from engine.pipeline import check_file
+
+DOC = ROOT / "docs" / "policy-format.md"
+
+
+def example(tmp_path):
+    text = DOC.read_text("utf-8")
+    section = text[text.index("## A complete example"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    path = tmp_path / "acme.yaml"
+    path.write_text(block, "utf-8")
+    return path
+
+
+def test_example_validates_and_lints_clean(tmp_path):
+    model, diags = check_file(example(tmp_path))
+    assert diags == [] and model is not None
+    assert lint_policy(model) == [], [d.render() for d in lint_policy(model)]
+
+
+def test_example_decides(tmp_path):
+    cp = load_policy(str(example(tmp_path)))
+    d = evaluate(cp, {"id": "A-1", "submitted_at": "2026-12-24T11:00:00+01:00",
+                      "impact": "high", "urgency": "high", "environment": "production",
+                      "seats": 50})
+    assert d.priority == "P1"
+    assert [o["party"] for o in d.outcome.obligations] == ["customer", "vendor"]
+    # 24 Dec is a short day (09-12): one hour today, the 25th/26th are holidays, then Monday
+    assert d.sla.due_at.isoformat() == "2026-12-28T10:00:00+01:00"
+    small = evaluate(cp, {"id": "A-2", "submitted_at": "2026-03-02T10:00:00+01:00",
+                          "impact": "high", "urgency": "low", "environment": "production",
+                          "seats": 3, "customer": {"segment": "trial",
+                                                   "timezone": "America/New_York"}})
+    assert [a.to for a in small.actions] == ["P2", "P3"]
+    assert small.outcome.plan == "enterprise" and small.sla.timezone == "America/New_York"
