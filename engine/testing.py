@@ -45,7 +45,7 @@ _CASE_KEYS = ("note", "ticket", "now", "expect")
 _ITEM_LISTS = ("actions", "obligations", "trace")     # same length, each item a subset match
 _STRING_LISTS = ("channels", "notes", "fired", "not_fired")
 _MAPPINGS = ("policy", "sla")                         # subset match (sla may also be null)
-_DURATION_KEYS = ("target", "remaining")              # compared as durations: PT24H == P1D
+_DURATION_KEYS = ("target", "remaining")              # compared as durations: P1D == PT24H
 _INSTANT_KEYS = ("due_at",)                           # compared as instants
 _DECISION_SCHEMA = data_dir("schemas") / "decision.schema.json"
 
