@@ -194,3 +194,79 @@ def test_other_thread_gets_clear_error(make_policy):
 def test_find_cycle():
     assert runtime.find_cycle(["a", "b", "c", "b", "c"]) == ["b", "c"]
     assert runtime.find_cycle(["x", "y", "y"]) == ["y"]
+
+
+def test_engine_failure_rebuilds_the_host(make_policy, monkeypatch):
+    cp = make_policy("""
+    rules:
+      - id: always
+        then: {assign: P2}
+    """)
+    evaluate(cp, ticket(), cache=False)
+    broken_host = runtime._ENGINE.host
+
+    def out_of_sessions(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(broken_host, "assert_facts", out_of_sessions)
+    with pytest.raises(runtime.EngineFailure) as exc:
+        evaluate(cp, ticket(id="M-1"), cache=False)
+    assert "durable_rules failed on ticket `M-1`" in str(exc.value)
+    assert runtime._ENGINE.host is None  # poisoned host dropped
+    assert evaluate(cp, ticket(id="M-2"), cache=False).priority == "P2"
+    assert runtime._ENGINE.host is not broken_host
+
+
+ENGINE_THREAD_SCRIPT = """
+import sys, threading
+sys.path.insert(0, {root!r})
+from engine import evaluate, load_policy, runtime
+runtime.use_engine_thread()
+cp = load_policy("cloudtalk")
+errors = []
+def worker(n):
+    try:
+        for i in range(150):
+            level = ["P1", "P2", "P3"][(i + n) % 3]
+            d = evaluate(cp, {{"id": f"W{{n}}-{{i}}", "submitted_at": "2026-03-02T10:00:00Z",
+                              "requested_priority": level, "environment": "production",
+                              "plan": "professional"}}, cache=False)
+            assert d.priority == level, (n, i, d.priority)
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("errors", errors)
+sys.exit(1 if errors else 0)
+"""
+
+
+def test_engine_thread_serves_many_threads():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = ENGINE_THREAD_SCRIPT.format(root=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_decisions_are_identical_across_processes_and_hash_seeds():
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "cli.py", "explain", "--format", "json", "-p",
+                               "zmanda", "examples/zmanda-matrix-override.json"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
