@@ -53,68 +53,113 @@ def _pointer(path) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def _pick(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
-    """For oneOf/anyOf, the error of the branch the author most likely meant."""
+def _mismatched(branch: list[jsonschema.ValidationError], depth: int) -> bool:
+    """Does this oneOf branch expect another kind of value than the author wrote?"""
+    for e in branch:
+        if len(e.absolute_path) != depth:
+            continue
+        if e.validator == "type":
+            return True
+        if e.validator in ("enum", "const") and isinstance(e.instance, (dict, list)):
+            return True
+    return False
+
+
+def _pick(error: jsonschema.ValidationError) -> tuple[jsonschema.ValidationError, set[str]]:
+    """For oneOf/anyOf, the error of the branch the author most likely meant: a branch whose
+    kind of value fits, with the fewest errors. Also every property name the sibling branches
+    allow at that place, for "did you mean" hints."""
+    names: set[str] = set()
     while error.validator in ("oneOf", "anyOf") and error.context:
-        candidates = [e for e in error.context if e.validator != "type"] or list(error.context)
-        error = max(candidates, key=lambda e: (len(e.absolute_path), e.validator != "const"))
-    return error
+        depth = len(error.absolute_path)
+        branches: dict[object, list[jsonschema.ValidationError]] = {}
+        for e in error.context:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+            if e.validator == "additionalProperties":
+                names |= set((e.schema.get("properties") or {}).keys())
+        fitting = [b for b in branches.values() if not _mismatched(b, depth)]
+        best = min(fitting or list(branches.values()), key=len)
+        error = max(best, key=lambda e: (len(e.absolute_path), e.validator != "required"))
+    return error, names
 
 
 def schema_diagnostics(doc: Document) -> list[Diagnostic]:
     """Every JSON Schema violation as one diagnostic at its YAML location, one per place."""
     seen: dict[tuple, Diagnostic] = {}
     for raw in _validator().iter_errors(doc.data):
-        err = _pick(raw)
-        diag = _translate(doc, err)
+        err, names = _pick(raw)
+        diag = _translate(doc, err, names)
         key = (diag.location.line, diag.location.column, diag.code)
         seen.setdefault(key, diag)
     return list(seen.values())
 
 
-def _translate(doc: Document, err: jsonschema.ValidationError) -> Diagnostic:
+def _translate(doc: Document, err: jsonschema.ValidationError,
+               sibling_names: set[str] = frozenset()) -> Diagnostic:  # type: ignore[assignment]
     ptr = _pointer(err.absolute_path)
-    where = ".".join(str(p) for p in err.absolute_path) or "the policy"
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+    where = where.lstrip(".") or "the policy"
     v = err.validator
     hint = None
+    rule = _rule_id(doc.data, err.absolute_path)
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return Diagnostic("schema_required", f"`{where}` is missing required property `{missing}`",
-                          location=doc.locate(ptr))
+                          location=doc.locate(ptr), rule=rule)
     if v == "additionalProperties":
         allowed = list((err.schema.get("properties") or {}).keys())
         extras = [k for k in err.instance if k not in allowed] if isinstance(err.instance, dict) \
             else []
         name = extras[0] if extras else "?"
-        hint = did_you_mean(name, allowed) or (
+        hint = did_you_mean(name, allowed) or did_you_mean(name, sibling_names) or (
             f"allowed: {', '.join(allowed)}" if allowed else None)
         return Diagnostic("schema_unknown_property", f"unknown property `{name}` in `{where}`",
-                          location=doc.locate(f"{ptr}/{_esc(name)}", key=True), hint=hint)
+                          location=doc.locate(f"{ptr}/{_esc(name)}", key=True), hint=hint,
+                          rule=rule)
     if v == "enum":
         choices = [str(c) for c in err.validator_value]
         hint = did_you_mean(err.instance, choices) or f"expected one of {', '.join(choices)}"
         return Diagnostic("schema_enum", f"`{where}` is `{err.instance}`, not an allowed value",
-                          location=doc.locate(ptr), hint=hint)
+                          location=doc.locate(ptr), hint=hint, rule=rule)
     if v == "type":
         expected = err.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return Diagnostic("schema_type", f"`{where}` must be {expected}, got "
+        expected = [expected] if isinstance(expected, str) else expected
+        shown = " or ".join(_YAML_TYPES.get(t, t) for t in expected)
+        return Diagnostic("schema_type", f"`{where}` must be {shown}, got "
                           f"`{json.dumps(err.instance, default=str)[:60]}`",
-                          location=doc.locate(ptr))
+                          location=doc.locate(ptr), rule=rule)
     if v == "pattern":
         kind = _pattern_kind(err.validator_value)
         return Diagnostic("schema_pattern", f"`{where}` is `{err.instance}`, expected {kind}",
-                          location=doc.locate(ptr))
+                          location=doc.locate(ptr), rule=rule)
     if v == "propertyNames":
         return Diagnostic("schema_property_name", f"`{err.instance}` is not a valid name in "
-                          f"`{where}`", location=doc.locate(ptr))
+                          f"`{where}`", location=doc.locate(ptr), rule=rule)
     if v == "not" and isinstance(err.instance, dict):
         kinds = [k for k in PRIORITY_ACTIONS if k in err.instance]
         return Diagnostic("schema_conflicting_actions", f"a rule changes the priority once: "
                           f"`{'` and `'.join(kinds)}` in one `then`", location=doc.locate(ptr),
-                          hint="split them into two rules")
+                          hint="split them into two rules", rule=rule)
     message = err.message[:1].lower() + err.message[1:]
-    return Diagnostic(f"schema_{v}", f"`{where}`: {message}", location=doc.locate(ptr))
+    return Diagnostic(f"schema_{v}", f"`{where}`: {message}", location=doc.locate(ptr), rule=rule)
+
+
+_YAML_TYPES = {"array": "a list", "object": "a mapping", "string": "a string",
+               "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "null": "null"}
+
+
+def _rule_id(data: object, path) -> str | None:
+    """The id of the rule or table an error sits in, if any."""
+    parts = list(path)
+    if len(parts) >= 2 and parts[0] in ("rules", "tables") and isinstance(data, dict):
+        try:
+            item = data[parts[0]][parts[1]]
+        except (IndexError, KeyError, TypeError):
+            return None
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            return item["id"]
+    return None
 
 
 def _pattern_kind(pattern: str) -> str:

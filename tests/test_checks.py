@@ -137,3 +137,24 @@ def test_calendar_problems_are_located(check_text):
 def test_yaml_hazard_reported_through_check_file(check_text):
     _, diags = check_text(BASE + "rules: []\nnotes: [yes]\n")
     assert codes(diags) == ["yaml_ambiguous_bool"]
+
+
+ONE_OF_MISTAKES = BASE.replace(
+    'hours: {mon-fri: ["09:00-17:00"]}', 'hours: {mon-fri: ["09:00-17:00"]}\n    holiday: {country: DE}'
+) + """rules:
+  - id: r1
+    when: {environment: {in: production}}
+    then: {reclassify: {dwn: 1}}
+"""
+
+
+def test_one_of_errors_come_from_the_branch_the_author_meant(check_text):
+    _, diags = check_text(ONE_OF_MISTAKES)
+    by_message = {d.message: d for d in diags}
+    holiday = by_message["unknown property `holiday` in `calendars.office`"]
+    assert holiday.hint == "did you mean `holidays`?"
+    dwn = by_message["unknown property `dwn` in `rules[0].then.reclassify`"]
+    assert dwn.hint == "did you mean `down`?" and dwn.rule == "r1"
+    listed = by_message['`rules[0].when.environment.in` must be a list, got `"production"`']
+    assert listed.rule == "r1"
+    assert len(diags) == 3  # one per mistake, no oneOf noise
