@@ -139,9 +139,8 @@ def test_yaml_hazard_reported_through_check_file(check_text):
     assert codes(diags) == ["yaml_ambiguous_bool"]
 
 
-ONE_OF_MISTAKES = BASE.replace(
-    'hours: {mon-fri: ["09:00-17:00"]}', 'hours: {mon-fri: ["09:00-17:00"]}\n    holiday: {country: DE}'
-) + """rules:
+HOURS = 'hours: {mon-fri: ["09:00-17:00"]}'
+ONE_OF_MISTAKES = BASE.replace(HOURS, HOURS + "\n    holiday: {country: DE}") + """rules:
   - id: r1
     when: {environment: {in: production}}
     then: {reclassify: {dwn: 1}}
