@@ -214,6 +214,12 @@ class _Checker:
                 if not _literal_fits(ftype, value):
                     self.error("type_mismatch", f"enum value `{value}` of `{name}` is not "
                                f"a {ftype}", f"{ptr}/enum/{i}")
+            default = decl.get("default")
+            if default is not None and (not _literal_fits(ftype, default) or
+                                        enum and default not in enum):
+                self.error("bad_default", f"default `{default}` of `{name}` is not "
+                           + ("one of its values" if enum else f"a {ftype}"),
+                           f"{ptr}/default", hint=did_you_mean(default, [str(e) for e in enum]))
             self.facts[name] = FactSpec(name, ftype, enum, default=decl.get("default"),  # type: ignore[arg-type]
                                         description=decl.get("description", ""),
                                         minimum=decl.get("minimum"), maximum=decl.get("maximum"))

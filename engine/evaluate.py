@@ -56,7 +56,8 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
     outcome = None
     if cache:
         memo = _caches.setdefault(policy.digest, {})
-        key = tuple([values.get(p) if classes is None else classes[values.get(p)]
+        key = tuple([values.get(p) if classes is None else
+                     classes.get(values.get(p), ("$raw", values.get(p)))  # unforeseen: raw
                      for p, classes in policy.key_plan])
         if policy.key_maps:  # contract.response_targets, the one map-valued fact
             key += (checked.targets_key,)

@@ -157,3 +157,11 @@ def test_one_of_errors_come_from_the_branch_the_author_meant(check_text):
     listed = by_message['`rules[0].when.environment.in` must be a list, got `"production"`']
     assert listed.rule == "r1"
     assert len(diags) == 3  # one per mistake, no oneOf noise
+
+
+def test_declared_fact_default_must_be_one_of_its_values(check_text):
+    text = BASE.replace("default_plan: std", "default_plan: std\nfacts:\n  tier: {type: string, "
+                        "enum: [gold, silver], default: golden}") + "rules: []\n"
+    _, diags = check_text(text)
+    d = one(diags, "bad_default")
+    assert d.hint == "did you mean `gold`?"
