@@ -390,7 +390,10 @@ class _Engine:
         def action(c) -> None:
             ev = self.current
             if ev is not None:
-                ev.fire(cr, c)
+                try:
+                    ev.fire(cr, c)
+                except Exception as exc:  # never into the engine, which would swallow it
+                    ev.errors.append((cr.name.rsplit("#", 1)[0], exc))
         return action
 
     def _ensure(self, cp: CompiledPolicy) -> _SyncHost:
@@ -442,23 +445,19 @@ class _Engine:
         sid = f"s{next(self.sids)}"
         ev = _Evaluation(cp, ticket)
         self.current = ev
-        created = False
         try:
             host.assert_facts(cp.ruleset_name, ev.initial_facts(sid))
-            created = True
-        except (MemoryError, durable_rules_engine.error) as exc:
-            self.host = None  # poisoned: never touch this sid again; rebuild on next use
-            raise EngineFailure(f"durable_rules failed on ticket `{ticket.id}`: {exc!r}") from exc
         except Exception as exc:
-            created = True
-            raise EngineFailure(f"durable_rules rejected ticket `{ticket.id}`: {exc!r}") from exc
+            # MemoryError, an engine error or a rejected fact: the session may be half-built or
+            # have run no action, and touching it can segfault. Drop the host; rebuild on next use.
+            self.host = None
+            raise EngineFailure(f"durable_rules failed on ticket `{ticket.id}`: {exc!r}") from exc
         finally:
             self.current = None
-            if created:
-                try:
-                    host.delete_state(cp.ruleset_name, sid)
-                except durable_rules_engine.error:
-                    pass
+        try:
+            host.delete_state(cp.ruleset_name, sid)
+        except durable_rules_engine.error:
+            pass
         if ev.failure is not None:
             raise ev.failure
         if ev.errors:

@@ -270,3 +270,22 @@ def test_decisions_are_identical_across_processes_and_hash_seeds():
         assert done.returncode == 0, done.stderr
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_error_anywhere_in_the_action_wrapper_is_surfaced(make_policy, monkeypatch):
+    cp = make_policy("""
+    rules:
+      - id: start
+        then: {assign: P2}
+      - id: watch-p2
+        when: {priority: P2}
+        then: {note: seen}
+    """)
+
+    def broken(self, path):
+        raise LookupError(f"cannot read {path}")
+
+    monkeypatch.setattr(runtime._Evaluation, "current", broken)
+    with pytest.raises(RuleActionError) as exc:
+        evaluate(cp, ticket(), cache=False)
+    assert "LookupError: cannot read priority" in str(exc.value)
