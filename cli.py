@@ -64,7 +64,7 @@ def _read_ticket(source: str) -> tuple[object, object]:
     name = "<stdin>" if source == "-" else source
     try:
         if source == "-":
-            text = sys.stdin.read()
+            text = sys.stdin.buffer.read().decode("utf-8-sig")  # strict, like files
         else:
             text = Path(source).read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -262,7 +262,7 @@ def _with_calendar_opts(fn):
 @click.option("--within", required=True, metavar="DURATION", help="ISO 8601 open time: PT3H.")
 def due_cmd(policy: str, calendar: str, start: str, timezone: str | None, within: str) -> None:
     """Print when WITHIN of open time has elapsed since FROM (RFC 3339, calendar's zone)."""
-    from engine.durations import parse_duration
+    from engine.durations import check_target, parse_duration
 
     cal = _calendar(policy, calendar, timezone)
     moment = _instant("--from", start)
@@ -270,9 +270,14 @@ def due_cmd(policy: str, calendar: str, start: str, timezone: str | None, within
         amount = parse_duration(within)
     except ValueError as exc:
         _option_error("bad_duration", "--within", str(exc))
-    if amount.total_seconds() <= 0:
-        _option_error("bad_duration", "--within", f"`{within}` must be a positive duration")
-    click.echo(cal.due(moment, amount).isoformat())
+    try:
+        check_target(within, amount)
+    except ValueError as exc:
+        _option_error("bad_duration", "--within", str(exc))
+    try:
+        click.echo(cal.due(moment, amount).isoformat())
+    except (ValueError, OverflowError) as exc:
+        _option_error("calendar_exhausted", "--calendar", f"calendar `{calendar}`: {exc}")
 
 
 @main.command("elapsed")
@@ -283,7 +288,11 @@ def elapsed_cmd(policy: str, calendar: str, start: str, timezone: str | None, en
     from engine.durations import format_duration
 
     cal = _calendar(policy, calendar, timezone)
-    opened = cal.elapsed(_instant("--from", start), _instant("--to", end))
+    since, until = _instant("--from", start), _instant("--to", end)
+    try:
+        opened = cal.elapsed(since, until)
+    except (ValueError, OverflowError) as exc:
+        _option_error("calendar_exhausted", "--calendar", f"calendar `{calendar}`: {exc}")
     click.echo(format_duration(opened, days=False))
 
 

@@ -13,8 +13,14 @@ import jsonschema
 
 from . import calendars as cal
 from .diagnostics import Diagnostic, did_you_mean
-from .durations import parse_duration
-from .facts import CORE_FACTS, DERIVED_FACTS, NOT_CONDITIONABLE, FactSpec
+from .durations import check_target, parse_duration
+from .facts import (
+    CORE_FACTS,
+    DERIVED_FACTS,
+    NOT_CONDITIONABLE,
+    FactSpec,
+    engine_number_problem,
+)
 from .loader import Document
 from .model import (
     PRIORITY_ACTIONS,
@@ -213,7 +219,7 @@ class _Checker:
             for i, value in enumerate(enum):
                 if not _literal_fits(ftype, value):
                     self.error("type_mismatch", f"enum value `{value}` of `{name}` is not "
-                               f"a {ftype}", f"{ptr}/enum/{i}")
+                               f"{_article(ftype)}", f"{ptr}/enum/{i}")
             default = decl.get("default")
             if default is not None and (not _literal_fits(ftype, default) or
                                         enum and default not in enum):
@@ -282,8 +288,10 @@ class _Checker:
         except ValueError as exc:
             self.error("bad_duration", str(exc), wptr, rule=rule)
             return None
-        if duration.total_seconds() <= 0:
-            self.error("bad_duration", f"target `{within}` must be positive", wptr, rule=rule)
+        try:
+            check_target(within, duration)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self.error("bad_duration", str(exc), wptr, rule=rule)
             return None
         if calendar is None:
             self.error("missing_calendar", "a target needs a calendar", ptr, rule=rule,
@@ -373,6 +381,11 @@ class _Checker:
         if op in ("lt", "le", "gt", "ge") and not spec.comparable:
             self.error("operator_type", f"`{op}` compares numbers but `{path}` is a {spec.type}",
                        vptr, rule=rule, hint="use a value or a list of values")
+        if op in ("lt", "le", "gt", "ge"):  # a bound, not a value the fact must take
+            if spec.comparable and engine_number_problem(value):  # type: ignore[arg-type]
+                self.error("number_range", f"`{value}`: {engine_number_problem(value)}", vptr,
+                           rule=rule)  # type: ignore[arg-type]
+            return Test(path, op, value, ptr)
         values = value if isinstance(value, tuple) else (() if value is None else (value,))
         for i, v in enumerate(values):
             self.value(spec, v, f"{vptr}/{i}" if isinstance(value, tuple) else vptr, rule)
@@ -391,8 +404,10 @@ class _Checker:
                            rule=rule, hint=did_you_mean(v, choices) or
                            f"values: {', '.join(choices)}")
         elif not _literal_fits(spec.type, v):
-            self.error("type_mismatch", f"`{spec.path}` is a {spec.type}, but the rule compares "
-                       f"it with `{v}`", ptr, rule=rule)
+            self.error("type_mismatch", f"`{spec.path}` is {_article(spec.type)}, but the rule "
+                       f"compares it with `{v}`", ptr, rule=rule)
+        elif isinstance(v, (int, float)) and engine_number_problem(v):
+            self.error("number_range", f"`{v}`: {engine_number_problem(v)}", ptr, rule=rule)
 
     # ---- rules ----------------------------------------------------------------------------
     def claim_id(self, rule_id: str, ptr: str) -> None:
@@ -551,6 +566,10 @@ def _default_stage(actions: tuple[tuple[str, object], ...]) -> str:
         if kind in kinds:
             return kind
     return "target" if "target" in kinds else "entitle"
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def _literal_fits(ftype: str, v: object) -> bool:

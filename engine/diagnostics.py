@@ -49,7 +49,8 @@ class Diagnostic:
             text += f" (rule `{self.rule}`)"
         if self.hint:
             text += f"; hint: {self.hint}" if one_line else f"\n  hint: {self.hint}"
-        return text
+        # input may hold text that cannot be printed (lone surrogates): show it escaped
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
     def to_json(self) -> dict:
         loc = self.location

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["MAX_TARGET", "check_target", "format_duration", "parse_duration"]
 
 _EXAMPLE = "expected ISO 8601 like `PT3H`"
 _WEEKS = re.compile(r"P(?P<weeks>\d+)W", re.ASCII)
@@ -20,6 +20,15 @@ _DAYS_TIME = re.compile(
     re.ASCII,
 )
 _US_PER_S = 1_000_000
+MAX_TARGET = timedelta(days=366)  # a response target longer than a year is a typo
+
+
+def check_target(text: str, within: timedelta) -> None:
+    """A response target must be positive and at most a year of open time."""
+    if within <= timedelta(0):
+        raise ValueError(f"target `{text}` must be positive")
+    if within > MAX_TARGET:
+        raise ValueError(f"target `{text}` is longer than a year (P366D)")
 
 
 def parse_duration(text: str) -> timedelta:

@@ -13,10 +13,16 @@ from datetime import datetime
 from .compiler import CompiledPolicy
 from .decision import Decision, Sla
 from .diagnostics import DiagnosticError
-from .runtime import Outcome, run
+from .runtime import EvaluationError, Outcome, run
 
 CACHE_SIZE = 65536
 _caches: dict[str, dict[tuple, tuple[Outcome, tuple[int, ...]]]] = {}
+
+
+class CalendarError(EvaluationError):
+    """A due time could not be computed on the target's calendar."""
+
+    code = "calendar_exhausted"
 
 
 class TicketError(DiagnosticError):
@@ -78,13 +84,17 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
     if outcome.target is not None:
         target = outcome.target
         calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
-        due = calendar.due(checked.submitted_at, target.within)
+        try:
+            due = calendar.due(checked.submitted_at, target.within)
+            remaining = None if now is None else calendar.elapsed(now, due)
+        except (ValueError, OverflowError) as exc:  # e.g. a calendar whose open time runs out
+            raise CalendarError(f"calendar `{target.calendar}`: {exc}",
+                                (outcome.target_rule,) if outcome.target_rule else ()) from exc
         first = checked.first_response_at
         sla = Sla(
             target=target.within, clock=calendar.clock, calendar=target.calendar,
             timezone=calendar.zone.key, due_at=due,
-            met=None if first is None else first <= due,
-            remaining=None if now is None else calendar.elapsed(now, due),
+            met=None if first is None else first <= due, remaining=remaining,
             rule=outcome.target_rule,
         )
     return Decision(

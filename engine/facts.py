@@ -77,6 +77,20 @@ CORE_PATHS = frozenset(f.path for f in CORE_FACTS)
 CORE_PARENTS = frozenset(p.split(".")[0] for p in CORE_PATHS if "." in p)
 
 
+def engine_number_problem(value: float | int) -> str | None:
+    """Why durable_rules cannot take this number, or None. It fails on JSON numbers written
+    with an exponent (Python writes floats below 1e-4 or from 1e16 on that way)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if abs(value) < 2**53 else "integers must be below 2^53 in magnitude"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "numbers must be finite"
+    if value != 0 and not 1e-4 <= abs(value) < 1e16:
+        return "numbers must be 0 or between 0.0001 and 1e16 in magnitude"
+    return None
+
+
 @cache
 def iso_countries() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes, from the tz database's iso3166.tab (shipped by tzdata)."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from .diagnostics import Diagnostic, Location, did_you_mean
-from .durations import parse_duration
-from .facts import FactSpec, iana_zones, iso_countries
+from .durations import check_target, parse_duration
+from .facts import FactSpec, engine_number_problem, iana_zones, iso_countries
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
@@ -33,6 +33,12 @@ def parse_timestamp(text: object) -> datetime:
         raise ValueError(f"`{text}` is not an RFC 3339 timestamp (e.g. 2026-03-02T09:30:00+01:00)")
     if m.group(2) is None:
         raise ValueError(f"timestamp `{text}` has no UTC offset; add `Z` or e.g. `+01:00`")
+    offset = m.group(2)
+    if offset not in ("Z", "z") and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
+        raise ValueError(f"timestamp `{text}` has an impossible UTC offset `{offset}`")
+    year = int(text[:4])
+    if not 1900 <= year <= 2999:
+        raise ValueError(f"timestamp `{text}` is outside the supported years 1900-2999")
     norm = text.upper().replace(" ", "T")
     frac = m.group(1)
     if frac and len(frac) > 7:  # Python keeps microseconds: truncate extra digits
@@ -162,7 +168,7 @@ class TicketChecker:
                         values[path] = value
                         continue
                 elif kind == "str":
-                    if value.__class__ is str:
+                    if value.__class__ is str and value and value.isascii():
                         values[path] = value
                         continue
                 elif kind == "targets" and value.__class__ is dict:
@@ -249,6 +255,11 @@ class TicketChecker:
             if not isinstance(value, str):
                 return ("ticket_type", f"`{path}` must be a string, got {_describe(value)}")
         if t == "string":
+            if not value and spec.required:
+                return ("ticket_empty", f"`{path}` must not be empty")
+            if not _encodable(value):  # type: ignore[arg-type]
+                return ("ticket_encoding", f"`{path}` is not valid Unicode text (it contains a "
+                        "lone surrogate)", "send UTF-8 text")
             if spec.enum and value not in spec.enum:
                 return _enum_error(path, value, spec.enum)
             return None
@@ -294,6 +305,9 @@ class TicketChecker:
                         f"got {_describe(value)}")
             if isinstance(value, float) and not math.isfinite(value):
                 return ("ticket_type", f"`{path}` must be a finite number")
+            problem = engine_number_problem(value)
+            if problem:
+                return ("ticket_range", f"`{path}` is {value}: {problem}")
             if spec.minimum is not None and value < spec.minimum:
                 return ("ticket_range", f"`{path}` is {value}, below the minimum {spec.minimum}")
             if spec.maximum is not None and value > spec.maximum:
@@ -315,12 +329,19 @@ class TicketChecker:
                             f"string, got {_describe(text)}", None, level)
                 try:
                     targets[level] = _duration(text)
-                    if targets[level] <= timedelta(0):
-                        raise ValueError(f"duration `{text}` must be positive")
+                    check_target(text, targets[level])
                 except ValueError as exc:
                     return ("ticket_duration", f"`{path}.{level}`: {exc}", None, level)
             return None
         raise AssertionError(f"unhandled fact type {t}")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @cache
