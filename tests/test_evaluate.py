@@ -186,3 +186,21 @@ def test_cache_classes_are_exact_for_every_bundled_policy(pid):
     for t in tickets[::-1]:
         cached = evaluate(cp, t).to_json()
         assert cached == evaluate(cp, t, cache=False).to_json(), t
+
+
+def test_cache_never_lends_another_files_provenance(tmp_path, cloudtalk):
+    source = (ROOT / "rules" / "cloudtalk" / "policy.yaml").read_text("utf-8")
+    copy = tmp_path / "shifted.yaml"
+    copy.write_text("# a\n# b\n# c\n" + source, "utf-8")
+    shifted = load_policy(str(copy))
+    assert shifted.digest == cloudtalk.digest  # same content, other file and lines
+    t = ticket(requested_priority="P1", environment="staging", plan="professional")
+
+
+    def cited(policy):
+        return next(e.at for e in evaluate(policy, t).trace if e.rule == "p1-production-only")
+
+    original = cited(cloudtalk)  # fills the cache first
+    file, line = cited(shifted).rsplit(":", 1)
+    assert file.endswith("shifted.yaml")
+    assert int(line) == int(original.rsplit(":", 1)[1]) + 3
