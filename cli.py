@@ -158,22 +158,39 @@ def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, tic
     click.echo(render(decision), nl=False)
 
 
-def _check_paths(paths: tuple[str, ...], lint: bool) -> list[Diagnostic]:
-    """Every diagnostic of every policy file (and, with lint, of the linter on valid ones)."""
+def _check_paths(paths: tuple[str, ...], lint: bool) -> tuple[list[Diagnostic], int]:
+    """Every diagnostic of every policy file: load, check and compile (what evaluation would
+    meet), and with lint the linter's findings on the valid ones."""
+    from engine import compile_policy
     from engine.lint import lint_policy
-    from engine.pipeline import check_file, resolve
+    from engine.pipeline import check_file, expand
 
     found: list[Diagnostic] = []
-    for p in paths:
-        try:
-            path = resolve(p)
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics)
+    files = expand(paths, found)
+    for path in files:
         model, diags = check_file(path)
         found += diags
-        if lint and model is not None and not any(d.severity == "error" for d in diags):
+        if model is None or any(d.severity == "error" for d in diags):
+            continue
+        try:
+            compile_policy(model)
+        except DiagnosticError as exc:
+            found += exc.diagnostics
+            continue
+        if lint:
             found += lint_policy(model)
-    return found
+    return found, len(files)
+
+
+def _finish(found: list[Diagnostic], files: int, fmt: str, verb: str, counted: int) -> None:
+    """Report, summarise, and exit: 2 for unusable paths, 1 for findings, else 0."""
+    _report(found, fmt)
+    if fmt == "text":
+        click.echo(f"{files} file(s) {verb}, {counted} " +
+                   ("error(s)" if verb == "checked" else "finding(s)"), err=True)
+    if any(d.code in ("unknown_policy", "no_policies") for d in found):
+        raise _Fail(EXIT_INPUT)
+    raise _Fail(EXIT_FINDINGS if counted else 0)
 
 
 @main.command("validate")
@@ -181,12 +198,8 @@ def _check_paths(paths: tuple[str, ...], lint: bool) -> list[Diagnostic]:
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
     """Check policy files: YAML hazards, schema, references. Exit 1 on any error."""
-    found = _check_paths(paths, lint=False)
-    _report(found, fmt)
-    errors = sum(d.severity == "error" for d in found)
-    if fmt == "text":
-        click.echo(f"{len(paths)} file(s) checked, {errors} error(s)", err=True)
-    raise _Fail(EXIT_FINDINGS if errors else 0)
+    found, files = _check_paths(paths, lint=False)
+    _finish(found, files, fmt, "checked", sum(d.severity == "error" for d in found))
 
 
 @main.command("lint")
@@ -194,11 +207,8 @@ def validate_cmd(fmt: str, paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 def lint_cmd(fmt: str, paths: tuple[str, ...]) -> None:
     """Static analysis: conflicts, gaps, cycles, dead rules. Exit 1 on findings."""
-    found = _check_paths(paths, lint=True)
-    _report(found, fmt)
-    if fmt == "text":
-        click.echo(f"{len(paths)} file(s) linted, {len(found)} finding(s)", err=True)
-    raise _Fail(EXIT_FINDINGS if found else 0)
+    found, files = _check_paths(paths, lint=True)
+    _finish(found, files, fmt, "linted", len(found))
 
 
 @main.command("test")

@@ -42,7 +42,9 @@ _PATTERN_NAMES = {
     "identifier": "an identifier (letters, digits, `_`, `.`, `-`)",
     "interval": "an interval `HH:MM-HH:MM`",
     "factName": "a fact path such as `customer.segment`",
+    "dayRange": "a day or range of days such as `mon` or `mon-fri`",
 }
+_DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "mon-fri", "sat-sun", "mon-sun"]
 
 
 @cache
@@ -94,34 +96,57 @@ def schema_diagnostics(doc: Document) -> list[Diagnostic]:
     seen: dict[tuple, Diagnostic] = {}
     for raw in _validator().iter_errors(doc.data):
         err, names = _pick(raw)
-        diag = _translate(doc, err, names)
-        key = (diag.location.line, diag.location.column, diag.code)
-        seen.setdefault(key, diag)
+        for diag in _translate(doc, err, names):
+            key = (diag.location.line, diag.location.column, diag.code, diag.message)
+            seen.setdefault(key, diag)
     return list(seen.values())
 
 
 def _translate(doc: Document, err: jsonschema.ValidationError,
-               sibling_names: set[str] = frozenset()) -> Diagnostic:  # type: ignore[assignment]
-    ptr = _pointer(err.absolute_path)
+               sibling_names: set[str] = frozenset()  # type: ignore[assignment]
+               ) -> list[Diagnostic]:
+    """One schema error as diagnostics (an unknown-properties error names each property)."""
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = list((err.schema.get("properties") or {}).keys())
+        return [_unknown_property(doc, err, name, allowed, sibling_names)
+                for name in err.instance if name not in allowed]
+    if err.validator == "not" and not isinstance(err.instance, dict):
+        return []  # the type error at the same place says it better
+    return [_translate_one(doc, err, sibling_names)]
+
+
+def _where(err: jsonschema.ValidationError) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
-    where = where.lstrip(".") or "the policy"
+    return where.lstrip(".") or "the policy"
+
+
+def _unknown_property(doc: Document, err: jsonschema.ValidationError, name: str,
+                      allowed: list[str], sibling_names: set[str]) -> Diagnostic:
+    ptr = _pointer(err.absolute_path)
+    others = sorted(set(sibling_names) - set(allowed))
+    if name in others:
+        hint = (f"`{name}` belongs to another form of `{_where(err)}` and cannot be combined "
+                "with the keys written here")
+    else:
+        hint = did_you_mean(name, allowed) or did_you_mean(name, others) or (
+            f"allowed: {', '.join(allowed)}" if allowed else None)
+    return Diagnostic("schema_unknown_property", f"unknown property `{name}` in `{_where(err)}`",
+                      location=doc.locate(f"{ptr}/{_esc(name)}", key=True), hint=hint,
+                      rule=_rule_id(doc.data, err.absolute_path))
+
+
+def _translate_one(doc: Document, err: jsonschema.ValidationError,
+                   sibling_names: set[str]) -> Diagnostic:
+    ptr = _pointer(err.absolute_path)
+    where = _where(err)
     v = err.validator
     hint = None
     rule = _rule_id(doc.data, err.absolute_path)
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return Diagnostic("schema_required", f"`{where}` is missing required property `{missing}`",
+        owner = where if where == "the policy" else f"`{where}`"
+        return Diagnostic("schema_required", f"{owner} is missing required property `{missing}`",
                           location=doc.locate(ptr), rule=rule)
-    if v == "additionalProperties":
-        allowed = list((err.schema.get("properties") or {}).keys())
-        extras = [k for k in err.instance if k not in allowed] if isinstance(err.instance, dict) \
-            else []
-        name = extras[0] if extras else "?"
-        hint = did_you_mean(name, allowed) or did_you_mean(name, sibling_names) or (
-            f"allowed: {', '.join(allowed)}" if allowed else None)
-        return Diagnostic("schema_unknown_property", f"unknown property `{name}` in `{where}`",
-                          location=doc.locate(f"{ptr}/{_esc(name)}", key=True), hint=hint,
-                          rule=rule)
     if v == "enum":
         choices = [str(c) for c in err.validator_value]
         hint = did_you_mean(err.instance, choices) or f"expected one of {', '.join(choices)}"
@@ -136,8 +161,10 @@ def _translate(doc: Document, err: jsonschema.ValidationError,
                           location=doc.locate(ptr), rule=rule)
     if v == "pattern":
         kind = _pattern_kind(err.validator_value)
+        if kind.startswith("a day"):
+            hint = did_you_mean(err.instance, _DAY_KEYS)
         return Diagnostic("schema_pattern", f"`{where}` is `{err.instance}`, expected {kind}",
-                          location=doc.locate(ptr), rule=rule)
+                          location=doc.locate(ptr), rule=rule, hint=hint)
     if v == "propertyNames":
         return Diagnostic("schema_property_name", f"`{err.instance}` is not a valid name in "
                           f"`{where}`", location=doc.locate(ptr), rule=rule)

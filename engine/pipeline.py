@@ -38,6 +38,27 @@ def resolve(policy: str) -> Path:
                                       hint=hint)])
 
 
+def expand(paths: tuple[str, ...] | list[str], problems: list[Diagnostic]) -> list[Path]:
+    """Policy files named by paths: bundled ids, files, a policy folder, or a folder of policy
+    folders (e.g. `rules`). Unusable paths are reported into `problems` and skipped."""
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir() and not (path / "policy.yaml").is_file():
+            found = sorted(path.glob("*/policy.yaml"))
+            if not found:
+                problems.append(Diagnostic("no_policies", f"no policy files in `{p}`",
+                                           location=Location(file=p),
+                                           hint="a policy folder holds a `policy.yaml`"))
+            out += found
+            continue
+        try:
+            out.append(resolve(p))
+        except DiagnosticError as exc:
+            problems += exc.diagnostics
+    return out
+
+
 def display_path(path: Path) -> str:
     """A path relative to the working directory when possible (traces cite it)."""
     try:

@@ -42,7 +42,9 @@ def test_bad_duration_and_channel(check_text):
 
 def test_missing_required_top_level(check_text):
     _, diags = check_text("id: x\ntitle: t\n")
-    assert {d.message for d in diags} >= {"`the policy` is missing required property `version`"}
+    assert {d.message for d in diags} == {
+        f"the policy is missing required property `{p}`"
+        for p in ("version", "sources", "levels", "rules")}  # every one, not one per place
 
 
 def test_unknown_fact_and_value_with_did_you_mean(check_text):
@@ -165,3 +167,27 @@ def test_declared_fact_default_must_be_one_of_its_values(check_text):
     _, diags = check_text(text)
     d = one(diags, "bad_default")
     assert d.hint == "did you mean `gold`?"
+
+
+def test_every_unknown_key_is_reported_and_then_as_list_is_one_error(check_text):
+    text = BASE + "rules:\n  - id: r\n    wehn: {environment: production}\n    thn: x\n" \
+                  "    then: [assign, P1]\n"
+    _, diags = check_text(text)
+    assert sorted((d.code, d.hint) for d in diags) == [
+        ("schema_type", None),
+        ("schema_unknown_property", "did you mean `then`?"),
+        ("schema_unknown_property", "did you mean `when`?"),
+    ]
+
+
+def test_calendar_key_conflicts_have_precise_codes(check_text):
+    text = BASE.replace("always: {preset: 24x7, timezone: UTC}",
+                        'always: {preset: 24x7, timezone: UTC, hours: {mon: ["09:00-17:00"]}}')
+    _, diags = check_text(text + "rules: []\n")
+    assert [d.code for d in diags] == ["calendar_preset_conflict"]
+
+
+def test_bad_day_key_suggests_a_day_range(check_text):
+    text = BASE.replace("mon-fri:", "mon-fr:") + "rules: []\n"
+    _, diags = check_text(text)
+    assert [(d.code, d.hint) for d in diags] == [("schema_pattern", "did you mean `mon-fri`?")]

@@ -157,3 +157,26 @@ def test_real_subprocess_round_trip():
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert "ticket_no_offset" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_validate_and_lint_take_folders_and_report_every_path(tmp_path):
+    r = run("validate", str(ROOT / "rules"), str(tmp_path / "missing.yaml"))
+    assert r.exit_code == 2
+    assert "error[unknown_policy]" in r.stderr and "4 file(s) checked" in r.stderr
+    r = run("lint", str(ROOT / "rules"))
+    assert r.exit_code == 0 and "4 file(s) linted, 0 finding(s)" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("validate", str(empty)).exit_code == 2
+
+
+def test_validate_reports_compile_stage_problems(tmp_path):
+    from conftest import BASE
+
+    anys = "\n".join(f"        - any: [{{impact: high}}, {{urgency: high}}, {{category: outage}}]"
+                     for _ in range(5))
+    bad = tmp_path / "dnf.yaml"
+    bad.write_text(BASE + f"rules:\n  - id: huge\n    when:\n      all:\n{anys}\n"
+                   "    then: {assign: P1}\n", "utf-8")
+    r = run("validate", str(bad))
+    assert r.exit_code == 1 and "error[condition_too_complex]" in r.stderr
