@@ -173,7 +173,7 @@ def test_validate_and_lint_take_folders_and_report_every_path(tmp_path):
 def test_validate_reports_compile_stage_problems(tmp_path):
     from conftest import BASE
 
-    anys = "\n".join(f"        - any: [{{impact: high}}, {{urgency: high}}, {{category: outage}}]"
+    anys = "\n".join("        - any: [{impact: high}, {urgency: high}, {category: outage}]"
                      for _ in range(5))
     bad = tmp_path / "dnf.yaml"
     bad.write_text(BASE + f"rules:\n  - id: huge\n    when:\n      all:\n{anys}\n"
