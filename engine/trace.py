@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from .compiler import CompiledPolicy, to_dnf
+from .compiler import CompiledPolicy
 from .decision import Decision
 from .durations import format_duration
-from .model import Test, _show
+from .model import STAGES, Test, _show
 
 _VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridden",
           "reclassify": "reclassified"}
@@ -66,6 +66,8 @@ def _summary(decision: Decision) -> list[str]:
     lines.append(f"channels: {', '.join(decision.channels) or 'none'}")
     for o in decision.outcome.obligations:
         lines.append(f"obligation ({o['party']}): {o['duty']}")
+    for note in decision.outcome.notes:
+        lines.append(f"note: {' '.join(note.split())}")
     return lines
 
 
@@ -87,8 +89,13 @@ def render_markdown(decision: Decision) -> str:
                 "gloss") else "")
         cells = [str(e.seq), f"`{e.rule}`" if e.rule else "—", e.at or "—",
                  _matched(e.matched) or "—", e.effect, clause or "—"]
-        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def render_json(decision: Decision) -> str:
@@ -96,23 +103,44 @@ def render_json(decision: Decision) -> str:
                       ensure_ascii=False) + "\n"
 
 
-def _priority_history(decision: Decision) -> list[str | None]:
-    history: list[str | None] = [None]
+def _seen_during(policy: CompiledPolicy, decision: Decision, ticket_values: dict,
+                 stage: str) -> dict[str, list[tuple[object, str | None]]]:
+    """The values each derived fact held while `stage` ran, each with the step that set it.
+
+    Stages only move forward, so a rule saw the value left by earlier stages and those set
+    during its own stage."""
+    order = STAGES.index(stage)
+    stage_of = {r.id: STAGES.index(r.stage) for r in policy.rules}
+    step_of = {e.rule: e.seq for e in decision.trace if e.rule}
+    priority: list[tuple[object, str | None]] = [(None, None)]
     for a in decision.actions:
-        history.append(a.to)
-    return history
+        where = f"step {step_of.get(a.rule)} by `{a.rule}`"
+        if stage_of[a.rule] < order:
+            priority = [(a.to, where)]
+        elif stage_of[a.rule] == order:
+            priority.append((a.to, where))
+    entitle = STAGES.index("entitle")
+    initial_plan = ticket_values.get("plan") or policy.policy.default_plan
+    o = decision.outcome
+    if order < entitle:
+        plan, guaranteed = [(initial_plan, None)], [(True, None)]
+    elif order == entitle:
+        plan = [(initial_plan, None)] + ([(o.plan, "a `use_plan`")]
+                                         if o.plan != initial_plan else [])
+        guaranteed = [(True, None)] + ([(False, "a `no_guarantee`")] if not o.guaranteed else [])
+    else:
+        plan, guaranteed = [(o.plan, None)], [(o.guaranteed, None)]
+    return {"priority": priority, "entitlement.plan": plan, "entitlement.guaranteed": guaranteed}
 
 
 def why_not(policy: CompiledPolicy, decision: Decision, rule_id: str,
             ticket_values: dict) -> dict:
-    """Why a rule did not fire: each alternative's failing tests with the fact values seen."""
-    rules = [r for r in policy.rules if r.id == rule_id or r.group == rule_id and
-             r.origin == "table"]
+    """Why a rule (or every rule of a group or table) did not fire: each alternative's failing
+    tests, with the values the facts held while the rule's stage ran."""
+    rules = [r for r in policy.rules if rule_id in (r.id, r.group)]
     if not rules:
         raise KeyError(rule_id)
-    history = _priority_history(decision)
-    derived = {"entitlement.plan": [decision.outcome.plan],
-               "entitlement.guaranteed": [decision.outcome.guaranteed]}
+    index = {id(r): i for i, r in enumerate(policy.rules)}
     reports = []
     for rule in rules:
         report: dict = {"rule": rule.id, "at": f"{rule.location.file}:{rule.location.line}"}
@@ -128,37 +156,47 @@ def why_not(policy: CompiledPolicy, decision: Decision, rule_id: str,
             report["explanation"] = f"`{rule.id}` matched but did not fire: {suppressed[0]}"
             reports.append(report)
             continue
+        # what the engine evaluated: the compiled alternatives, implicit tests included
+        alternatives_tests = [cr.tests for cr in policy.compiled
+                              if cr.rule_index == index[id(rule)]]
+        if not alternatives_tests:
+            report["explanation"] = f"`{rule.id}` can never fire: its conditions contradict"
+            reports.append(report)
+            continue
+        seen = _seen_during(policy, decision, ticket_values, rule.stage)
         alternatives = []
-        for conj in to_dnf(rule.when):
+        for conj in alternatives_tests:
             failing = []
             for t in conj:
-                seen = history if t.path == "priority" else derived.get(t.path,
-                                                                        [ticket_values.get(t.path)])
-                if not any(t.holds(v) for v in seen):
-                    failing.append(_failure(t, seen))
+                values = seen.get(t.path) or [(ticket_values.get(t.path), None)]
+                if not any(t.holds(v) for v, _ in values):
+                    failing.append(_failure(t, values, rule.stage))
             alternatives.append(failing)
         report["alternatives"] = [{"failed": f} for f in alternatives]
         if all(alternatives):
-            first = alternatives[0]
             report["explanation"] = (f"`{rule.id}` did not fire: " + "; ".join(
-                f["text"] for f in first) + (" (and every other alternative failed too)"
-                                             if len(alternatives) > 1 else ""))
+                f["text"] for f in alternatives[0]) + (" (and every other alternative failed too)"
+                                                       if len(alternatives) > 1 else ""))
         else:
             report["explanation"] = (f"`{rule.id}` did not fire although its conditions held "
-                                     "on the facts at some point: its stage had passed or the "
-                                     "order of firing prevented it")
+                                     f"during its stage `{rule.stage}`: it is at most once per "
+                                     "ticket and a rule of its stage changed a fact it needed "
+                                     "first")
         reports.append(report)
     return {"rule": rule_id, "reports": reports}
 
 
-def _failure(t: Test, seen: list) -> dict:
-    if t.path == "priority":
-        held = " → ".join(v or "none" for v in seen)
-        text = f"needs {t.describe()}, but priority was {held}"
+def _failure(t: Test, values: list[tuple[object, str | None]], stage: str) -> dict:
+    shown = []
+    for value, where in values:
+        shown.append(_show(value) if where is None else f"{_show(value)} ({where})")
+    held = " then ".join(shown)
+    if t.path in ("priority", "entitlement.plan", "entitlement.guaranteed"):
+        text = f"needs {t.describe()}, but {t.path} was {held} when its stage `{stage}` ran"
     else:
-        value = seen[-1]
-        text = f"needs {t.describe()}, but {t.path} is {_show(value)}"
-    return {"fact": t.path, "test": t.describe(), "values": seen, "text": text}
+        text = f"needs {t.describe()}, but {t.path} is {held}"
+    return {"fact": t.path, "test": t.describe(), "values": [v for v, _ in values],
+            "text": text}
 
 
 def render_why_not(report: dict, fmt: str = "text") -> str:

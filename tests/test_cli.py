@@ -180,3 +180,26 @@ def test_validate_reports_compile_stage_problems(tmp_path):
                    "    then: {assign: P1}\n", "utf-8")
     r = run("validate", str(bad))
     assert r.exit_code == 1 and "error[condition_too_complex]" in r.stderr
+
+
+def test_why_not_uses_the_values_of_the_rules_stage():
+    r = run("explain", "-p", "credenti", "--why-not", "s1-customer-stays-reachable",
+            str(ROOT / "examples" / "credenti-unreachable-s1.json"))
+    assert r.exit_code == 0, r.output
+    assert ('needs priority is "S1", but priority was "S2" (step 2 by '
+            '`unreachable-s1-downgraded-to-s2`) when its stage `entitle` ran') in r.stdout
+
+
+def test_why_not_accepts_a_group():
+    r = run("explain", "-p", "credenti", "--why-not", "unreachable-downgrade",
+            str(ROOT / "examples" / "credenti-unreachable-s1.json"))
+    assert r.exit_code == 0, r.output
+    assert "`unreachable-s1-downgraded-to-s2` fired at step 2" in r.stdout
+    assert "`unreachable-s2-downgraded-to-s3` matched but did not fire" in r.stdout
+
+
+def test_explanations_carry_the_policy_notes():
+    example = str(ROOT / "examples" / "csd-group-unclassified.json")
+    for fmt in ("text", "markdown"):
+        r = run("explain", "-p", "csd-group", "--format", fmt, example)
+        assert r.exit_code == 0 and "not the time to resolve" in r.stdout.replace("\n", " ")
