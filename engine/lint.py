@@ -819,13 +819,19 @@ class _Linter:
                          f"add {', '.join(f'{lv}: PT…' for lv in missing)} to its targets")
 
     def rules_target(self, pid: str, level: str | None, action: str = "target") -> bool:
-        """Can an author's rule set a target (or `action`) for this plan (and level)?"""
-        extra = [Test("entitlement.plan", "eq", pid)]
-        if level is not None:
-            extra.append(Test("priority", "eq", level))
+        """Does an author's rule set a target (or `action`) for *every* ticket on this plan
+        (at this level)? A rule that needs any other fact (e.g. beta products only) covers
+        only some tickets, so it does not excuse a missing target."""
+        given = {"entitlement.plan": pid, "entitlement.guaranteed": True}
         for info in self.analysed():
-            if info.rule.origin == "rule" and any(k == action for k, _ in info.rule.actions):
-                if any(self.sat(c + tuple(extra), info.stage) for c in info.live):
+            if info.rule.origin != "rule" or not any(k == action for k, _ in info.rule.actions):
+                continue
+            for conj in info.live:
+                if any(t.path not in (*given, "priority") for t in conj):
+                    continue  # depends on a ticket fact: covers only some tickets
+                if all(t.holds(given[t.path]) for t in conj if t.path in given) and (
+                        all(t.holds(level) for t in conj if t.path == "priority")
+                        if level is not None else not any(t.path == "priority" for t in conj)):
                     return True
         return False
 

@@ -494,3 +494,20 @@ CHOSEN = """
       because: b
       source: {document: terms, quote: q}
 """
+
+
+@pytest.mark.parametrize(("pid", "old", "new", "missing"), [
+    ("cloudtalk", "targets: {P1: PT3H, P2: PT6H, P3: PT9H}", "targets: {P1: PT3H, P2: PT6H}", "P3"),
+])
+def test_conditional_rules_do_not_hide_a_missing_plan_target(tmp_path, pid, old, new, missing):
+    """A beta-only `no_guarantee` covers some tickets, not the plan's whole level."""
+    from engine.pipeline import check_file
+
+    source = (ROOT / "rules" / pid / "policy.yaml").read_text("utf-8")
+    assert old in source
+    path = tmp_path / "policy.yaml"
+    path.write_text(source.replace(old, new), "utf-8")
+    model, diags = check_file(path)
+    assert model is not None and diags == []
+    found = [d for d in lint_policy(model) if d.code == "plan_missing_target"]
+    assert len(found) == 1 and f"`{missing}`" in found[0].message
