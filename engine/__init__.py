@@ -9,10 +9,17 @@ from .decision import Decision, Sla
 from .diagnostics import Diagnostic, DiagnosticError, Location
 from .evaluate import TicketError, evaluate
 from .pipeline import bundled, check_file, load_policy
-from .runtime import EngineFailure, EvaluationError, FiringBoundError, RuleActionError
+from .runtime import (
+    EngineFailure,
+    EngineThreadError,
+    EvaluationError,
+    FiringBoundError,
+    RuleActionError,
+)
 
 __all__ = [
     "CompiledPolicy", "Decision", "Diagnostic", "DiagnosticError", "EngineFailure",
+    "EngineThreadError",
     "EvaluationError", "FiringBoundError", "Location", "RuleActionError", "Sla", "TicketError",
     "bundled", "check_file", "compile_policy", "evaluate", "load_policy",
 ]

@@ -201,7 +201,7 @@ class _Checker:
             if twice:
                 day = DAY_NAMES[twice[0]]
                 self.add(pointer, "calendar_duplicate_day",
-                         f"day `{day}` is already given by `{owner[twice[0]]}`",
+                         f"`{key}` repeats `{day}`, already given by key `{owner[twice[0]]}`",
                          "give each day in one key only")
                 ok = False
             intervals = self.intervals(pointer, value)

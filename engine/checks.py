@@ -165,6 +165,11 @@ def _translate_one(doc: Document, err: jsonschema.ValidationError,
             hint = did_you_mean(err.instance, _DAY_KEYS)
         return Diagnostic("schema_pattern", f"`{where}` is `{err.instance}`, expected {kind}",
                           location=doc.locate(ptr), rule=rule, hint=hint)
+    if v == "uniqueItems" and isinstance(err.instance, list):
+        repeated = sorted({str(x) for x in err.instance if err.instance.count(x) > 1})
+        return Diagnostic("schema_duplicate_items", f"`{where}` lists "
+                          f"{', '.join(f'`{x}`' for x in repeated)} more than once",
+                          location=doc.locate(ptr), rule=rule, hint="list each value once")
     if v == "propertyNames":
         return Diagnostic("schema_property_name", f"`{err.instance}` is not a valid name in "
                           f"`{where}`", location=doc.locate(ptr), rule=rule)
@@ -324,7 +329,8 @@ class _Checker:
             self.error("missing_calendar", "a target needs a calendar", ptr, rule=rule,
                        hint="give the plan a `calendar`, or write `{within: PT1H, calendar: NAME}`")
             return None
-        self.calendar_ref(calendar, ptr if isinstance(raw, str) else f"{ptr}/calendar", rule)
+        if isinstance(raw, dict) and "calendar" in raw:  # the plan's own was checked already
+            self.calendar_ref(calendar, f"{ptr}/calendar", rule)
         return Target(duration, calendar)
 
     def build_plans(self) -> dict:

@@ -40,6 +40,9 @@ def parse_duration(text: str) -> timedelta:
     if weeks:
         return _make(text, days=int(weeks["weeks"]) * 7)
     match = _DAYS_TIME.fullmatch(text)
+    if match is None and re.fullmatch(r"P(?:\d+D)?T?\d+[.,]\d+[DHM]", text):
+        raise ValueError(f"invalid duration `{text}`: only seconds may have a fraction; "
+                         "write e.g. `PT1H30M` for an hour and a half")
     if match is None or text in ("P", "PT") or text.endswith("T"):
         raise ValueError(f"invalid duration `{text}`: {_EXAMPLE}")
     frac = match["frac"] or ""

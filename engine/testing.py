@@ -119,6 +119,8 @@ def _compiled(policy_file: str) -> CompiledPolicy:
 def _test_files(path: Path) -> list[Path]:
     """`*.yaml` files directly in a `tests` folder under `path` (or `path` itself, a file)."""
     if path.is_file():
+        if path.name == "policy.yaml" and (path.parent / "tests").is_dir():
+            return [p for p in sorted((path.parent / "tests").glob("*.yaml"))]
         return [path]
     return [p for p in sorted(path.rglob("*.yaml")) if p.parent.name == "tests"]
 

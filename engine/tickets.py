@@ -157,7 +157,8 @@ class TicketChecker:
                 if value is _MISSING or value is None:
                     if spec.required:
                         problems.append(_diag("ticket_missing_field", _ptr(path),
-                                              f"missing required field `{path}`"))
+                                              f"missing required field `{path}`",
+                                              f"add `{path}` to the ticket"))
                     continue
                 if kind == "set":
                     if value.__class__ is str and value in allowed:
@@ -201,12 +202,15 @@ class TicketChecker:
                     code, message, hint, suffix = (*err, None, None)[:4]
                     problems.append(_diag(code, _ptr(path, suffix), message, hint))
                     values[path] = None
+                elif kind == "" and spec.type == "integer":
+                    values[path] = parsed.pop(path, value)  # 9.0 normalised to 9
                 else:
                     values[path] = value
         for path, top in self._required:
             if top not in ticket:
                 problems.append(_diag("ticket_missing_field", _ptr(path),
-                                      f"missing required field `{path}`"))
+                                      f"missing required field `{path}`",
+                                      f"add `{path}` to the ticket"))
         first = parsed.get("first_response_at")
         if first is not None and "submitted_at" in parsed and first < parsed["submitted_at"]:
             problems.append(_diag("ticket_time_order", "/first_response_at",
@@ -280,7 +284,8 @@ class TicketChecker:
                 parsed[path] = parse_timestamp(value)
             except ValueError as exc:
                 code = "ticket_no_offset" if "no UTC offset" in str(exc) else "ticket_timestamp"
-                return (code, f"`{path}`: {exc}")
+                return (code, f"`{path}`: {exc}", "RFC 3339 with an offset, e.g. "
+                        "`2026-03-02T09:30:00+01:00` or `2026-03-02T08:30:00Z`")
             return None
         if t == "timezone":
             if value in iana_zones():
@@ -298,6 +303,9 @@ class TicketChecker:
                 return None
             return ("ticket_type", f"`{path}` must be true or false, got {_describe(value)}")
         if t in ("integer", "number"):
+            if t == "integer" and isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON Schema counts 9.0 as an integer
+                parsed[path] = value
             ok = isinstance(value, int) if t == "integer" else isinstance(value, (int, float))
             if isinstance(value, bool) or not ok:
                 kind = "an integer" if t == "integer" else "a number"

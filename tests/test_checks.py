@@ -191,3 +191,13 @@ def test_bad_day_key_suggests_a_day_range(check_text):
     text = BASE.replace("mon-fri:", "mon-fr:") + "rules: []\n"
     _, diags = check_text(text)
     assert [(d.code, d.hint) for d in diags] == [("schema_pattern", "did you mean `mon-fri`?")]
+
+
+def test_duplicate_level_and_plan_calendar_typo_reported_once(check_text):
+    text = BASE.replace("levels: [P1, P2, P3]", "levels: [P1, P2, P2]") + "rules: []\n"
+    _, diags = check_text(text)
+    assert [(d.code, d.message) for d in diags] == [
+        ("schema_duplicate_items", "`levels` lists `P2` more than once")]
+    text = BASE.replace("calendar: office", "calendar: ofice") + "rules: []\n"
+    _, diags = check_text(text)
+    assert [d.code for d in diags] == ["unknown_calendar"]

@@ -48,7 +48,8 @@ def test_parse(text: str, expected: timedelta) -> None:
     ("PT1.1234567S", "invalid duration `PT1.1234567S`: at most 6 decimals (microseconds) are "
                      "allowed in seconds"),
     ("-PT1H", "invalid duration `-PT1H`: negative durations are not allowed"),
-    ("PT1.5H", "invalid duration `PT1.5H`: expected ISO 8601 like `PT3H`"),
+    ("PT1.5H", "invalid duration `PT1.5H`: only seconds may have a fraction; write e.g. "
+               "`PT1H30M` for an hour and a half"),
     ("PT3M2H", "invalid duration `PT3M2H`: expected ISO 8601 like `PT3H`"),
     (" PT3H", "invalid duration ` PT3H`: expected ISO 8601 like `PT3H`"),
     ("", "invalid duration ``: expected ISO 8601 like `PT3H`"),

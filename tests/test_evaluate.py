@@ -204,3 +204,23 @@ def test_cache_never_lends_another_files_provenance(tmp_path, cloudtalk):
     file, line = cited(shifted).rsplit(":", 1)
     assert file.endswith("shifted.yaml")
     assert int(line) == int(original.rsplit(":", 1)[1]) + 3
+
+
+def test_integral_float_counts_as_integer(make_policy):
+    from conftest import BASE
+
+    cp = make_policy("rules:\n  - id: big\n    when: {seats: {ge: 9}}\n    then: {assign: P1}\n",
+                     BASE + "facts:\n  seats: {type: integer}\n")
+    d = evaluate(cp, ticket(seats=9.0), cache=False)
+    assert d.priority == "P1" and dict(d.trace[0].matched)["seats"] == 9
+    with pytest.raises(TicketError):
+        evaluate(cp, ticket(seats=9.5))
+
+
+def test_missing_field_and_timestamp_errors_carry_hints(cloudtalk):
+    with pytest.raises(TicketError) as exc:
+        evaluate(cloudtalk, {"id": "x", "submitted_at": "2026-03-02 10:00"})
+    assert all(d.hint for d in exc.value.diagnostics)
+    with pytest.raises(TicketError) as exc:
+        evaluate(cloudtalk, {"submitted_at": "2026-03-02T10:00:00Z"})
+    assert exc.value.diagnostics[0].hint == "add `id` to the ticket"
