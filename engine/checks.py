@@ -12,6 +12,7 @@ from functools import cache
 import jsonschema
 
 from . import calendars as cal
+from .compiler import ENGINE_NAMES
 from .diagnostics import Diagnostic, did_you_mean
 from .durations import check_target, parse_duration
 from .facts import (
@@ -236,6 +237,11 @@ class _Checker:
     def declared_facts(self) -> None:
         for name, decl in (self.data.get("facts") or {}).items():
             ptr = f"/facts/{_esc(name)}"
+            if name.split(".")[0] in ENGINE_NAMES:
+                self.error("fact_reserved", f"`{name.split('.')[0]}` is a name the engine uses "
+                           "for its own facts", ptr, key=True, hint=f"rename it, e.g. "
+                           f"`{name.split('.')[0]}_type`")
+                continue
             if name in self.facts or name.split(".")[0] in ("priority", "entitlement"):
                 self.error("fact_redeclared", f"fact `{name}` is a core or derived fact and "
                            "cannot be redeclared", ptr, key=True)
@@ -325,7 +331,7 @@ class _Checker:
         except ValueError as exc:
             self.error("bad_duration", str(exc), wptr, rule=rule)
             return None
-        if calendar is None:
+        if calendar is None and rule is None:  # a plan's target; a rule's uses the plan's calendar
             self.error("missing_calendar", "a target needs a calendar", ptr, rule=rule,
                        hint="give the plan a `calendar`, or write `{within: PT1H, calendar: NAME}`")
             return None
@@ -444,6 +450,9 @@ class _Checker:
 
     # ---- rules ----------------------------------------------------------------------------
     def claim_id(self, rule_id: str, ptr: str) -> None:
+        if rule_id.startswith("plans."):
+            self.error("reserved_rule_id", f"rule id `{rule_id}` is reserved for the rules "
+                       "generated from `plans`", f"{ptr}/id", hint="choose another id")
         if rule_id in self.rule_ids:
             self.error("duplicate_rule_id", f"rule id `{rule_id}` is used twice",
                        f"{ptr}/id", hint=f"first used at {self.rule_ids[rule_id]}")
@@ -528,8 +537,7 @@ class _Checker:
                 tests.insert(0, shared)
             when = Condition("all", tuple(tests)) if tests else None
             rows.append(Rule(rid, stage, ((action, outcome),), when, self.doc.locate(rptr),
-                             raw.get("because"), source, -r if raw.get("hit") == "first" else 0,
-                             tid, False, "table", order, rptr))
+                             raw.get("because"), source, 0, tid, False, "table", order, rptr))
         return rows
 
     def plan_rules(self, plans: dict, order: int) -> list[Rule]:
@@ -588,7 +596,9 @@ class _Checker:
             default_plan=self.data.get("default_plan"),
             rules=tuple(r for _, r in ordered), notes=tuple(self.data.get("notes") or ()),
             readings=tuple(self.data.get("readings") or ()),
-            max_firings=self.data.get("max_firings", DEFAULT_MAX_FIRINGS), canonical=canonical,
+            max_firings=self.data.get("max_firings") or max(DEFAULT_MAX_FIRINGS,
+                                                            2 * len(rules)),
+            canonical=canonical,
             raw=self.data,
         )
 

@@ -11,7 +11,7 @@ import hashlib
 import itertools
 from dataclasses import dataclass, field
 
-from .diagnostics import Diagnostic, DiagnosticError
+from .diagnostics import Diagnostic, DiagnosticError, Location
 from .facts import CHANNELS, FactSpec
 from .model import STAGES, Condition, Policy, Rule, Test
 from .tickets import TicketChecker
@@ -37,8 +37,16 @@ def _negate(test: Test) -> list[Test]:
     return out
 
 
+class TooComplex(Exception):
+    """A condition's disjunctive normal form would exceed MAX_EXPANSION alternatives."""
+
+
+MAX_EXPANSION = 4096  # alternatives considered before impossible ones are dropped
+
+
 def to_dnf(cond: Condition | None, negate: bool = False) -> list[tuple[Test, ...]]:
-    """Disjunctive normal form: a list of conjunctions of tests (negations pushed to leaves)."""
+    """Disjunctive normal form: a list of conjunctions of tests (negations pushed to leaves).
+    Raises TooComplex beyond MAX_EXPANSION alternatives (never truncates)."""
     if cond is None:
         return [()]
     if cond.op == "test":
@@ -48,13 +56,14 @@ def to_dnf(cond: Condition | None, negate: bool = False) -> list[tuple[Test, ...
         return to_dnf(cond.children[0], not negate)
     conjunctive = (cond.op == "all") != negate
     parts = [to_dnf(c, negate) for c in cond.children]
+    size = 1
+    for part in parts:
+        size = size * len(part) if conjunctive else size + len(part)
+    if size > MAX_EXPANSION:
+        raise TooComplex(size)
     if conjunctive:
-        out = [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
-    else:
-        out = [conj for part in parts for conj in part]
-    if len(out) > MAX_CONJUNCTIONS * 4:
-        out = out[: MAX_CONJUNCTIONS * 4 + 1]  # bounded; reported by the caller
-    return out
+        return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
+    return [conj for part in parts for conj in part]
 
 
 def domain(spec: FactSpec, policy: Policy) -> tuple | None:
@@ -140,6 +149,8 @@ class CompiledPolicy:
     # The cache key: per key path, None (the raw value) or a map value -> equivalence class.
     key_plan: tuple[tuple[str, dict | None], ...] = ()
     merged_paths: frozenset[str] = frozenset()          # paths keyed by class, not raw value
+    cache_scope: tuple = ()   # digest + file + rule lines: outcomes cite provenance, so a cache
+                              # entry is only shared by compilations that cite the same places
 
     @property
     def key_maps(self) -> tuple[str, ...]:
@@ -184,6 +195,68 @@ def _implicit_tests(rule: Rule) -> tuple[Test, ...]:
             else:  # up / down: from the current level
                 out.append(Test("priority", "present", None, rule.pointer))
     return tuple(out)
+
+
+# durable_rules limits (src/rules/*.h), enforced with a margin: past them it hangs, crashes or
+# fails with a bare error code.
+MAX_VALUES_PER_FIELD = 500      # a field's value table has 512 slots; full = endless probe
+MAX_RANGE_TESTS = 60            # > 64 non-equality tests passed at once: error 303
+MAX_FACT_PROPERTIES = 250       # MAX_OBJECT_PROPERTIES 255, including kind, id and sid
+ENGINE_NAMES = ("kind", "id", "sid", "level", "plan", "guaranteed", "$s")
+
+
+def fnv1a32(text: str) -> int:
+    """durable_rules identifies property names by this 32-bit hash alone."""
+    h = 0x811C9DC5
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _engine_limits(policy: Policy, compiled: list[CompiledRule],
+                   ticket_paths: set[str]) -> list[Diagnostic]:
+    """Policies the engine cannot run, caught at compile time with the rule to blame."""
+    problems: list[Diagnostic] = []
+    by_id = {r.id: r for r in policy.rules}
+    values: dict[str, dict[object, str]] = {}
+    ranges: dict[tuple, str] = {}
+    for cr in compiled:
+        rid = policy.rules[cr.rule_index].id
+        for t in cr.tests:
+            for v in (t.value if isinstance(t.value, tuple) else (t.value,)):
+                values.setdefault(t.path, {}).setdefault(v, rid)
+            if t.op not in ("eq", "in", "absent"):
+                ranges.setdefault((t.path, t.op, t.value), rid)
+    for path, seen in values.items():
+        if len(seen) > MAX_VALUES_PER_FIELD:
+            last = list(seen.values())[MAX_VALUES_PER_FIELD]
+            problems.append(Diagnostic(
+                "engine_limit", f"`{path}` is compared with {len(seen)} different values; the "
+                f"engine takes at most {MAX_VALUES_PER_FIELD} per fact", location=by_id[
+                    last].location, rule=last, hint="group the values into a declared fact "
+                "with fewer values, or split the policy"))
+    if len(ranges) > MAX_RANGE_TESTS:
+        last = list(ranges.values())[MAX_RANGE_TESTS]
+        problems.append(Diagnostic(
+            "engine_limit", f"the rules use {len(ranges)} distinct comparisons (`lt`, `ne`, "
+            f"`present`, ...); the engine takes at most {MAX_RANGE_TESTS}",
+            location=by_id[last].location, rule=last,
+            hint="use equality or lists where you can; one fact holding a range class helps"))
+    names = {p.split(".")[0] for p in ticket_paths} | set(ticket_paths)
+    if len(names) + 3 > MAX_FACT_PROPERTIES:
+        problems.append(Diagnostic(
+            "engine_limit", f"the rules read {len(names)} fact names; the engine takes at most "
+            f"{MAX_FACT_PROPERTIES - 3} per ticket", location=Location(file=policy.file),
+            hint="split the policy"))
+    hashes: dict[int, str] = {}
+    for name in sorted(names | {p.split(".")[-1] for p in ticket_paths} | set(ENGINE_NAMES)):
+        other = hashes.setdefault(fnv1a32(name), name)
+        if other != name:
+            problems.append(Diagnostic(
+                "engine_name_collision", f"fact names `{other}` and `{name}` look the same to "
+                "the engine (their 32-bit hashes collide)", location=Location(file=policy.file),
+                hint=f"rename `{name}`"))
+    return problems
 
 
 def _dedupe(tests: tuple[Test, ...]) -> tuple[Test, ...]:
@@ -238,8 +311,11 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         stage_index.append(stage)
         pri = 1 + stage * 1000 + (499 - rule.salience)
         implicit = _implicit_tests(rule)
-        conjunctions = [_dedupe(c + implicit) for c in to_dnf(rule.when)]
-        conjunctions = [c for c in conjunctions if satisfiable(c, policy)]
+        try:
+            conjunctions = [_dedupe(c + implicit) for c in to_dnf(rule.when)]
+        except TooComplex:
+            conjunctions = [()] * (MAX_CONJUNCTIONS + 1)  # reported just below
+        conjunctions = [c for c in conjunctions if not c or satisfiable(c, policy)]
         if len(conjunctions) > MAX_CONJUNCTIONS:
             problems.append(Diagnostic(
                 "condition_too_complex", f"condition expands to more than {MAX_CONJUNCTIONS} "
@@ -272,6 +348,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             paths = tuple(t.path for t in conj)
             compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, patterns, paths,
                                          any(p in _DERIVED_KIND for p in paths)))
+    problems += _engine_limits(policy, compiled, ticket_paths)
     if problems:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
@@ -284,7 +361,10 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),
         key_plan=key_plan,
-        merged_paths=frozenset(p for p, classes in key_plan if classes is not None),
+        cache_scope=(digest, policy.file, tuple(
+            (r.location.line, r.location.column) for r in policy.rules)),
+        merged_paths=frozenset(p for p, classes in key_plan if classes is not None
+                               or policy.facts[p].type in ("integer", "number")),
         plan_channels={pid: tuple(c for c in CHANNELS if c in plan.channels)
                        for pid, plan in policy.plans.items()},
         _key_split=(tuple(p for p in sorted(key_paths) if policy.facts[p].type != "targets"),

@@ -16,7 +16,7 @@ from .diagnostics import DiagnosticError
 from .runtime import EvaluationError, Outcome, run
 
 CACHE_SIZE = 65536
-_caches: dict[tuple[str, str], dict[tuple, tuple[Outcome, tuple[int, ...]]]] = {}
+_caches: dict[tuple, dict[tuple, tuple[Outcome, tuple[int, ...]]]] = {}
 
 
 class CalendarError(EvaluationError):
@@ -61,8 +61,7 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
     values = checked.values
     outcome = None
     if cache:
-        # by digest and file: identical rules in two files cite different lines in the trace
-        memo = _caches.setdefault((policy.digest, policy.policy.file), {})
+        memo = _caches.setdefault(policy.cache_scope, {})
         key = tuple([values.get(p) if classes is None else
                      classes.get(values.get(p), ("$raw", values.get(p)))  # unforeseen: raw
                      for p, classes in policy.key_plan])

@@ -103,4 +103,8 @@ def iso_countries() -> frozenset[str]:
 def iana_zones() -> frozenset[str]:
     import zoneinfo
 
-    return frozenset(zoneinfo.available_timezones())
+    # the system's database may add names that are not zones of their own ("localtime" is
+    # whatever the host is set to); keep the IANA names only
+    return frozenset(z for z in zoneinfo.available_timezones()
+                     if z not in ("localtime", "posixrules", "Factory")
+                     and not z.startswith(("posix/", "right/")))

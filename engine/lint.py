@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from .compiler import MAX_CONJUNCTIONS, _dedupe, _implicit_tests, domain, to_dnf
+from .compiler import MAX_CONJUNCTIONS, TooComplex, _dedupe, _implicit_tests, domain, to_dnf
 from .diagnostics import Diagnostic, Location
 from .loader import Document, load_yaml_file
 from .model import STAGES, Policy, Rule, Target, Test
@@ -142,10 +142,14 @@ class _Linter:
         self.diags: list[Diagnostic] = []
         self.infos: list[_Info] = []
         for i, rule in enumerate(policy.rules):
-            conjs = [_dedupe(c + _implicit_tests(rule)) for c in to_dnf(rule.when)]
+            try:
+                conjs = [_dedupe(c + _implicit_tests(rule)) for c in to_dnf(rule.when)]
+                too_big = False
+            except TooComplex:  # compile reports it; lint skips what it cannot expand
+                conjs, too_big = [], True
             self.infos.append(_Info(rule, i, STAGES.index(rule.stage), conjs,
-                                    complex=len(conjs) > MAX_CONJUNCTIONS,
-                                    truncated=len(conjs) > MAX_CONJUNCTIONS * 4))
+                                    complex=too_big or len(conjs) > MAX_CONJUNCTIONS,
+                                    truncated=too_big))
         n = len(STAGES)
         self.levels_upto: list[set[str]] = [set() for _ in range(n)]
         self.unguaranteed_upto = [False] * n

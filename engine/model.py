@@ -100,7 +100,7 @@ class Source:
 @dataclass(frozen=True)
 class Target:
     within: timedelta
-    calendar: str
+    calendar: str | None   # None in a rule: the calendar of the plan in effect
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ class TraceEntry(NamedTuple):
     def to_json(self) -> dict:
         return {"seq": self.seq, "rule": self.rule, "at": self.at, "stage": self.stage,
                 "matched": dict(self.matched), "effect": self.effect, "because": self.because,
-                "source": self.source}
+                "source": dict(self.source) if self.source is not None else None}
 
 
 class Outcome(NamedTuple):
@@ -200,17 +200,17 @@ class _Evaluation:
     def fire(self, cr: CompiledRule, c) -> None:
         if self.failure is not None:
             return
-        self.firings += 1
         cp = self.cp
         rule = cp.rules[cr.rule_index]
+        if rule.id in self.fired and not rule.repeat:
+            return  # an alternative of a rule that already fired: not a firing
+        self.firings += 1
         if self.firings > cp.policy.max_firings:
             cycle = find_cycle(self.sequence)
             shown = " → ".join(f"`{r}`" for r in [*cycle, cycle[0]])
             self.failure = FiringBoundError(
-                f"firing bound of {self.cp.policy.max_firings} exceeded: rules {shown} keep "
+                f"firing bound of {cp.policy.max_firings} exceeded: rules {shown} keep "
                 "re-triggering each other", tuple(cycle))
-            return
-        if rule.id in self.fired and not rule.repeat:
             return
         stage = cp.stage_index[cr.rule_index]
         if stage < self.stage:
@@ -293,12 +293,18 @@ class _Evaluation:
         return effects
 
     def set_target(self, rule: Rule, value: object) -> str:
+        plan = self.cp.policy.plans.get(self.plan) if self.plan else None
         if isinstance(value, Target):
+            if value.calendar is None:  # `target: PT4H`: on the plan in effect's calendar
+                if plan is None or plan.calendar is None:
+                    self.target, self.target_rule = None, rule.id
+                    self.sla_reason = "no plan calendar to measure the target on"
+                    return f"no response target: {self.sla_reason}"
+                value = Target(value.within, plan.calendar)
             self.target, self.target_rule, self.sla_reason = value, rule.id, None
             return (f"response target {format_duration(value.within, days=False)} on "
                     f"`{value.calendar}`")
         level = self.priority
-        plan = self.cp.policy.plans.get(self.plan) if self.plan else None
         within = self.targets_by_level.get(level) if level else None
         self.target, self.target_rule = None, rule.id
         if within is None:

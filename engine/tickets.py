@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -21,6 +22,7 @@ _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
 )
 _MISSING = object()
+MAX_STRING = 65_536  # free-text facts; the engine segfaults on strings of 16 MiB
 _duration = lru_cache(maxsize=4096)(parse_duration)  # pure; contract targets repeat
 
 
@@ -122,6 +124,8 @@ class TicketChecker:
 
     def check(self, ticket: object) -> tuple[Ticket | None, list[Diagnostic]]:
         """Return the normalised ticket, or None with every problem found."""
+        if isinstance(ticket, Mapping) and not isinstance(ticket, dict):
+            ticket = dict(ticket)
         if not isinstance(ticket, dict):
             return None, [_diag("ticket_type", "", f"a ticket must be a JSON object, "
                                 f"got {_describe(ticket)}")]
@@ -140,7 +144,7 @@ class TicketChecker:
             if entry is None:
                 continue  # a field no rule reads: accepted, ignored
             steps, nested = entry
-            if nested and node is not None and node.__class__ is not dict:
+            if nested and node is not None and not isinstance(node, Mapping):
                 problems.append(_diag("ticket_type", _ptr(top), f"`{top}` must be an object, "
                                       f"got {_describe(node)}"))
                 node = _MISSING
@@ -169,7 +173,8 @@ class TicketChecker:
                         values[path] = value
                         continue
                 elif kind == "str":
-                    if value.__class__ is str and value and value.isascii():
+                    if value.__class__ is str and value and value.isascii() and \
+                            len(value) <= MAX_STRING:
                         values[path] = value
                         continue
                 elif kind == "targets" and value.__class__ is dict:
@@ -237,7 +242,7 @@ class TicketChecker:
         for i, part in enumerate(parts):
             if node is None:
                 return _MISSING
-            if node.__class__ is not dict:
+            if not isinstance(node, Mapping):
                 where = ".".join((prefix, *parts[:i]))
                 parent = _ptr(where)
                 if parent not in bad_parents:
@@ -261,6 +266,9 @@ class TicketChecker:
         if t == "string":
             if not value and spec.required:
                 return ("ticket_empty", f"`{path}` must not be empty")
+            if len(value) > MAX_STRING:  # type: ignore[arg-type]
+                return ("ticket_range", f"`{path}` is {len(value):,} characters long; at most "  # type: ignore[arg-type]
+                        f"{MAX_STRING:,} are accepted")
             if not _encodable(value):  # type: ignore[arg-type]
                 return ("ticket_encoding", f"`{path}` is not valid Unicode text (it contains a "
                         "lone surrogate)", "send UTF-8 text")

@@ -15,18 +15,23 @@ _VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridd
 
 
 def _matched(matched: tuple) -> str:
-    return ", ".join(f"{path} is {_show(value)}" for path, value in matched)
+    shown = dict(matched)  # a fact tested twice (e.g. by an implicit test) is shown once
+    return ", ".join(f"{path} is {_show(value)}" for path, value in shown.items())
 
 
 def story(decision: Decision) -> list[str]:
     """The trace as numbered sentences a reviewer can check."""
-    by_rule = {a.rule: a for a in decision.actions}
+    pending: dict[str, list] = {}
+    for a in decision.actions:  # in firing order, like the trace
+        pending.setdefault(a.rule, []).append(a)
     lines = []
     for e in decision.trace:
         if e.rule is None:
             lines.append(f"{e.seq}. {e.effect}")
             continue
-        action = by_rule.get(e.rule)
+        changes = any(part.startswith("priority ") and "→" in part
+                      for part in e.effect.split("; "))
+        action = pending[e.rule].pop(0) if changes and pending.get(e.rule) else None
         if action is not None:
             move = f"{action.from_} → {action.to}" if action.from_ else action.to
             what = f"{_VERBS[action.type]} {move}"
