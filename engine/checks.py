@@ -575,12 +575,13 @@ class _Checker:
         self.check_levels()
         calendars = self.build_calendars()
         plans = self.build_plans()
-        rules: list[Rule] = []
+        # Within a stage: plans first (the defaults), then tables, then rules in file order;
+        # a later firing overrides an earlier one, so rules refine what plans say.
+        rules: list[Rule] = list(self.plan_rules(plans, 0))
         for i, raw in enumerate(self.data.get("tables") or []):
             rules.extend(self.table(raw, i, len(rules)))
         for i, raw in enumerate(self.data["rules"]):
             rules.append(self.rule(raw, i))
-        rules.extend(self.plan_rules(plans, len(rules)))
         ordered = sorted(enumerate(rules), key=lambda ir: (STAGES.index(ir[1].stage),
                                                            -ir[1].salience, ir[0]))
         if any(d.severity == "error" for d in self.diags):

@@ -411,6 +411,19 @@ class _Engine:
             self.registered.add(cp.ruleset_name)
         return self.host
 
+    def _drop_host(self) -> None:
+        """Discard a host the engine may have corrupted, freeing what can be freed (durable_rules
+        cannot free a half-built session: ~1 MB stays; compile-time limits keep this rare)."""
+        host, self.host = self.host, None
+        if host is None:
+            return
+        for name in self.registered:
+            try:
+                durable_rules_engine.delete_ruleset(host.get_ruleset(name)._handle)
+            except Exception:  # noqa: BLE001 - best effort on a broken host
+                pass
+        self.registered = set()
+
     def use_engine_thread(self) -> None:
         with self.lock:
             if self.executor is None:
@@ -456,7 +469,7 @@ class _Engine:
         except Exception as exc:
             # MemoryError, an engine error or a rejected fact: the session may be half-built or
             # have run no action, and touching it can segfault. Drop the host; rebuild on next use.
-            self.host = None
+            self._drop_host()
             raise EngineFailure(f"durable_rules failed on ticket `{ticket.id}`: {exc!r}") from exc
         finally:
             self.current = None
