@@ -149,6 +149,7 @@ class CompiledPolicy:
     # The cache key: per key path, None (the raw value) or a map value -> equivalence class.
     key_plan: tuple[tuple[str, dict | None], ...] = ()
     merged_paths: frozenset[str] = frozenset()          # paths keyed by class, not raw value
+    merged_order: tuple[str, ...] = ()                    # the same, in a fixed order
     cache_scope: tuple = ()   # digest + file + rule lines: outcomes cite provenance, so a cache
                               # entry is only shared by compilations that cite the same places
 
@@ -288,11 +289,11 @@ def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
         if values is None:
             plan.append((path, None))
             continue
-        signatures: dict[tuple, int] = {}
+        signatures: dict[tuple, tuple] = {}
         classes = {}
         for v in values:
             sig = tuple(t.holds(v) for t in tests.get(path, ()))
-            classes[v] = signatures.setdefault(sig, len(signatures))
+            classes[v] = signatures.setdefault(sig, ("class", len(signatures)))
         plan.append((path, classes if len(signatures) < len(values) else None))
     return tuple(plan)
 
@@ -361,6 +362,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),
         key_plan=key_plan,
+        merged_order=tuple(sorted(p for p, classes in key_plan if classes is not None
+                                  or policy.facts[p].type in ("integer", "number"))),
         cache_scope=(digest, policy.file, tuple(
             (r.location.line, r.location.column) for r in policy.rules)),
         merged_paths=frozenset(p for p, classes in key_plan if classes is not None

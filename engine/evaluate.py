@@ -16,7 +16,8 @@ from .diagnostics import DiagnosticError
 from .runtime import EvaluationError, Outcome, run
 
 CACHE_SIZE = 65536
-_caches: dict[tuple, dict[tuple, tuple[Outcome, tuple[int, ...]]]] = {}
+# scope -> key -> (outcome, trace entries to re-read, the merged values the trace shows)
+_caches: dict[tuple, dict[tuple, tuple[Outcome, tuple[int, ...], tuple]]] = {}
 
 
 class CalendarError(EvaluationError):
@@ -62,15 +63,16 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
     outcome = None
     if cache:
         memo = _caches.setdefault(policy.cache_scope, {})
-        key = tuple([values.get(p) if classes is None else
-                     classes.get(values.get(p), ("$raw", values.get(p)))  # unforeseen: raw
+        # class ids are tuples, so an unforeseen value (kept raw, a scalar) cannot collide
+        key = tuple([values.get(p) if classes is None else classes.get(values.get(p),
+                                                                        values.get(p))
                      for p, classes in policy.key_plan])
         if policy.key_maps:  # contract.response_targets, the one map-valued fact
             key += (checked.targets_key,)
         hit = memo.get(key)
         if hit is not None:
-            outcome, rematch = hit
-            if rematch:
+            outcome, rematch, seen = hit
+            if rematch and seen != tuple(map(values.get, policy.merged_order)):
                 outcome = _rematch(outcome, values, rematch, policy.merged_paths)
     if outcome is None:
         outcome = run(policy, checked)
@@ -79,7 +81,7 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
                 del memo[next(iter(memo))]
             rematch = tuple(i for i, e in enumerate(outcome.trace)
                             if any(p in policy.merged_paths for p, _ in e.matched))
-            memo[key] = outcome, rematch
+            memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
     sla = None
     if outcome.target is not None:
         target = outcome.target

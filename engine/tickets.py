@@ -19,7 +19,7 @@ from .durations import check_target, parse_duration
 from .facts import FactSpec, engine_number_problem, iana_zones, iso_countries
 
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
+    r"^(\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))?$"
 )
 _MISSING = object()
 MAX_STRING = 65_536  # free-text facts; the engine segfaults on strings of 16 MiB
@@ -33,16 +33,14 @@ def parse_timestamp(text: object) -> datetime:
     m = _RFC3339.match(text)
     if not m:
         raise ValueError(f"`{text}` is not an RFC 3339 timestamp (e.g. 2026-03-02T09:30:00+01:00)")
-    if m.group(2) is None:
+    year, frac, offset, off_h, off_m = m.groups()
+    if offset is None:
         raise ValueError(f"timestamp `{text}` has no UTC offset; add `Z` or e.g. `+01:00`")
-    offset = m.group(2)
-    if offset not in ("Z", "z") and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
+    if off_h is not None and (off_h > "23" or off_m > "59"):
         raise ValueError(f"timestamp `{text}` has an impossible UTC offset `{offset}`")
-    year = int(text[:4])
-    if not 1900 <= year <= 2999:
+    if not "1900" <= year <= "2999":
         raise ValueError(f"timestamp `{text}` is outside the supported years 1900-2999")
     norm = text.upper().replace(" ", "T")
-    frac = m.group(1)
     if frac and len(frac) > 7:  # Python keeps microseconds: truncate extra digits
         norm = norm.replace(frac, frac[:7], 1)
     try:
@@ -124,7 +122,7 @@ class TicketChecker:
 
     def check(self, ticket: object) -> tuple[Ticket | None, list[Diagnostic]]:
         """Return the normalised ticket, or None with every problem found."""
-        if isinstance(ticket, Mapping) and not isinstance(ticket, dict):
+        if ticket.__class__ is not dict and isinstance(ticket, Mapping):
             ticket = dict(ticket)
         if not isinstance(ticket, dict):
             return None, [_diag("ticket_type", "", f"a ticket must be a JSON object, "
@@ -144,7 +142,8 @@ class TicketChecker:
             if entry is None:
                 continue  # a field no rule reads: accepted, ignored
             steps, nested = entry
-            if nested and node is not None and not isinstance(node, Mapping):
+            if nested and node is not None and node.__class__ is not dict and \
+                    not isinstance(node, Mapping):
                 problems.append(_diag("ticket_type", _ptr(top), f"`{top}` must be an object, "
                                       f"got {_describe(node)}"))
                 node = _MISSING
@@ -242,7 +241,7 @@ class TicketChecker:
         for i, part in enumerate(parts):
             if node is None:
                 return _MISSING
-            if not isinstance(node, Mapping):
+            if node.__class__ is not dict and not isinstance(node, Mapping):
                 where = ".".join((prefix, *parts[:i]))
                 parent = _ptr(where)
                 if parent not in bad_parents:
