@@ -1,8 +1,9 @@
 """ticket-policy command line: a thin adapter over the engine.
 
-Decisions go to stdout, diagnostics to stderr. Exit codes: 0 success; 1 findings (validate, lint,
-test); 2 bad input or usage (unreadable or invalid ticket, unknown policy, invalid policy file);
-3 the policy failed to decide (e.g. a firing bound exceeded, a rule action failed).
+Decisions and reports go to stdout (for `test`, its whole report: failures, coverage, counts);
+diagnostics to stderr. Exit codes: 0 success; 1 findings (validate, lint, test); 2 bad input or
+usage (unreadable or invalid ticket, unknown policy, invalid policy file); 3 the policy failed to
+decide (e.g. a firing bound exceeded, a rule action failed, a calendar without open time).
 """
 
 from __future__ import annotations

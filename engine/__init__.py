@@ -7,7 +7,7 @@ Pipeline: loader (YAML with marks) → checks (schema, meaning) → compiler (du
 from .compiler import CompiledPolicy, compile_policy
 from .decision import Decision, Sla
 from .diagnostics import Diagnostic, DiagnosticError, Location
-from .evaluate import TicketError, evaluate
+from .evaluate import CalendarError, TicketError, evaluate
 from .pipeline import bundled, check_file, load_policy
 from .runtime import (
     EngineFailure,
@@ -18,7 +18,7 @@ from .runtime import (
 )
 
 __all__ = [
-    "CompiledPolicy", "Decision", "Diagnostic", "DiagnosticError", "EngineFailure",
+    "CalendarError", "CompiledPolicy", "Decision", "Diagnostic", "DiagnosticError", "EngineFailure",
     "EngineThreadError",
     "EvaluationError", "FiringBoundError", "Location", "RuleActionError", "Sla", "TicketError",
     "bundled", "check_file", "compile_policy", "evaluate", "load_policy",

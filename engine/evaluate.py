@@ -1,8 +1,9 @@
 """The one pure core: evaluate(compiled_policy, ticket, *, now=None) -> Decision.
 
 It never reads the clock or the environment. A decision depends only on the fact paths the
-rules read (the compiler knows them), so outcomes are memoised by (policy digest, projection);
-the due time is computed per ticket.
+rules read (the compiler knows them), so outcomes are memoised by the policy (digest, file and
+rule positions, which the trace cites) and the ticket's projection onto those paths, where
+values the rules cannot tell apart share one entry; the due time is computed per ticket.
 """
 
 from __future__ import annotations

@@ -942,7 +942,8 @@ def _show_target(value: object) -> str:
     if isinstance(value, Target):
         hours = value.within.total_seconds() / 3600
         shown = f"{hours:g}h" if hours >= 1 else f"{value.within.total_seconds() / 60:g}min"
-        return f"{shown} on `{value.calendar}`"
+        where = f"`{value.calendar}`" if value.calendar else "the plan's calendar"
+        return f"{shown} on {where}"
     return str(value)
 
 

@@ -1,7 +1,8 @@
 """Ticket validation and normalisation: every problem of a ticket, before the engine sees it.
 
 durable_rules compares loosely (the string "9" is greater than 10), so facts are checked strictly
-against the policy's fact catalogue first. Fields no rule reads are accepted and ignored.
+against the policy's fact catalogue first (every catalogued fact, read by a rule or not). Fields
+outside the catalogue (subject, description, ...) are accepted and ignored.
 """
 
 from __future__ import annotations
