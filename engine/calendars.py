@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-from .diagnostics import did_you_mean
+from .diagnostics import did_you_mean, pointer_join
+from .facts import iana_zones
 
 __all__ = ["Calendar", "CalendarIssue", "build_calendar", "check_calendar_spec"]
 
@@ -409,7 +410,7 @@ def build_calendar(name: str, spec: object) -> Calendar:
 
 
 def _ptr(*parts: object) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return pointer_join("", *parts)
 
 
 def _names(names: object) -> str:
@@ -458,7 +459,7 @@ def _parse_date(value: object) -> date | None:
 
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return iana_zones()  # the same names tickets may use
 
 
 @lru_cache(maxsize=512)

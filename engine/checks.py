@@ -13,7 +13,8 @@ import jsonschema
 
 from . import calendars as cal
 from .compiler import ENGINE_NAMES
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic, did_you_mean, pointer_join
+from .diagnostics import escape_token as _esc
 from .durations import check_target, parse_duration
 from .facts import (
     CORE_FACTS,
@@ -59,7 +60,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 
 def _pointer(path) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+    return pointer_join("", *path)
 
 
 def _mismatched(branch: list[jsonschema.ValidationError], depth: int) -> bool:
@@ -207,10 +208,6 @@ def _pattern_kind(pattern: str) -> str:
         if defs.get(name, {}).get("pattern") == pattern:
             return text
     return f"a value matching `{pattern}`"
-
-
-def _esc(part: object) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
 
 
 class _Checker:

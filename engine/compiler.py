@@ -144,7 +144,7 @@ class CompiledPolicy:
     checker: TicketChecker = field(repr=False, compare=False)
     stage_index: tuple[int, ...] = ()    # per rule
     trace_meta: tuple[tuple[str, dict | None], ...] = ()   # per rule: (file:line, source JSON)
-    _key_split: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # scalar / map key paths
+    key_maps: tuple[str, ...] = ()       # map-valued key paths (contract.response_targets)
     plan_channels: dict = field(default_factory=dict)   # plan id -> channels in canonical order
     # The cache key: per key path, None (the raw value) or a map value -> equivalence class.
     key_plan: tuple[tuple[str, dict | None], ...] = ()
@@ -152,10 +152,6 @@ class CompiledPolicy:
     merged_order: tuple[str, ...] = ()                    # the same, in a fixed order
     cache_scope: tuple = ()   # digest + file + rule lines: outcomes cite provenance, so a cache
                               # entry is only shared by compilations that cite the same places
-
-    @property
-    def key_maps(self) -> tuple[str, ...]:
-        return self._key_split[1]
 
     @property
     def id(self) -> str:
@@ -370,8 +366,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
                                or policy.facts[p].type in ("integer", "number")),
         plan_channels={pid: tuple(c for c in CHANNELS if c in plan.channels)
                        for pid, plan in policy.plans.items()},
-        _key_split=(tuple(p for p in sorted(key_paths) if policy.facts[p].type != "targets"),
-                    tuple(p for p in sorted(key_paths) if policy.facts[p].type == "targets")),
+        key_maps=tuple(p for p in sorted(key_paths) if policy.facts[p].type == "targets"),
         trace_meta=tuple((f"{r.location.file}:{r.location.line}",
                           r.source.to_json() if r.source else None) for r in policy.rules),
     )

@@ -80,6 +80,16 @@ class DiagnosticError(Exception):
         super().__init__("\n".join(d.render() for d in self.diagnostics))
 
 
+def escape_token(part: object) -> str:
+    """One JSON-pointer reference token (RFC 6901): `~` and `/` escaped."""
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def pointer_join(base: str, *parts: object) -> str:
+    """Append reference tokens to an (already escaped) JSON pointer."""
+    return base + "".join("/" + escape_token(p) for p in parts)
+
+
 def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
     """A "did you mean `x`?" hint for a misspelt name, or None when nothing is close."""
     if not isinstance(value, str) or not value:

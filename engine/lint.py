@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 from .compiler import MAX_CONJUNCTIONS, TooComplex, _dedupe, _implicit_tests, domain, to_dnf
-from .diagnostics import Diagnostic, Location
+from .diagnostics import Diagnostic, Location, escape_token
 from .loader import Document, load_yaml_file
 from .model import STAGES, Policy, Rule, Target, Test
 
@@ -959,5 +959,4 @@ def _row_number(rule_id: str) -> int:
         return 0
 
 
-def _esc(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
+_esc = escape_token

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 import yaml
 
-from engine.diagnostics import Diagnostic, Location
+from engine.diagnostics import Diagnostic, Location, pointer_join
 
 __all__ = [
     "MAX_DEPTH",
@@ -41,17 +41,6 @@ def _no_marks() -> Mapping[str, Location]:
 
 
 # --------------------------------------------------------------------------- document & pointers
-
-
-def pointer_join(base: str, *parts: str | int) -> str:
-    """Append reference tokens to an (already escaped) JSON pointer, escaping ``~`` and ``/``."""
-    out = base
-    for part in parts:
-        token = str(part)
-        if "~" in token or "/" in token:
-            token = token.replace("~", "~0").replace("/", "~1")
-        out = f"{out}/{token}"
-    return out
 
 
 @dataclass(frozen=True)

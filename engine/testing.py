@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .compiler import CompiledPolicy
 from .decision import Decision
-from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
+from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean, escape_token
 from .durations import parse_duration
 from .evaluate import TicketError, evaluate
 from .loader import Document, load_yaml_file
@@ -348,8 +348,7 @@ class _FileChecker:
                        hint="see schemas/decision.schema.json")
 
 
-def _esc(part: object) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
+_esc = escape_token
 
 
 def _load_file(path: Path) -> tuple[list[Case], list[Diagnostic]]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from .diagnostics import Diagnostic, Location, did_you_mean
+from .diagnostics import Diagnostic, Location, did_you_mean, pointer_join
 from .durations import check_target, parse_duration
 from .facts import FactSpec, engine_number_problem, iana_zones, iso_countries
 
@@ -372,10 +372,7 @@ def _enum_error(path: str, value: object, choices: tuple) -> tuple:
 
 
 def _ptr(path: str, suffix: str | None = None) -> str:
-    ptr = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path.split("."))
-    if suffix:
-        ptr += "/" + suffix.replace("~", "~0").replace("/", "~1")
-    return ptr
+    return pointer_join("", *path.split("."), *((suffix,) if suffix else ()))
 
 
 def _diag(code: str, pointer: str, message: str, hint: str | None = None) -> Diagnostic:
