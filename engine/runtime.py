@@ -24,6 +24,7 @@ from durable import engine
 
 from .compiler import CompiledPolicy, CompiledRule
 from .durations import format_duration
+from .facts import CHANNELS
 from .model import PRIORITY_ACTIONS, Rule, Target
 from .tickets import Ticket
 
@@ -105,7 +106,6 @@ class Outcome(NamedTuple):
     suppressed: tuple[tuple[str, str], ...]   # (rule id, why it did not fire)
 
 
-_CHANNEL_ORDER = ("email", "portal", "phone", "chat", "account_manager")
 
 
 def find_cycle(sequence: list[str]) -> list[str]:
@@ -323,7 +323,7 @@ class _Evaluation:
         plan = policy.plans.get(self.plan) if self.plan else None
         if self.offers or self.withholds:
             chosen = (set(plan.channels if plan else ()) | set(self.offers)) - set(self.withholds)
-            channels = tuple(c for c in _CHANNEL_ORDER if c in chosen)
+            channels = tuple(c for c in CHANNELS if c in chosen)
         else:
             channels = self.cp.plan_channels.get(self.plan, ())
         trace = self.trace
