@@ -61,7 +61,8 @@ def _policy(name: str):
         _fail(exc.diagnostics)
 
 
-def _read_ticket(source: str) -> tuple[object, object]:
+def _read_ticket(source: str) -> tuple[object, object, list[Diagnostic]]:
+    """The ticket's data and document, or the problems that prevent reading it."""
     name = "<stdin>" if source == "-" else source
     try:
         if source == "-":
@@ -70,42 +71,55 @@ def _read_ticket(source: str) -> tuple[object, object]:
             text = Path(source).read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        _fail([Diagnostic("file_unreadable", f"cannot read `{name}`: {reason.lower()}",
-                          location=Location(file=name))])
+        return None, None, [Diagnostic("file_unreadable", f"cannot read `{name}`: "
+                                       f"{reason.lower()}", location=Location(file=name))]
     doc, diags = load_json(text, name)
     if doc is None or any(d.severity == "error" for d in diags):
-        _fail(diags)
-    return doc.data, doc
+        return None, None, diags
+    return doc.data, doc, []
 
 
-def _parse_now(value: str | None) -> datetime | None:
+def _parse_now(value: str | None, problems: list[Diagnostic]) -> datetime | None:
     if value is None:
         return None
     try:
         return parse_timestamp(value)
     except ValueError as exc:
-        _option_error("bad_now", "--now", str(exc))
+        problems.append(Diagnostic("bad_now", str(exc), location=Location(file="--now")))
+        return None
 
 
 def _decide(policy: str, ticket: str, now: str | None):
-    cp = _policy(policy)
-    moment = _parse_now(now)
-    data, doc = _read_ticket(ticket)
+    """Load the policy, read the ticket, evaluate; every input problem is reported together."""
+    cp = _policy(policy)  # without a policy the ticket cannot be checked
+    problems: list[Diagnostic] = []
+    moment = _parse_now(now, problems)
+    data, doc, unreadable = _read_ticket(ticket)
+    problems += unreadable
+    if problems and doc is not None:  # an option is bad: report the ticket's problems with it
+        problems += _located(doc, cp.checker.check(data)[1])
+    if problems:
+        _fail(problems)
     try:
         return cp, data, evaluate(cp, data, now=moment)
     except TicketError as exc:
-        located = [Diagnostic(d.code, d.message, d.severity,
-                              _locate(doc, d.location.pointer or ""), d.rule, d.hint)
-                   for d in exc.diagnostics]
-        _fail(located)
+        _fail(_located(doc, exc.diagnostics))
     except EvaluationError as exc:
         _fail([Diagnostic(exc.code, str(exc), location=Location(file=cp.policy.file),
                           rule=exc.rules[0] if exc.rules else None)], EXIT_FAILED)
+    raise AssertionError("unreachable")
 
 
-def _locate(doc, pointer: str) -> Location:
-    loc = doc.locate(pointer)
-    return Location(loc.file, loc.line, loc.column, pointer or "/")
+def _located(doc, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Ticket diagnostics (JSON pointers) placed at file:line:col in the ticket's text."""
+    out = []
+    for d in diagnostics:
+        pointer = d.location.pointer or ""
+        loc = doc.locate(pointer)
+        out.append(Diagnostic(d.code, d.message, d.severity,
+                              Location(loc.file, loc.line, loc.column, pointer or "/"),
+                              d.rule, d.hint))
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

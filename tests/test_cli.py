@@ -203,3 +203,10 @@ def test_explanations_carry_the_policy_notes():
     for fmt in ("text", "markdown"):
         r = run("explain", "-p", "csd-group", "--format", fmt, example)
         assert r.exit_code == 0 and "not the time to resolve" in r.stdout.replace("\n", " ")
+
+
+def test_bad_now_is_reported_with_the_tickets_problems():
+    r = run("evaluate", "-p", "cloudtalk", "--now", "yesterday", "-",
+            stdin='{"id": 5, "submitted_at": "2026-01-01T00:00:00Z"}')
+    assert r.exit_code == 2 and r.stdout == ""
+    assert "error[bad_now]" in r.stderr and "<stdin>:1:8: error[ticket_type]" in r.stderr
