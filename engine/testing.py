@@ -317,18 +317,13 @@ class _FileChecker:
         self.expected_shape(expect, ptr)
         sla = expect.get("sla")
         if isinstance(sla, dict):
-            for key in _DURATION_KEYS:
-                if key in sla:
-                    try:
-                        _duration(sla[key])
-                    except ValueError as exc:
-                        self.error("test_type", f"`sla.{key}`: {exc}", f"{ptr}/sla/{key}")
-            for key in _INSTANT_KEYS:
-                if key in sla:
-                    try:
-                        parse_timestamp(sla[key])
-                    except ValueError as exc:
-                        self.error("test_type", f"`sla.{key}`: {exc}", f"{ptr}/sla/{key}")
+            for keys, parse in ((_DURATION_KEYS, _duration), (_INSTANT_KEYS, parse_timestamp)):
+                for key in keys:
+                    if key in sla:
+                        try:
+                            parse(sla[key])
+                        except ValueError as exc:
+                            self.error("test_type", f"`sla.{key}`: {exc}", f"{ptr}/sla/{key}")
 
 
     def expected_shape(self, expect: dict, ptr: str) -> None:
