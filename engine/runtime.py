@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -402,13 +403,14 @@ class _Engine:
                     ev.errors.append((cr.name.rsplit("#", 1)[0], exc))
         return action
 
-    def _ensure(self, cp: CompiledPolicy) -> _SyncHost:
+    def _ensure(self, cp: CompiledPolicy, name: str, actions) -> _SyncHost:
+        """The host, with `cp`'s ruleset registered under `name`, actions bound by `actions`."""
         if self.host is None:
             self.host = _SyncHost()
             self.registered = set()
-        if cp.ruleset_name not in self.registered:
-            self.host.register_rulesets(cp.ruleset(self._action))
-            self.registered.add(cp.ruleset_name)
+        if name not in self.registered:
+            self.host.register_rulesets({name: cp.ruleset(actions)[cp.ruleset_name]})
+            self.registered.add(name)
         return self.host
 
     def _drop_host(self) -> None:
@@ -460,7 +462,7 @@ class _Engine:
         return self.call(self._run, cp, ticket)
 
     def _run(self, cp: CompiledPolicy, ticket: Ticket) -> Outcome:
-        host = self._ensure(cp)
+        host = self._ensure(cp, cp.ruleset_name, self._action)
         sid = f"s{next(self.sids)}"
         ev = _Evaluation(cp, ticket)
         self.current = ev
@@ -492,36 +494,29 @@ class _Engine:
         return self.call(self._run_bare, cp, tickets)
 
     def _run_bare(self, cp: CompiledPolicy, tickets: list[Ticket]) -> list[float]:
-        import time
+        def bare(cr: CompiledRule | None):
+            if cr is None:
+                return _noop
+            rule = cp.rules[cr.rule_index]
 
-        if self.host is None:
-            self.host = _SyncHost()
-            self.registered = set()
+            def action(c) -> None:
+                ev = self.current
+                if rule.id in ev.fired:
+                    return
+                ev.fired.add(rule.id)
+                for kind, value in rule.actions:
+                    if kind in PRIORITY_ACTIONS:
+                        ev.set_priority(c, ev.resolve_level(kind, value))
+                    elif kind == "use_plan":
+                        ev.plan = value
+                        ev.set_entitlement(c)
+                    elif kind == "no_guarantee":
+                        ev.guaranteed = False
+                        ev.set_entitlement(c)
+            return action
+
         name = cp.ruleset_name + "#bare"
-        if name not in self.registered:
-            def bare(cr: CompiledRule | None):
-                if cr is None:
-                    return _noop
-                rule = cp.rules[cr.rule_index]
-
-                def action(c) -> None:
-                    ev = self.current
-                    if rule.id in ev.fired:
-                        return
-                    ev.fired.add(rule.id)
-                    for kind, value in rule.actions:
-                        if kind in PRIORITY_ACTIONS:
-                            ev.set_priority(c, ev.resolve_level(kind, value))
-                        elif kind == "use_plan":
-                            ev.plan = value
-                            ev.set_entitlement(c)
-                        elif kind == "no_guarantee":
-                            ev.guaranteed = False
-                            ev.set_entitlement(c)
-                return action
-            rules = cp.ruleset(bare)
-            self.host.register_rulesets({name: rules[cp.ruleset_name]})
-            self.registered.add(name)
+        host = self._ensure(cp, name, bare)
         timings = []
         clock = time.perf_counter
         for ticket in tickets:
@@ -529,8 +524,8 @@ class _Engine:
             sid = f"s{next(self.sids)}"
             ev = _Evaluation(cp, ticket)
             self.current = ev
-            self.host.assert_facts(name, ev.initial_facts(sid))
-            self.host.delete_state(name, sid)
+            host.assert_facts(name, ev.initial_facts(sid))
+            host.delete_state(name, sid)
             timings.append(clock() - start)
         self.current = None
         return timings
