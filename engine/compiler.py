@@ -145,6 +145,7 @@ class CompiledPolicy:
     stage_index: tuple[int, ...] = ()    # per rule
     trace_meta: tuple[tuple[str, dict | None], ...] = ()   # per rule: (file:line, source JSON)
     key_maps: tuple[str, ...] = ()       # map-valued key paths (contract.response_targets)
+    ticket_parts: tuple = ()             # (path, path split at dots) for each ticket path
     plan_channels: dict = field(default_factory=dict)   # plan id -> channels in canonical order
     # The cache key: per key path, None (the raw value) or a map value -> equivalence class.
     key_plan: tuple[tuple[str, dict | None], ...] = ()
@@ -355,6 +356,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         policy=policy, digest=digest, ruleset_name=f"{policy.id}@{digest[7:23]}",
         rules=policy.rules, compiled=tuple(compiled),
         ticket_paths=tuple(sorted(ticket_paths)), key_paths=tuple(sorted(key_paths)),
+        ticket_parts=tuple((p, tuple(p.split("."))) for p in sorted(ticket_paths)),
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),
         key_plan=key_plan,

@@ -157,7 +157,7 @@ class _Evaluation:
 
     # ---- facts ------------------------------------------------------------------------
     def initial_facts(self, sid: str) -> list[dict]:
-        facts = [dict(_nest(self.cp.ticket_paths, self.values), kind="ticket", id="t", sid=sid)]
+        facts = [dict(_nest(self.cp.ticket_parts, self.values), kind="ticket", id="t", sid=sid)]
         if self.cp.reads_priority:
             self.prio_fact = {"kind": "priority", "id": "p0", "level": None, "sid": sid}
             facts.append(self.prio_fact)
@@ -359,10 +359,10 @@ class _Evaluation:
             trace=tuple(trace), fired=frozenset(self.fired), suppressed=tuple(self.suppressed))
 
 
-def _nest(paths: tuple[str, ...], values: dict) -> dict:
+def _nest(parts: tuple[tuple[str, tuple[str, ...]], ...], values: dict) -> dict:
+    """The ticket fact: each (path, split path) the rules read, nested as the engine expects."""
     out: dict = {}
-    for path in paths:
-        *parents, leaf = path.split(".")
+    for path, (*parents, leaf) in parts:
         node = out
         for p in parents:
             node = node.setdefault(p, {})
