@@ -20,11 +20,15 @@ from engine import (
     EvaluationError,
     TicketError,
     bundled,
+    compile_policy,
     evaluate,
     load_policy,
 )
-from engine.diagnostics import Diagnostic, Location
+from engine.diagnostics import Diagnostic, Location, did_you_mean
+from engine.durations import check_target, format_duration, parse_duration
+from engine.facts import iana_zones
 from engine.loader import load_json
+from engine.pipeline import check_file, expand, rules_dir
 from engine.tickets import parse_timestamp
 
 EXIT_FINDINGS, EXIT_INPUT, EXIT_FAILED = 1, 2, 3
@@ -161,7 +165,6 @@ def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, tic
         try:
             report = trace.why_not(cp, decision, why_not, checked.values)
         except KeyError:
-            from engine.diagnostics import did_you_mean
             ids = sorted({r.id for r in cp.rules} | {r.group for r in cp.rules if r.group})
             _fail([Diagnostic("unknown_rule", f"no rule `{why_not}` in policy `{cp.id}`",
                               location=Location(file=cp.policy.file),
@@ -176,9 +179,7 @@ def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, tic
 def _check_paths(paths: tuple[str, ...], lint: bool) -> tuple[list[Diagnostic], int]:
     """Every diagnostic of every policy file: load, check and compile (what evaluation would
     meet), and with lint the linter's findings on the valid ones."""
-    from engine import compile_policy
     from engine.lint import lint_policy
-    from engine.pipeline import check_file, expand
 
     found: list[Diagnostic] = []
     files = expand(paths, found)
@@ -232,7 +233,6 @@ def lint_cmd(fmt: str, paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 def test_cmd(min_coverage: float | None, paths: tuple[str, ...]) -> None:
     """Run policy test cases (default: rules/); print coverage and `N passed, N failed`."""
-    from engine.pipeline import rules_dir
     from engine.testing import run_cli
 
     raise _Fail(run_cli(list(paths) or [str(rules_dir())], min_coverage, click.echo))
@@ -242,16 +242,13 @@ def _calendar(policy: str, name: str, zone: str | None):
     cp = _policy(policy)
     calendars = cp.policy.calendars
     if name not in calendars:
-        from engine.diagnostics import did_you_mean
         _option_error("unknown_calendar", "--calendar", f"policy `{cp.id}` has no calendar "
                       f"`{name}`", did_you_mean(name, calendars) or
                       f"calendars: {', '.join(calendars) or 'none'}")
     calendar = calendars[name]
     if zone is None:
         return calendar
-    from engine.facts import iana_zones
     if zone not in iana_zones():
-        from engine.diagnostics import did_you_mean
         _option_error("unknown_timezone", "--timezone", f"`{zone}` is not an IANA time zone",
                       did_you_mean(zone, iana_zones()))
     if not calendar.customer_zone:
@@ -287,7 +284,6 @@ def _with_calendar_opts(fn):
 @click.option("--within", required=True, metavar="DURATION", help="ISO 8601 open time: PT3H.")
 def due_cmd(policy: str, calendar: str, start: str, timezone: str | None, within: str) -> None:
     """Print when WITHIN of open time has elapsed since FROM (RFC 3339, calendar's zone)."""
-    from engine.durations import check_target, parse_duration
 
     cal = _calendar(policy, calendar, timezone)
     moment = _instant("--from", start)
@@ -310,7 +306,6 @@ def due_cmd(policy: str, calendar: str, start: str, timezone: str | None, within
 @click.option("--to", "end", required=True, metavar="TS", help="RFC 3339 with offset.")
 def elapsed_cmd(policy: str, calendar: str, start: str, timezone: str | None, end: str) -> None:
     """Print the open time between FROM and TO as an ISO 8601 duration (negative if TO < FROM)."""
-    from engine.durations import format_duration
 
     cal = _calendar(policy, calendar, timezone)
     since, until = _instant("--from", start), _instant("--to", end)
