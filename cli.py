@@ -24,12 +24,13 @@ from engine import (
     evaluate,
     load_policy,
 )
-from engine.diagnostics import Diagnostic, Location, did_you_mean
-from engine.durations import check_target, format_duration, parse_duration
-from engine.facts import iana_zones
-from engine.loader import load_json
-from engine.pipeline import check_file, expand, rules_dir
-from engine.tickets import parse_timestamp
+from engine.check.files import check_file
+from engine.check.tickets import parse_timestamp
+from engine.core.diagnostics import Diagnostic, Location, did_you_mean
+from engine.core.durations import check_target, format_duration, parse_duration
+from engine.core.facts import iana_zones
+from engine.load.loader import load_json
+from engine.load.policies import expand, rules_dir
 
 EXIT_FINDINGS, EXIT_INPUT, EXIT_FAILED = 1, 2, 3
 
@@ -157,7 +158,7 @@ def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
 @_ticket_arg
 def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, ticket: str) -> None:
     """Explain a decision as a numbered story a reviewer can check."""
-    from engine import trace
+    from engine.explain import render as trace
 
     cp, data, decision = _decide(policy, ticket, now)
     if why_not:
@@ -179,7 +180,7 @@ def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, tic
 def _check_paths(paths: tuple[str, ...], lint: bool) -> tuple[list[Diagnostic], int]:
     """Every diagnostic of every policy file: load, check and compile (what evaluation would
     meet), and with lint the linter's findings on the valid ones."""
-    from engine.lint import lint_policy
+    from engine.author.lint import lint_policy
 
     found: list[Diagnostic] = []
     files = expand(paths, found)
@@ -233,7 +234,7 @@ def lint_cmd(fmt: str, paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 def test_cmd(min_coverage: float | None, paths: tuple[str, ...]) -> None:
     """Run policy test cases (default: rules/); print coverage and `N passed, N failed`."""
-    from engine.testing import run_cli
+    from engine.author.policytest import run_cli
 
     raise _Fail(run_cli(list(paths) or [str(rules_dir())], min_coverage, click.echo))
 

@@ -31,9 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import bundled, evaluate, load_policy  # noqa: E402
-from engine.durations import format_duration  # noqa: E402
-from engine.evaluate import clear_cache  # noqa: E402
-from engine.runtime import run_bare  # noqa: E402
+from engine.core.durations import format_duration  # noqa: E402
+from engine.run.adapter import run_bare  # noqa: E402
+from engine.run.evaluator import clear_cache  # noqa: E402
 
 CHUNK = 500
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/Bratislava", None]

@@ -59,7 +59,7 @@ def make_policy(tmp_path):
 @pytest.fixture
 def check_text(tmp_path):
     """check_text(full_yaml) -> (policy model or None, diagnostics)."""
-    from engine.pipeline import check_file
+    from engine.check.files import check_file
 
     def check(text: str):
         path = tmp_path / "policy.yaml"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.compiler import _literal, to_dnf
-from engine.model import Condition, Test
+from engine.compile.compiler import _literal, to_dnf
+from engine.core.model import Condition, Test
 
 
 def leaf(path, op, value=None):

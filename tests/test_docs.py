@@ -7,8 +7,8 @@ import re
 from conftest import ROOT
 
 from engine import evaluate, load_policy
-from engine.lint import lint_policy
-from engine.pipeline import check_file
+from engine.author.lint import lint_policy
+from engine.check.files import check_file
 
 DOC = ROOT / "docs" / "policy-format.md"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.durations import format_duration, parse_duration
+from engine.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -104,7 +104,7 @@ def test_negative_format_is_the_positive_with_a_sign(value: timedelta) -> None:
 def test_format_open_time_in_hours():
     from datetime import timedelta
 
-    from engine.durations import format_duration
+    from engine.core.durations import format_duration
 
     assert format_duration(timedelta(hours=24), days=False) == "PT24H"
     assert format_duration(-timedelta(hours=1663, minutes=30), days=False) == "-PT1663H30M"

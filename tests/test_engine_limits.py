@@ -12,7 +12,7 @@ import pytest
 from conftest import BASE, ticket
 
 from engine import DiagnosticError, evaluate, load_policy
-from engine.compiler import fnv1a32
+from engine.compile.compiler import fnv1a32
 
 
 def codes(exc: DiagnosticError) -> list[str]:
@@ -123,7 +123,7 @@ def test_cached_traces_follow_edited_line_numbers(tmp_path):
 
 
 def test_story_of_a_repeating_rule_tells_each_step(make_policy):
-    from engine.trace import story
+    from engine.explain.render import story
 
     cp = make_policy("""
     rules:

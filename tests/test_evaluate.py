@@ -124,7 +124,7 @@ def test_now_must_be_aware(cloudtalk):
 
 
 def test_ticket_schema_file_agrees_with_fact_catalogue():
-    from engine.facts import CORE_FACTS
+    from engine.core.facts import CORE_FACTS
 
     schema = json.loads(Path(ROOT / "schemas" / "ticket.schema.json").read_text())
     paths = set()
@@ -175,7 +175,7 @@ def _random_bundled_ticket(cp, rnd: random.Random, i: int) -> dict:
 
 @pytest.mark.parametrize("pid", ["cloudtalk", "credenti", "csd-group", "zmanda"])
 def test_cache_classes_are_exact_for_every_bundled_policy(pid):
-    from engine.evaluate import clear_cache
+    from engine.run.evaluator import clear_cache
 
     cp = load_policy(pid)
     rnd = random.Random(pid)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import bundled, evaluate, load_policy  # noqa: E402
-from engine.tickets import parse_timestamp  # noqa: E402
+from engine.check.tickets import parse_timestamp  # noqa: E402
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 GOLDEN = ROOT / "tests" / "golden" / "decisions"

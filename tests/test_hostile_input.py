@@ -8,7 +8,7 @@ from conftest import ticket
 
 from cli import main
 from engine import TicketError, evaluate
-from engine.evaluate import CalendarError
+from engine.run.evaluator import CalendarError
 
 NUMBER_POLICY = """
 rules:

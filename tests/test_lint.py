@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.diagnostics import Diagnostic
-from engine.lint import CODES, lint_policy
-from engine.loader import load_yaml_file
-from engine.pipeline import check_file, display_path
+from engine.author.lint import CODES, lint_policy
+from engine.check.files import check_file
+from engine.core.diagnostics import Diagnostic
+from engine.load.loader import load_yaml_file
+from engine.load.policies import display_path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"
@@ -501,7 +502,7 @@ CHOSEN = """
 ])
 def test_conditional_rules_do_not_hide_a_missing_plan_target(tmp_path, pid, old, new, missing):
     """A beta-only `no_guarantee` covers some tickets, not the plan's whole level."""
-    from engine.pipeline import check_file
+    from engine.check.files import check_file
 
     source = (ROOT / "rules" / pid / "policy.yaml").read_text("utf-8")
     assert old in source

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import Diagnostic, Location
-from engine.loader import (
+from engine.core.diagnostics import Diagnostic, Location
+from engine.load.loader import (
     MAX_DEPTH,
     Document,
     load_json,

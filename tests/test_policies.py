@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from engine import load_policy
-from engine.pipeline import bundled, check_file
-from engine.testing import check_case, coverage, discover, run_case
+from engine.author.policytest import check_case, coverage, discover, run_case
+from engine.check.files import check_file
+from engine.load.policies import bundled
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = discover([ROOT / "rules"])

@@ -7,7 +7,8 @@ import threading
 import pytest
 from conftest import ticket
 
-from engine import FiringBoundError, RuleActionError, evaluate, runtime
+from engine import FiringBoundError, RuleActionError, evaluate
+from engine.run import adapter as runtime
 
 
 def test_default_then_its_target_chain(make_policy):
@@ -220,7 +221,8 @@ def test_engine_failure_rebuilds_the_host(make_policy, monkeypatch):
 ENGINE_THREAD_SCRIPT = """
 import sys, threading
 sys.path.insert(0, {root!r})
-from engine import evaluate, load_policy, runtime
+from engine import evaluate, load_policy
+from engine.run import adapter as runtime
 runtime.use_engine_thread()
 cp = load_policy("cloudtalk")
 errors = []

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from engine import testing
-from engine.testing import collect, discover, run_case, run_cli
+from engine.author import policytest as testing
+from engine.author.policytest import collect, discover, run_case, run_cli
 
 MINI = """\
 # yaml-language-server: $schema=../../schemas/policy.schema.json

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import Diagnostic
-from engine.facts import NOT_CONDITIONABLE
-from engine.lint import lint_policy
-from engine.loader import load_yaml_file
-from engine.pipeline import check_file, display_path
+from engine.author.lint import lint_policy
+from engine.check.files import check_file
+from engine.core.diagnostics import Diagnostic
+from engine.core.facts import NOT_CONDITIONABLE
+from engine.load.loader import load_yaml_file
+from engine.load.policies import display_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted(ROOT.glob("rules/*/policy.yaml"))

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-from .diagnostics import did_you_mean, pointer_join
-from .facts import iana_zones
+from engine.core.diagnostics import did_you_mean, pointer_join
+from engine.core.facts import iana_zones
 
 __all__ = ["Calendar", "CalendarIssue", "build_calendar", "check_calendar_spec"]
 

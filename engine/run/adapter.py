@@ -18,95 +18,24 @@ import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
 
 import durable_rules_engine
 from durable import engine
 
-from .compiler import CompiledPolicy, CompiledRule
-from .durations import format_duration
-from .facts import CHANNELS
-from .model import PRIORITY_ACTIONS, Rule, Target
-from .tickets import Ticket
-
-
-class EvaluationError(Exception):
-    """A ticket could not be decided; the message names the rule(s) involved."""
-
-    code = "evaluation_failed"
-
-    def __init__(self, message: str, rules: tuple[str, ...] = ()):
-        super().__init__(message)
-        self.rules = rules
-
-
-class RuleActionError(EvaluationError):
-    code = "rule_action_failed"
-
-
-class FiringBoundError(EvaluationError):
-    code = "firing_bound_exceeded"
-
-
-class EngineFailure(EvaluationError):
-    code = "engine_failure"
-
-
-class EngineThreadError(RuntimeError):
-    """The engine was called from a thread other than the one that owns it."""
-
-
-class ActionRecord(NamedTuple):
-    """A priority change, as listed in the decision's `actions`."""
-
-    type: str
-    from_: str | None
-    to: str
-    rule: str
-    reason: str | None
-
-    def to_json(self) -> dict:
-        return {"type": self.type, "from": self.from_, "to": self.to, "rule": self.rule,
-                "reason": self.reason}
-
-
-class TraceEntry(NamedTuple):
-    """One step of the decision trace."""
-
-    seq: int
-    rule: str | None           # None for an outcome entry written by the engine itself
-    at: str | None             # file:line of the rule
-    stage: str | None
-    matched: tuple             # ((path, value), ...)
-    effect: str
-    because: str | None
-    source: dict | None
-
-    def to_json(self) -> dict:
-        return {"seq": self.seq, "rule": self.rule, "at": self.at, "stage": self.stage,
-                "matched": dict(self.matched), "effect": self.effect, "because": self.because,
-                "source": dict(self.source) if self.source is not None else None}
-
-
-class Outcome(NamedTuple):
-    """What the rules decided for one projection of facts (cacheable: no per-ticket times)."""
-
-    priority: str | None
-    actions: tuple[ActionRecord, ...]
-    plan: str | None
-    guaranteed: bool
-    no_guarantee_reason: str | None
-    target: Target | None
-    target_rule: str | None
-    sla_reason: str | None
-    channels: tuple[str, ...]
-    obligations: tuple[dict, ...]
-    notes: tuple[str, ...]
-    trace: tuple[TraceEntry, ...]
-    fired: frozenset[str]
-    suppressed: tuple[tuple[str, str], ...]   # (rule id, why it did not fire)
-
-
+from engine.check.tickets import Ticket
+from engine.compile.compiler import CompiledPolicy, CompiledRule
+from engine.core.decision import ActionRecord, Outcome, TraceEntry
+from engine.core.durations import format_duration
+from engine.core.facts import CHANNELS
+from engine.core.logic import resolve_level, shift_level
+from engine.core.model import PRIORITY_ACTIONS, Rule, Target
+from engine.run.errors import (
+    EngineFailure,
+    EngineThreadError,
+    EvaluationError,
+    FiringBoundError,
+    RuleActionError,
+)
 
 
 def find_cycle(sequence: list[str]) -> list[str]:
@@ -244,15 +173,10 @@ class _Evaluation:
                                 "; ".join(effects) or "no change", rule.because, source))
 
     def resolve_level(self, kind: str, value: object) -> str:
-        levels = self.cp.policy.levels
-        if isinstance(value, str):
-            return value
-        assert isinstance(value, dict)
-        if "fact" in value:
-            return self.values[value["fact"]]
-        index = levels.index(self.priority)  # type: ignore[arg-type]
-        step = value.get("down", 0) - value.get("up", 0)
-        return levels[min(max(index + step, 0), len(levels) - 1)]
+        if isinstance(value, dict) and "fact" not in value:
+            assert self.priority is not None  # implied by the compiled `priority present` test
+            return shift_level(self.cp.policy.levels, self.priority, value)
+        return resolve_level(self.cp.policy.levels, value, self.values)
 
     def apply(self, rule: Rule, c) -> list[str]:
         effects: list[str] = []

@@ -15,9 +15,9 @@ from datetime import datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from .diagnostics import Diagnostic, Location, did_you_mean, pointer_join
-from .durations import check_target, parse_duration
-from .facts import FactSpec, engine_number_problem, iana_zones, iso_countries
+from engine.core.diagnostics import Diagnostic, Location, did_you_mean, pointer_join
+from engine.core.durations import check_target, parse_duration
+from engine.core.facts import FactSpec, engine_number_problem, iana_zones, iso_countries
 
 _RFC3339 = re.compile(
     r"^(\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))?$"

@@ -1,15 +1,11 @@
-"""Load → check → compile, for a policy file or a bundled policy id."""
+"""Where policies are: bundled ids, files, policy folders and folders of policies."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .checks import check_document
-from .compiler import CompiledPolicy, compile_policy
-from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
-from .loader import load_yaml
-from .model import Policy
-from .paths import ROOT, data_dir
+from engine.core.diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
+from engine.core.paths import ROOT, data_dir
 
 
 def rules_dir() -> Path:
@@ -68,30 +64,3 @@ def display_path(path: Path) -> str:
             return str(path.resolve().relative_to(ROOT))
         except ValueError:
             return str(path)
-
-
-def check_file(path: Path | str) -> tuple[Policy | None, list[Diagnostic]]:
-    """Load and check one rule file: the model, and every diagnostic found."""
-    path = Path(path)
-    name = display_path(path)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return None, [Diagnostic("file_unreadable", f"cannot read `{name}`: {reason.lower()}",
-                                 location=Location(file=name))]
-    doc, diags = load_yaml(text, name)
-    if doc is None or any(d.severity == "error" for d in diags):
-        return None, diags
-    policy, more = check_document(doc)
-    return policy, diags + more
-
-
-def load_policy(policy: str | Path) -> CompiledPolicy:
-    """Resolve, load, check and compile a policy; DiagnosticError lists every problem."""
-    path = resolve(str(policy))
-    model, diags = check_file(path)
-    if model is None or any(d.severity == "error" for d in diags):
-        raise DiagnosticError([d for d in diags if d.severity == "error"] or diags)
-    return compile_policy(model)
-

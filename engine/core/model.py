@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .diagnostics import Location
+from engine.core.diagnostics import Location
 
 # Stages in firing order; a rule never fires after a rule of a later stage has fired.
 STAGES = ("assign", "default", "override", "reclassify", "final", "entitle", "target")
@@ -37,23 +37,9 @@ class Test:
         return f"{self.path} {shown}"
 
     def holds(self, value: object) -> bool:
-        """Evaluate this test in Python (used by explanations and lint, not by evaluation)."""
-        op, v = self.op, self.value
-        if op == "present":
-            return value is not None
-        if op == "absent":
-            return value is None
-        if op == "eq":
-            return value == v and value is not None if v is not None else value is None
-        if op == "ne":
-            return not (value == v and value is not None) if v is not None else value is not None
-        if op == "in":
-            return value is not None and value in v
-        if op == "not_in":
-            return value is None or value not in v
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        return {"lt": value < v, "le": value <= v, "gt": value > v, "ge": value >= v}[op]
+        """Evaluate this test in Python (explanations and lint; evaluation runs the engine)."""
+        from engine.core.logic import holds
+        return holds(self.op, self.value, value)
 
 
 def _show(v: object) -> str:

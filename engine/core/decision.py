@@ -5,8 +5,59 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from .durations import format_duration
-from .runtime import ActionRecord, Outcome, TraceEntry
+from engine.core.durations import format_duration
+from engine.core.model import Target
+
+
+class ActionRecord(NamedTuple):
+    """A priority change, as listed in the decision's `actions`."""
+
+    type: str
+    from_: str | None
+    to: str
+    rule: str
+    reason: str | None
+
+    def to_json(self) -> dict:
+        return {"type": self.type, "from": self.from_, "to": self.to, "rule": self.rule,
+                "reason": self.reason}
+
+
+class TraceEntry(NamedTuple):
+    """One step of the decision trace."""
+
+    seq: int
+    rule: str | None           # None for an outcome entry written by the engine itself
+    at: str | None             # file:line of the rule
+    stage: str | None
+    matched: tuple             # ((path, value), ...)
+    effect: str
+    because: str | None
+    source: dict | None
+
+    def to_json(self) -> dict:
+        return {"seq": self.seq, "rule": self.rule, "at": self.at, "stage": self.stage,
+                "matched": dict(self.matched), "effect": self.effect, "because": self.because,
+                "source": dict(self.source) if self.source is not None else None}
+
+
+class Outcome(NamedTuple):
+    """What the rules decided for one projection of facts (cacheable: no per-ticket times)."""
+
+    priority: str | None
+    actions: tuple[ActionRecord, ...]
+    plan: str | None
+    guaranteed: bool
+    no_guarantee_reason: str | None
+    target: Target | None
+    target_rule: str | None
+    sla_reason: str | None
+    channels: tuple[str, ...]
+    obligations: tuple[dict, ...]
+    notes: tuple[str, ...]
+    trace: tuple[TraceEntry, ...]
+    fired: frozenset[str]
+    suppressed: tuple[tuple[str, str], ...]   # (rule id, why it did not fire)
 
 
 class Sla(NamedTuple):

@@ -24,10 +24,19 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from .compiler import MAX_CONJUNCTIONS, TooComplex, _dedupe, _implicit_tests, domain, to_dnf
-from .diagnostics import Diagnostic, Location, escape_token
-from .loader import Document, load_yaml_file
-from .model import STAGES, Policy, Rule, Target, Test
+from engine.core.diagnostics import Diagnostic, Location, escape_token
+from engine.core.logic import (
+    MAX_CONJUNCTIONS,
+    TooComplex,
+    dedupe,
+    domain,
+    implicit_tests,
+    resolve_level,
+    shift_level,
+    to_dnf,
+)
+from engine.core.model import STAGES, Policy, Rule, Target, Test
+from engine.load.loader import Document, load_yaml_file
 
 #: Every lint code and its severity.
 CODES: dict[str, str] = {
@@ -143,7 +152,7 @@ class _Linter:
         self.infos: list[_Info] = []
         for i, rule in enumerate(policy.rules):
             try:
-                conjs = [_dedupe(c + _implicit_tests(rule)) for c in to_dnf(rule.when)]
+                conjs = [dedupe(c + implicit_tests(rule)) for c in to_dnf(rule.when)]
                 too_big = False
             except TooComplex:  # compile reports it; lint skips what it cannot expand
                 conjs, too_big = [], True
@@ -303,7 +312,7 @@ class _Linter:
             else:
                 for lv in self.allowed("priority", conj, info.stage):
                     if lv is not None:
-                        out.add(_shift(levels, lv, value))  # type: ignore[arg-type]
+                        out.add(shift_level(levels, lv, value))  # type: ignore[arg-type]
         return out
 
     def reachability(self) -> None:
@@ -536,7 +545,7 @@ class _Linter:
         pa, pb = a.rule.priority_action, b.rule.priority_action
         for ca in a.live:
             for cb in b.live:
-                joint = _dedupe(ca + cb)
+                joint = dedupe(ca + cb)
                 if not self.sat(joint, stage):
                     continue
                 if pa and pb and not self.first_match_wins(a, b, joint):
@@ -567,7 +576,7 @@ class _Linter:
         elif "fact" in value:  # type: ignore[operator]
             made = [v for v in self.allowed(value["fact"], joint, stage) if v is not None]  # type: ignore[index]
         else:
-            made = [_shift(self.p.levels, lv, value)  # type: ignore[arg-type]
+            made = [shift_level(self.p.levels, lv, value)  # type: ignore[arg-type]
                     for lv in self.allowed("priority", joint, stage) if lv is not None]
         return all(not all(t.holds(level) for t in cb if t.path == "priority")
                    for level in made for cb in b.live)
@@ -582,7 +591,7 @@ class _Linter:
         spaces = [[x for x in self.allowed(n, joint, stage) if x is not None] for n in names]
         for combo in itertools.product(*spaces):
             env = dict(zip(names, combo, strict=True))
-            la, lb = _resolve(self.p.levels, va, env), _resolve(self.p.levels, vb, env)
+            la, lb = resolve_level(self.p.levels, va, env), resolve_level(self.p.levels, vb, env)
             if la != lb:
                 fixed = [Test(n, "eq", x) for n, x in env.items()]
                 example = self.witness(
@@ -770,7 +779,7 @@ class _Linter:
                 groups = {m.rule.group for m in members if m.rule.group}
                 if info in members or info.rule.group in groups or levels.index(to) < start:
                     continue
-                joint = _dedupe(tests + extra)
+                joint = dedupe(tests + extra)
                 if not self.sat(joint, stage):
                     continue
                 if levels.index(to) == start:
@@ -794,7 +803,7 @@ class _Linter:
         if "fact" in value:
             return [(v, (Test(value["fact"], "eq", v),))
                     for v in self.allowed(value["fact"], conj, stage) if v is not None]
-        return [(_shift(self.p.levels, level, value), ())]
+        return [(shift_level(self.p.levels, level, value), ())]
 
     # ---- plans --------------------------------------------------------------------------
     def check_plans(self) -> None:
@@ -911,21 +920,6 @@ class _Linter:
                 self.add("unused_source", f"source `{src['id']}` is listed but no rule, table, "
                          "plan or reading cites it", self.locate(f"/sources/{k}"), None,
                          "cite it in a `source`, or remove it")
-
-
-def _shift(levels: tuple[str, ...], level: str, value: dict) -> str:
-    index = levels.index(level)
-    step = value.get("down", 0) - value.get("up", 0)
-    return levels[min(max(index + step, 0), len(levels) - 1)]
-
-
-def _resolve(levels: tuple[str, ...], value: object, env: dict) -> str:
-    if isinstance(value, str):
-        return value
-    assert isinstance(value, dict)
-    if "fact" in value:
-        return env[value["fact"]]
-    return _shift(levels, env["priority"], value)
 
 
 def _show_level(value: object, level: str) -> str:

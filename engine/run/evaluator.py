@@ -11,24 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from .compiler import CompiledPolicy
-from .decision import Decision, Sla
-from .diagnostics import DiagnosticError
-from .runtime import EvaluationError, Outcome, run
+from engine.compile.compiler import CompiledPolicy
+from engine.core.decision import Decision, Outcome, Sla
+from engine.run.adapter import run
+from engine.run.errors import CalendarError, TicketError
 
 CACHE_SIZE = 65536
 # scope -> key -> (outcome, trace entries to re-read, the merged values the trace shows)
 _caches: dict[tuple, dict[tuple, tuple[Outcome, tuple[int, ...], tuple]]] = {}
-
-
-class CalendarError(EvaluationError):
-    """A due time could not be computed on the target's calendar."""
-
-    code = "calendar_exhausted"
-
-
-class TicketError(DiagnosticError):
-    """The ticket violates the policy's fact schema; `.diagnostics` lists every problem."""
 
 
 def _rematch(outcome: Outcome, values: dict, indices: tuple[int, ...],

@@ -20,7 +20,7 @@ from types import MappingProxyType
 
 import yaml
 
-from engine.diagnostics import Diagnostic, Location, pointer_join
+from engine.core.diagnostics import Diagnostic, Location, pointer_join
 
 __all__ = [
     "MAX_DEPTH",

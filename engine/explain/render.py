@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from .compiler import CompiledPolicy
-from .decision import Decision
-from .durations import format_duration
-from .model import STAGES, Test, _show
+from engine.compile.compiler import CompiledPolicy
+from engine.core.decision import Decision
+from engine.core.durations import format_duration
+from engine.core.model import STAGES, Test, _show
 
 _VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridden",
           "reclassify": "reclassified"}

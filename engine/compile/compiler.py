@@ -8,91 +8,28 @@ durable_rules rule (JSON ruleset form) whose patterns test the ticket fact and t
 from __future__ import annotations
 
 import hashlib
-import itertools
 from dataclasses import dataclass, field
 
-from .diagnostics import Diagnostic, DiagnosticError, Location
-from .facts import CHANNELS, FactSpec
-from .model import STAGES, Condition, Policy, Rule, Test
-from .tickets import TicketChecker
+from engine.check.tickets import TicketChecker
+from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
+from engine.core.facts import CHANNELS, ENGINE_NAMES
+from engine.core.logic import (
+    MAX_CONJUNCTIONS,
+    TooComplex,
+    dedupe,
+    domain,
+    implicit_tests,
+    satisfiable,
+    to_dnf,
+)
+from engine.core.model import STAGES, Policy, Rule, Test
 
-MAX_CONJUNCTIONS = 64
 SENTINEL_PRI = 65535
 _DERIVED_KIND = {"priority": ("priority", "level"),
                  "entitlement.plan": ("entitlement", "plan"),
                  "entitlement.guaranteed": ("entitlement", "guaranteed")}
 _PATTERN_ALIAS = {"ticket": "t", "priority": "p", "entitlement": "e"}
-_NEGATIONS = {"eq": ("ne",), "ne": ("eq",), "in": ("not_in",), "not_in": ("in",),
-              "present": ("absent",), "absent": ("present",),
-              "lt": ("absent", "ge"), "le": ("absent", "gt"),
-              "gt": ("absent", "le"), "ge": ("absent", "lt")}
 
-
-def _negate(test: Test) -> list[Test]:
-    """The alternatives whose disjunction is `not test` (absent facts fail comparisons)."""
-    out = []
-    for op in _NEGATIONS[test.op]:
-        value = None if op in ("present", "absent") else test.value
-        out.append(Test(test.path, op, value, test.pointer))
-    return out
-
-
-class TooComplex(Exception):
-    """A condition's disjunctive normal form would exceed MAX_EXPANSION alternatives."""
-
-
-MAX_EXPANSION = 4096  # alternatives considered before impossible ones are dropped
-
-
-def to_dnf(cond: Condition | None, negate: bool = False) -> list[tuple[Test, ...]]:
-    """Disjunctive normal form: a list of conjunctions of tests (negations pushed to leaves).
-    Raises TooComplex beyond MAX_EXPANSION alternatives (never truncates)."""
-    if cond is None:
-        return [()]
-    if cond.op == "test":
-        assert cond.test is not None
-        return [(t,) for t in _negate(cond.test)] if negate else [(cond.test,)]
-    if cond.op == "not":
-        return to_dnf(cond.children[0], not negate)
-    conjunctive = (cond.op == "all") != negate
-    parts = [to_dnf(c, negate) for c in cond.children]
-    size = 1
-    for part in parts:
-        size = size * len(part) if conjunctive else size + len(part)
-    if size > MAX_EXPANSION:
-        raise TooComplex(size)
-    if conjunctive:
-        return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
-    return [conj for part in parts for conj in part]
-
-
-def domain(spec: FactSpec, policy: Policy) -> tuple | None:
-    """Every value a fact can hold (None = absent), or None when the domain is open."""
-    if spec.type == "level":
-        return (*policy.levels, None)
-    if spec.type == "plan":
-        return (*policy.plans, None)
-    if spec.type == "boolean":
-        return (True, False) if not spec.nullable or spec.default is not None or spec.derived \
-            else (True, False, None)
-    if spec.enum:
-        return (*spec.enum, None) if spec.default is None else tuple(spec.enum)
-    return None
-
-
-def satisfiable(conj: tuple[Test, ...], policy: Policy) -> bool:
-    """False when the tests cannot all hold (e.g. `environment: production` and `staging`)."""
-    by_path: dict[str, list[Test]] = {}
-    for t in conj:
-        by_path.setdefault(t.path, []).append(t)
-    for path, tests in by_path.items():
-        spec = policy.facts.get(path)
-        values = domain(spec, policy) if spec else None
-        if values is None:
-            continue
-        if not any(all(t.holds(v) for t in tests) for v in values):
-            return False
-    return True
 
 
 def _literal(test: Test) -> dict:
@@ -181,26 +118,11 @@ class CompiledPolicy:
         return {self.ruleset_name: rules}
 
 
-def _implicit_tests(rule: Rule) -> tuple[Test, ...]:
-    """Tests an action implies: a default needs no priority yet, `{fact: x}` needs x present."""
-    out = []
-    for kind, value in rule.actions:
-        if kind == "default":
-            out.append(Test("priority", "absent", None, rule.pointer))
-        elif kind in ("assign", "override", "reclassify") and isinstance(value, dict):
-            if "fact" in value:
-                out.append(Test(value["fact"], "present", None, rule.pointer))
-            else:  # up / down: from the current level
-                out.append(Test("priority", "present", None, rule.pointer))
-    return tuple(out)
-
-
 # durable_rules limits (src/rules/*.h), enforced with a margin: past them it hangs, crashes or
 # fails with a bare error code.
 MAX_VALUES_PER_FIELD = 500      # a field's value table has 512 slots; full = endless probe
 MAX_RANGE_TESTS = 60            # > 64 non-equality tests passed at once: error 303
 MAX_FACT_PROPERTIES = 250       # MAX_OBJECT_PROPERTIES 255, including kind, id and sid
-ENGINE_NAMES = ("kind", "id", "sid", "level", "plan", "guaranteed", "$s")
 
 
 def fnv1a32(text: str) -> int:
@@ -257,13 +179,6 @@ def _engine_limits(policy: Policy, compiled: list[CompiledRule],
     return problems
 
 
-def _dedupe(tests: tuple[Test, ...]) -> tuple[Test, ...]:
-    seen: dict[tuple, Test] = {}
-    for t in tests:
-        seen.setdefault((t.path, t.op, t.value), t)
-    return tuple(seen.values())
-
-
 def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
               key_paths: set[str]) -> tuple[tuple[str, dict | None], ...]:
     """How each key path enters the cache key.
@@ -308,9 +223,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         stage = STAGES.index(rule.stage)
         stage_index.append(stage)
         pri = 1 + stage * 1000 + (499 - rule.salience)
-        implicit = _implicit_tests(rule)
+        implicit = implicit_tests(rule)
         try:
-            conjunctions = [_dedupe(c + implicit) for c in to_dnf(rule.when)]
+            conjunctions = [dedupe(c + implicit) for c in to_dnf(rule.when)]
         except TooComplex:
             conjunctions = [()] * (MAX_CONJUNCTIONS + 1)  # reported just below
         conjunctions = [c for c in conjunctions if not c or satisfiable(c, policy)]

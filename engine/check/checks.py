@@ -11,20 +11,19 @@ from functools import cache
 
 import jsonschema
 
-from . import calendars as cal
-from .compiler import ENGINE_NAMES
-from .diagnostics import Diagnostic, did_you_mean, pointer_join
-from .diagnostics import escape_token as _esc
-from .durations import check_target, parse_duration
-from .facts import (
+from engine.calendars import calendars as cal
+from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
+from engine.core.diagnostics import escape_token as _esc
+from engine.core.durations import check_target, parse_duration
+from engine.core.facts import (
     CORE_FACTS,
     DERIVED_FACTS,
+    ENGINE_NAMES,
     NOT_CONDITIONABLE,
     FactSpec,
     engine_number_problem,
 )
-from .loader import Document
-from .model import (
+from engine.core.model import (
     PRIORITY_ACTIONS,
     STAGES,
     Condition,
@@ -35,7 +34,8 @@ from .model import (
     Target,
     Test,
 )
-from .paths import data_dir
+from engine.core.paths import data_dir
+from engine.load.loader import Document
 
 SCHEMA_DIR = data_dir("schemas")
 DEFAULT_MAX_FIRINGS = 100

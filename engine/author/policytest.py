@@ -17,16 +17,23 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from .compiler import CompiledPolicy
-from .decision import Decision
-from .diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean, escape_token
-from .durations import parse_duration
-from .evaluate import TicketError, evaluate
-from .loader import Document, load_yaml_file
-from .paths import data_dir
-from .pipeline import bundled, display_path, load_policy
-from .runtime import EvaluationError
-from .tickets import parse_timestamp
+from engine.check.tickets import parse_timestamp
+from engine.compile.compiler import CompiledPolicy
+from engine.compile.pipeline import load_policy
+from engine.core.decision import Decision
+from engine.core.diagnostics import (
+    Diagnostic,
+    DiagnosticError,
+    Location,
+    did_you_mean,
+    escape_token,
+)
+from engine.core.durations import parse_duration
+from engine.core.paths import data_dir
+from engine.load.loader import Document, load_yaml_file
+from engine.load.policies import bundled, display_path
+from engine.run.adapter import EvaluationError
+from engine.run.evaluator import TicketError, evaluate
 
 __all__ = [
     "Case", "CaseResult", "Coverage", "DECISION_KEYS", "EXPECT_KEYS", "check_case", "collect",

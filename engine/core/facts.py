@@ -108,3 +108,7 @@ def iana_zones() -> frozenset[str]:
     return frozenset(z for z in zoneinfo.available_timezones()
                      if z not in ("localtime", "posixrules", "Factory")
                      and not z.startswith(("posix/", "right/")))
+
+
+# property names the engine itself uses on facts (see compile limits)
+ENGINE_NAMES = ("kind", "id", "sid", "level", "plan", "guaranteed", "$s")
