@@ -159,22 +159,23 @@ def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
 def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, ticket: str) -> None:
     """Explain a decision as a numbered story a reviewer can check."""
     from engine.explain import render as trace
+    from engine.explain import why_not as wn
 
     cp, data, decision = _decide(policy, ticket, now)
     if why_not:
         checked, _ = cp.checker.check(data)
         try:
-            report = trace.why_not(cp, decision, why_not, checked.values)
+            report = wn.why_not(cp, decision, why_not, checked.values)
         except KeyError:
             ids = sorted({r.id for r in cp.rules} | {r.group for r in cp.rules if r.group})
             _fail([Diagnostic("unknown_rule", f"no rule `{why_not}` in policy `{cp.id}`",
                               location=Location(file=cp.policy.file),
                               hint=did_you_mean(why_not, ids))])
-        click.echo(trace.render_why_not(report, fmt), nl=False)
+        click.echo(wn.render_why_not(report, fmt), nl=False)
         return
     render = {"text": trace.render_text, "json": trace.render_json,
               "markdown": trace.render_markdown}[fmt]
-    click.echo(render(decision), nl=False)
+    click.echo(render(decision, str(Path(cp.policy.file).parent)), nl=False)
 
 
 def _check_paths(paths: tuple[str, ...], lint: bool) -> tuple[list[Diagnostic], int]:

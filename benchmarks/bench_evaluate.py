@@ -32,8 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import bundled, evaluate, load_policy  # noqa: E402
 from engine.core.durations import format_duration  # noqa: E402
-from engine.run.adapter import run_bare  # noqa: E402
-from engine.run.evaluator import clear_cache  # noqa: E402
+from engine.run.evaluator import clear_cache, default_evaluator  # noqa: E402
 
 CHUNK = 500
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/Bratislava", None]
@@ -168,7 +167,7 @@ def main() -> None:
         for lo in range(0, len(tickets), CHUNK):  # interleaved, so drift hits both alike
             cold_t += measure(lambda t, cp=cp: evaluate(cp, t, cache=False),
                               tickets[lo:lo + CHUNK])
-            bare_t += run_bare(cp, checked[lo:lo + CHUNK])
+            bare_t += default_evaluator().adapter.run_bare(cp, checked[lo:lo + CHUNK])
         cold, bare = summary(cold_t), summary(bare_t)
         fired = statistics.mean(len(evaluate(cp, t).fired) for t in tickets[:2000])
         print(f"{pid:<10} {'warm':<5} {warm[0]:>10,.0f} {warm[1]:>8.1f} {warm[2]:>8.1f}"

@@ -34,7 +34,7 @@ def test_example_decides(tmp_path):
                       "impact": "high", "urgency": "high", "environment": "production",
                       "seats": 50})
     assert d.priority == "P1"
-    assert [o["party"] for o in d.outcome.obligations] == ["customer", "vendor"]
+    assert [o.party for o in d.obligations] == ["customer", "vendor"]
     # 24 Dec is a short day (09-12): one hour today, the 25th/26th are holidays, then Monday
     assert d.sla.due_at.isoformat() == "2026-12-28T10:00:00+01:00"
     small = evaluate(cp, {"id": "A-2", "submitted_at": "2026-03-02T10:00:00+01:00",
@@ -42,4 +42,4 @@ def test_example_decides(tmp_path):
                           "seats": 3, "customer": {"segment": "trial",
                                                    "timezone": "America/New_York"}})
     assert [a.to for a in small.actions] == ["P2", "P3"]
-    assert small.outcome.plan == "enterprise" and small.sla.timezone == "America/New_York"
+    assert small.plan == "enterprise" and small.sla.timezone == "America/New_York"

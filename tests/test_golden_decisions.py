@@ -9,7 +9,6 @@ Regenerate after an intended change, then read the diff:
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -32,14 +31,10 @@ def policy_of(example: Path) -> str:
 
 
 def decide(example: Path) -> dict:
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # traces cite rule files relative to the checkout
-    try:
-        cp = load_policy(policy_of(example))
-        ticket = json.loads(example.read_text("utf-8"))
-        return evaluate(cp, ticket, now=parse_timestamp(NOW)).to_json()
-    finally:
-        os.chdir(cwd)
+    """The example's decision; citations never depend on the working directory."""
+    cp = load_policy(policy_of(example))
+    ticket = json.loads(example.read_text("utf-8"))
+    return evaluate(cp, ticket, now=parse_timestamp(NOW)).to_json()
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.stem for e in EXAMPLES])

@@ -9,6 +9,7 @@ from conftest import ticket
 
 from engine import FiringBoundError, RuleActionError, evaluate
 from engine.run import adapter as runtime
+from engine.run.evaluator import default_evaluator
 
 
 def test_default_then_its_target_chain(make_policy):
@@ -204,7 +205,8 @@ def test_engine_failure_rebuilds_the_host(make_policy, monkeypatch):
         then: {assign: P2}
     """)
     evaluate(cp, ticket(), cache=False)
-    broken_host = runtime._ENGINE.host
+    adapter = default_evaluator().adapter
+    broken_host = adapter.host
 
     def out_of_sessions(*args, **kwargs):
         raise MemoryError()
@@ -213,17 +215,17 @@ def test_engine_failure_rebuilds_the_host(make_policy, monkeypatch):
     with pytest.raises(runtime.EngineFailure) as exc:
         evaluate(cp, ticket(id="M-1"), cache=False)
     assert "durable_rules failed on ticket `M-1`" in str(exc.value)
-    assert runtime._ENGINE.host is None  # poisoned host dropped
+    assert adapter.host is None  # poisoned host dropped
     assert evaluate(cp, ticket(id="M-2"), cache=False).priority == "P2"
-    assert runtime._ENGINE.host is not broken_host
+    assert adapter.host is not broken_host
 
 
 ENGINE_THREAD_SCRIPT = """
 import sys, threading
 sys.path.insert(0, {root!r})
 from engine import evaluate, load_policy
-from engine.run import adapter as runtime
-runtime.use_engine_thread()
+from engine.run.evaluator import use_engine_thread
+use_engine_thread()
 cp = load_policy("cloudtalk")
 errors = []
 def worker(n):

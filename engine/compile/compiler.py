@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from engine.check.tickets import TicketChecker
+from engine.core.decision import Citation, PolicyRef
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.core.facts import CHANNELS, ENGINE_NAMES
 from engine.core.logic import (
@@ -80,7 +82,10 @@ class CompiledPolicy:
     reads_entitlement: bool
     checker: TicketChecker = field(repr=False, compare=False)
     stage_index: tuple[int, ...] = ()    # per rule
-    trace_meta: tuple[tuple[str, dict | None], ...] = ()   # per rule: (file:line, source JSON)
+    trace_meta: tuple[tuple[Citation, dict | None], ...] = ()   # per rule: citation, source
+    ref: PolicyRef = PolicyRef("", "", "")   # id, version, digest: what a decision cites
+    # what a decision depends on: the key paths plus the facts its due time reads
+    input_paths: tuple[str, ...] = ()
     key_maps: tuple[str, ...] = ()       # map-valued key paths (contract.response_targets)
     ticket_parts: tuple = ()             # (path, path split at dots) for each ticket path
     plan_channels: dict = field(default_factory=dict)   # plan id -> channels in canonical order
@@ -88,8 +93,8 @@ class CompiledPolicy:
     key_plan: tuple[tuple[str, dict | None], ...] = ()
     merged_paths: frozenset[str] = frozenset()          # paths keyed by class, not raw value
     merged_order: tuple[str, ...] = ()                    # the same, in a fixed order
-    cache_scope: tuple = ()   # digest + file + rule lines: outcomes cite provenance, so a cache
-                              # entry is only shared by compilations that cite the same places
+    cache_scope: tuple = ()   # digest + cited file + rule lines: outcomes cite provenance, so a
+                              # cache entry is only shared by compilations citing the same places
 
     @property
     def id(self) -> str:
@@ -265,25 +270,29 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     if problems:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
+    cited = PurePath(policy.file).name  # citations name the file inside the policy's folder
     checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans))
     key_plan = _key_plan(policy, compiled, raw_paths, key_paths)
     return CompiledPolicy(
-        policy=policy, digest=digest, ruleset_name=f"{policy.id}@{digest[7:23]}",
+        policy=policy, digest=digest, ref=PolicyRef(policy.id, policy.version, digest),
+        ruleset_name=f"{policy.id}@{digest[7:23]}",
         rules=policy.rules, compiled=tuple(compiled),
         ticket_paths=tuple(sorted(ticket_paths)), key_paths=tuple(sorted(key_paths)),
+        input_paths=tuple(sorted(key_paths | {"id", "submitted_at", "first_response_at",
+                                             "customer.timezone"})),
         ticket_parts=tuple((p, tuple(p.split("."))) for p in sorted(ticket_paths)),
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),
         key_plan=key_plan,
         merged_order=tuple(sorted(p for p, classes in key_plan if classes is not None
                                   or policy.facts[p].type in ("integer", "number"))),
-        cache_scope=(digest, policy.file, tuple(
+        cache_scope=(digest, cited, tuple(
             (r.location.line, r.location.column) for r in policy.rules)),
         merged_paths=frozenset(p for p, classes in key_plan if classes is not None
                                or policy.facts[p].type in ("integer", "number")),
         plan_channels={pid: tuple(c for c in CHANNELS if c in plan.channels)
                        for pid, plan in policy.plans.items()},
         key_maps=tuple(p for p in sorted(key_paths) if policy.facts[p].type == "targets"),
-        trace_meta=tuple((f"{r.location.file}:{r.location.line}",
+        trace_meta=tuple((Citation(policy.id, digest, cited, r.location.line),
                           r.source.to_json() if r.source else None) for r in policy.rules),
     )

@@ -1,12 +1,81 @@
-"""The Decision: what evaluate() returns, with its stable JSON form."""
+"""The decision as a record: what evaluation returns, its canonical JSON and its exact inverse.
+
+Importable without the rules engine. Nothing here is prose: a trace event holds its kind, the
+rule, a stable citation, the facts it matched and structured changes (`field`, `before`,
+`after`); sentences are rendered in `engine.explain` only.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from engine.core.durations import format_duration
+from engine.core.durations import format_duration, parse_duration
 from engine.core.model import Target
+
+#: The decision JSON's format; bumped when a field changes meaning or goes away.
+FORMAT = 2
+
+#: Trace event kinds: a rule fired, or the engine stated an outcome of the whole evaluation.
+EVENT_KINDS = ("rule", "channels", "no_sla", "no_match")
+
+
+def canonical_json(value: object) -> str:
+    """The one canonical JSON form: sorted keys, no whitespace, UTF-8 text (not escaped)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def sha256_of(value: object) -> str:
+    """`sha256:<hex>` of the canonical JSON of `value`."""
+    return "sha256:" + hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+class Citation(NamedTuple):
+    """Where a rule is written: the policy, its digest, the file inside the policy's folder and
+    the line — the same bytes whatever the working directory or install location."""
+
+    policy: str
+    digest: str
+    path: str
+    line: int
+
+    def to_json(self) -> dict:
+        return {"policy": self.policy, "digest": self.digest, "path": self.path,
+                "line": self.line}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Citation:
+        return cls(d["policy"], d["digest"], d["path"], d["line"])
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+class Change(NamedTuple):
+    """One field a step changed (or confirmed, when `before == after`).
+
+    Fields: `priority`, `plan`, `guaranteed`, `target` (a target object or null with a
+    `reason`), `channels.offered`, `channels.withheld`, `obligations`, `notes`, and for
+    outcome events `channels` and `sla`.
+    """
+
+    field: str
+    before: Any
+    after: Any
+    reason: str | None = None
+
+    def to_json(self) -> dict:
+        out = {"field": self.field, "before": self.before, "after": self.after}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict) -> Change:
+        return cls(d["field"], d["before"], d["after"], d.get("reason"))
 
 
 class ActionRecord(NamedTuple):
@@ -22,23 +91,49 @@ class ActionRecord(NamedTuple):
         return {"type": self.type, "from": self.from_, "to": self.to, "rule": self.rule,
                 "reason": self.reason}
 
+    @classmethod
+    def from_json(cls, d: dict) -> ActionRecord:
+        return cls(d["type"], d["from"], d["to"], d["rule"], d["reason"])
 
-class TraceEntry(NamedTuple):
+
+class Obligation(NamedTuple):
+    """A duty a rule puts on the customer or the vendor."""
+
+    party: str
+    duty: str
+    rule: str
+
+    def to_json(self) -> dict:
+        return {"party": self.party, "duty": self.duty, "rule": self.rule}
+
+
+class TraceEvent(NamedTuple):
     """One step of the decision trace."""
 
     seq: int
-    rule: str | None           # None for an outcome entry written by the engine itself
-    at: str | None             # file:line of the rule
+    kind: str                   # one of EVENT_KINDS
+    rule: str | None            # None for an outcome event
+    citation: Citation | None
     stage: str | None
-    matched: tuple             # ((path, value), ...)
-    effect: str
+    matched: tuple              # ((path, value), ...)
+    changes: tuple[Change, ...]
     because: str | None
     source: dict | None
 
     def to_json(self) -> dict:
-        return {"seq": self.seq, "rule": self.rule, "at": self.at, "stage": self.stage,
-                "matched": dict(self.matched), "effect": self.effect, "because": self.because,
+        return {"seq": self.seq, "kind": self.kind, "rule": self.rule,
+                "citation": self.citation.to_json() if self.citation else None,
+                "stage": self.stage, "matched": dict(self.matched),
+                "changes": [c.to_json() for c in self.changes], "because": self.because,
                 "source": dict(self.source) if self.source is not None else None}
+
+    @classmethod
+    def from_json(cls, d: dict) -> TraceEvent:
+        cite = d["citation"]
+        return cls(d["seq"], d["kind"], d["rule"], Citation.from_json(cite) if cite else None,
+                   d["stage"], tuple(d["matched"].items()),
+                   tuple(Change.from_json(c) for c in d["changes"]), d["because"],
+                   dict(d["source"]) if d["source"] is not None else None)
 
 
 class Outcome(NamedTuple):
@@ -53,11 +148,22 @@ class Outcome(NamedTuple):
     target_rule: str | None
     sla_reason: str | None
     channels: tuple[str, ...]
-    obligations: tuple[dict, ...]
+    obligations: tuple[Obligation, ...]
     notes: tuple[str, ...]
-    trace: tuple[TraceEntry, ...]
+    trace: tuple[TraceEvent, ...]
     fired: frozenset[str]
     suppressed: tuple[tuple[str, str], ...]   # (rule id, why it did not fire)
+
+
+class PolicyRef(NamedTuple):
+    """Which policy version decided."""
+
+    id: str
+    version: str
+    digest: str
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "version": self.version, "digest": self.digest}
 
 
 class Sla(NamedTuple):
@@ -81,21 +187,73 @@ class Sla(NamedTuple):
             out["remaining"] = format_duration(self.remaining, days=False)
         return out
 
+    @classmethod
+    def from_json(cls, d: dict) -> Sla:
+        remaining = d.get("remaining")
+        return cls(_duration(d["target"]), d["clock"], d["calendar"], d["timezone"],
+                   datetime.fromisoformat(d["due_at"]), d["met"],
+                   None if remaining is None else _duration(remaining), d["rule"], d["metric"])
 
-class Decision(NamedTuple):
-    """The decision for one ticket under one policy version."""
 
-    ticket_id: str
-    policy_id: str
-    policy_version: str
-    policy_digest: str
-    requested_priority: str | None
-    outcome: Outcome
-    sla: Sla | None
+def _duration(text: str) -> timedelta:
+    negative = text.startswith("-")
+    value = parse_duration(text[1:] if negative else text)
+    return -value if negative else value
+
+
+class Decision:
+    """The decision for one ticket under one policy version: a record with an exact JSON form.
+
+    `inputs` are the ticket facts the decision depends on — (paths, values by path); only their
+    digest is part of the record (`input_digest`), computed when first asked for.
+    """
+
+    __slots__ = ("ticket_id", "policy", "now", "requested_priority", "outcome", "sla",
+                 "request_id", "_inputs", "_digest")
+
+    def __init__(self, *, ticket_id: str, policy: PolicyRef, requested_priority: str | None,
+                 outcome: Outcome, sla: Sla | None, now: datetime | None = None,
+                 inputs: tuple[tuple[str, ...], dict] | None = None,
+                 input_digest: str | None = None,
+                 request_id: str | None = None):
+        self.ticket_id = ticket_id
+        self.policy = policy
+        self.now = now
+        self.requested_priority = requested_priority
+        self.outcome = outcome
+        self.sla = sla
+        self.request_id = request_id
+        self._inputs = inputs
+        self._digest = input_digest
+
+    # ---- views ------------------------------------------------------------------------
+    @property
+    def input_digest(self) -> str:
+        """sha256 of the canonical JSON of the ticket facts the decision depends on."""
+        if self._digest is None:
+            paths, values = self._inputs or ((), {})
+            self._digest = sha256_of({p: values[p] for p in paths if values.get(p) is not None})
+        return self._digest
+
+    @property
+    def policy_id(self) -> str:
+        return self.policy.id
+
+    @property
+    def policy_version(self) -> str:
+        return self.policy.version
+
+    @property
+    def policy_digest(self) -> str:
+        return self.policy.digest
 
     @property
     def priority(self) -> str | None:
         return self.outcome.priority
+
+    @property
+    def plan(self) -> str | None:
+        return self.outcome.plan
 
     @property
     def actions(self) -> tuple[ActionRecord, ...]:
@@ -106,19 +264,46 @@ class Decision(NamedTuple):
         return self.outcome.channels
 
     @property
-    def trace(self) -> tuple[TraceEntry, ...]:
+    def obligations(self) -> tuple[Obligation, ...]:
+        return self.outcome.obligations
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.outcome.notes
+
+    @property
+    def sla_reason(self) -> str | None:
+        return self.outcome.sla_reason if self.sla is None else None
+
+    @property
+    def trace(self) -> tuple[TraceEvent, ...]:
         return self.outcome.trace
 
     @property
     def fired(self) -> frozenset[str]:
         return self.outcome.fired
 
+    @property
+    def suppressed(self) -> tuple[tuple[str, str], ...]:
+        return self.outcome.suppressed
+
+    def with_request_id(self, request_id: str | None) -> Decision:
+        """The same decision, answering the request `request_id`."""
+        return Decision(ticket_id=self.ticket_id, policy=self.policy, now=self.now,
+                        requested_priority=self.requested_priority, outcome=self.outcome,
+                        sla=self.sla, inputs=self._inputs, input_digest=self._digest,
+                        request_id=request_id)
+
+    # ---- JSON -------------------------------------------------------------------------
     def to_json(self) -> dict:
+        """The record as JSON data ([schema](schemas/decision.schema.json)); key order fixed."""
         o = self.outcome
-        return {
+        out = {
+            "format": FORMAT,
             "ticket_id": self.ticket_id,
-            "policy": {"id": self.policy_id, "version": self.policy_version,
-                       "digest": self.policy_digest},
+            "policy": self.policy.to_json(),
+            "now": self.now.isoformat() if self.now is not None else None,
+            "input_digest": self.input_digest,
             "requested_priority": self.requested_priority,
             "priority": o.priority,
             "plan": o.plan,
@@ -126,7 +311,55 @@ class Decision(NamedTuple):
             "sla": self.sla.to_json() if self.sla else None,
             "sla_reason": o.sla_reason if self.sla is None else None,
             "channels": list(o.channels),
-            "obligations": [dict(x) for x in o.obligations],
+            "obligations": [x.to_json() for x in o.obligations],
             "notes": list(o.notes),
+            "suppressed": [{"rule": r, "reason": why} for r, why in o.suppressed],
             "trace": [t.to_json() for t in o.trace],
         }
+        if self.request_id is not None:
+            out["request_id"] = self.request_id
+        return out
+
+    def canonical(self) -> str:
+        """The canonical JSON text of the record (what digests and logs hash)."""
+        return canonical_json(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: dict) -> Decision:
+        """The inverse of `to_json`: `Decision.from_json(x.to_json()).to_json() == x.to_json()`."""
+        if d.get("format") != FORMAT:
+            raise ValueError(f"decision format `{d.get('format')}` is not {FORMAT}")
+        sla = Sla.from_json(d["sla"]) if d["sla"] is not None else None
+        trace = tuple(TraceEvent.from_json(e) for e in d["trace"])
+        guaranteed = not any(c.field == "guaranteed" for e in trace for c in e.changes)
+        outcome = Outcome(
+            priority=d["priority"], actions=tuple(ActionRecord.from_json(a) for a in d["actions"]),
+            plan=d["plan"], guaranteed=guaranteed,
+            no_guarantee_reason=None if guaranteed else d["sla_reason"],
+            target=Target(sla.target, sla.calendar, sla.metric) if sla else None,
+            target_rule=sla.rule if sla else None, sla_reason=d["sla_reason"],
+            channels=tuple(d["channels"]),
+            obligations=tuple(Obligation(o["party"], o["duty"], o["rule"])
+                              for o in d["obligations"]),
+            notes=tuple(d["notes"]), trace=trace,
+            fired=frozenset(e.rule for e in trace if e.rule),
+            suppressed=tuple((s["rule"], s["reason"]) for s in d["suppressed"]))
+        p = d["policy"]
+        now = d["now"]
+        return cls(ticket_id=d["ticket_id"], policy=PolicyRef(p["id"], p["version"], p["digest"]),
+                   now=datetime.fromisoformat(now) if now is not None else None,
+                   requested_priority=d["requested_priority"], outcome=outcome, sla=sla,
+                   input_digest=d["input_digest"], request_id=d.get("request_id"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.canonical())
+
+    def __repr__(self) -> str:
+        return (f"Decision(ticket_id={self.ticket_id!r}, policy={self.policy.id}@"
+                f"{self.policy.version}, priority={self.priority!r}, sla={self.sla!r})")
+

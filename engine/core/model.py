@@ -85,8 +85,11 @@ class Source:
 
 @dataclass(frozen=True)
 class Target:
+    """A response target: open time `within` on `calendar`, for one SLA metric."""
+
     within: timedelta
     calendar: str | None   # None in a rule: the calendar of the plan in effect
+    metric: str = "first_response"
 
 
 @dataclass(frozen=True)

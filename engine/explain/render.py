@@ -1,14 +1,14 @@
-"""Explain stage: the trace is data; these are its renderers (text, markdown, json) and
-the "why not" analysis of a rule that did not fire."""
+"""Explain stage: the trace is data; these are its renderers (text, markdown, json).
+
+Every sentence about a decision is written here, from the record's structured events."""
 
 from __future__ import annotations
 
 import json
 
-from engine.compile.compiler import CompiledPolicy
-from engine.core.decision import Decision
+from engine.core.decision import Change, Decision, TraceEvent
 from engine.core.durations import format_duration
-from engine.core.model import STAGES, Test, _show
+from engine.core.model import _show
 
 _VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridden",
           "reclassify": "reclassified"}
@@ -19,7 +19,51 @@ def _matched(matched: tuple) -> str:
     return ", ".join(f"{path} is {_show(value)}" for path, value in shown.items())
 
 
-def story(decision: Decision) -> list[str]:
+def describe_change(change: Change) -> str:
+    """One structured change as a phrase (`priority P1 → P3`, `offers phone`)."""
+    f, before, after = change.field, change.before, change.after
+    if f == "priority":
+        return f"priority stays {after}" if before == after else \
+            f"priority {before or 'none'} → {after}"
+    if f == "plan":
+        return f"plan in effect {before or 'none'} → {after}"
+    if f in ("guaranteed", "sla"):
+        return f"no guaranteed response: {change.reason}"
+    if f == "target":
+        if after is None:
+            return f"no response target: {change.reason}"
+        text = f"response target {after['within']} on `{after['calendar']}`"
+        return text + " (from the customer's contract)" if after["basis"] == "contract" else text
+    if f == "channels.offered":
+        return f"offers {', '.join(after)}"
+    if f == "channels.withheld":
+        return f"withholds {', '.join(after)}"
+    if f == "channels":
+        return "channels: " + (", ".join(after) or "none")
+    if f == "obligations":
+        return f"obligation on the {after['party']}: {after['duty']}"
+    if f == "notes":
+        return f"note: {after}"
+    return f"{f} {_show(before)} → {_show(after)}"
+
+
+def effect(event: TraceEvent) -> str:
+    """What one step did, as one phrase list."""
+    if event.kind == "no_match":
+        return "no rule matched this ticket"
+    return "; ".join(describe_change(c) for c in event.changes) or "no change"
+
+
+def cite(event: TraceEvent, root: str | None = None) -> str | None:
+    """`path:line` of the step's rule, under `root` (e.g. the policy's folder as the reader
+    sees it) when given; the record itself never holds a working-directory path."""
+    c = event.citation
+    if c is None:
+        return None
+    return f"{root.rstrip('/')}/{c.path}:{c.line}" if root else f"{c.path}:{c.line}"
+
+
+def story(decision: Decision, root: str | None = None) -> list[str]:
     """The trace as numbered sentences a reviewer can check."""
     pending: dict[str, list] = {}
     for a in decision.actions:  # in firing order, like the trace
@@ -27,20 +71,19 @@ def story(decision: Decision) -> list[str]:
     lines = []
     for e in decision.trace:
         if e.rule is None:
-            lines.append(f"{e.seq}. {e.effect}")
+            lines.append(f"{e.seq}. {effect(e)}")
             continue
-        changes = any(part.startswith("priority ") and "→" in part
-                      for part in e.effect.split("; "))
-        action = pending[e.rule].pop(0) if changes and pending.get(e.rule) else None
+        moved = any(c.field == "priority" and c.before != c.after for c in e.changes)
+        action = pending[e.rule].pop(0) if moved and pending.get(e.rule) else None
         if action is not None:
             move = f"{action.from_} → {action.to}" if action.from_ else action.to
             what = f"{_VERBS[action.type]} {move}"
-            rest = [x for x in e.effect.split("; ") if not x.startswith("priority ")]
+            rest = [describe_change(c) for c in e.changes if c.field != "priority"]
             if rest:
                 what += "; " + "; ".join(rest)
         else:
-            what = e.effect
-        text = f"{e.seq}. {what} by {e.rule} ({e.at})"
+            what = effect(e)
+        text = f"{e.seq}. {what} by {e.rule} ({cite(e, root)})"
         if e.matched:
             text += f": {_matched(e.matched)}"
         if e.source:
@@ -58,7 +101,7 @@ def _summary(decision: Decision) -> list[str]:
     lines.append(f"priority {decision.priority or 'none'} (requested {requested})")
     sla = decision.sla
     if sla is None:
-        lines.append(f"sla: none — {decision.outcome.sla_reason or 'no target applies'}")
+        lines.append(f"sla: none — {decision.sla_reason or 'no target applies'}")
     else:
         text = (f"sla: first response within {format_duration(sla.target, days=False)} "
                 f"({sla.clock} time on "
@@ -69,18 +112,19 @@ def _summary(decision: Decision) -> list[str]:
             text += f", remaining {format_duration(sla.remaining, days=False)}"
         lines.append(text)
     lines.append(f"channels: {', '.join(decision.channels) or 'none'}")
-    for o in decision.outcome.obligations:
-        lines.append(f"obligation ({o['party']}): {o['duty']}")
-    for note in decision.outcome.notes:
+    for o in decision.obligations:
+        lines.append(f"obligation ({o.party}): {o.duty}")
+    for note in decision.notes:
         lines.append(f"note: {' '.join(note.split())}")
     return lines
 
 
-def render_text(decision: Decision) -> str:
-    return "\n".join([*_summary(decision), "", *story(decision)]) + "\n"
+def render_text(decision: Decision, root: str | None = None) -> str:
+    """The summary and the numbered story; citations under `root` (see `cite`)."""
+    return "\n".join([*_summary(decision), "", *story(decision, root)]) + "\n"
 
 
-def render_markdown(decision: Decision) -> str:
+def render_markdown(decision: Decision, root: str | None = None) -> str:
     """For pasting into a ticket or an audit report."""
     out = [f"### Decision for ticket `{decision.ticket_id}`", ""]
     out += [f"- {line}" for line in _summary(decision)[1:]]
@@ -92,8 +136,8 @@ def render_markdown(decision: Decision) -> str:
         if e.source:
             clause = f"“{e.source['quote']}”" + (f" — {e.source['gloss']}" if e.source.get(
                 "gloss") else "")
-        cells = [str(e.seq), f"`{e.rule}`" if e.rule else "—", e.at or "—",
-                 _matched(e.matched) or "—", e.effect, clause or "—"]
+        cells = [str(e.seq), f"`{e.rule}`" if e.rule else "—", cite(e, root) or "—",
+                 _matched(e.matched) or "—", effect(e), clause or "—"]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(out) + "\n"
 
@@ -103,116 +147,9 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render_json(decision: Decision) -> str:
-    return json.dumps({"decision": decision.to_json(), "story": story(decision)}, indent=2,
-                      ensure_ascii=False) + "\n"
+def render_json(decision: Decision, root: str | None = None) -> str:
+    """The decision record and its story."""
+    return json.dumps({"decision": decision.to_json(), "story": story(decision, root)},
+                      indent=2, ensure_ascii=False) + "\n"
 
 
-def _seen_during(policy: CompiledPolicy, decision: Decision, ticket_values: dict,
-                 stage: str) -> dict[str, list[tuple[object, str | None]]]:
-    """The values each derived fact held while `stage` ran, each with the step that set it.
-
-    Stages only move forward, so a rule saw the value left by earlier stages and those set
-    during its own stage."""
-    order = STAGES.index(stage)
-    stage_of = {r.id: STAGES.index(r.stage) for r in policy.rules}
-    step_of = {e.rule: e.seq for e in decision.trace if e.rule}
-    priority: list[tuple[object, str | None]] = [(None, None)]
-    for a in decision.actions:
-        where = f"step {step_of.get(a.rule)} by `{a.rule}`"
-        if stage_of[a.rule] < order:
-            priority = [(a.to, where)]
-        elif stage_of[a.rule] == order:
-            priority.append((a.to, where))
-    entitle = STAGES.index("entitle")
-    initial_plan = ticket_values.get("plan") or policy.policy.default_plan
-    o = decision.outcome
-    if order < entitle:
-        plan, guaranteed = [(initial_plan, None)], [(True, None)]
-    elif order == entitle:
-        plan = [(initial_plan, None)] + ([(o.plan, "a `use_plan`")]
-                                         if o.plan != initial_plan else [])
-        guaranteed = [(True, None)] + ([(False, "a `no_guarantee`")] if not o.guaranteed else [])
-    else:
-        plan, guaranteed = [(o.plan, None)], [(o.guaranteed, None)]
-    return {"priority": priority, "entitlement.plan": plan, "entitlement.guaranteed": guaranteed}
-
-
-def why_not(policy: CompiledPolicy, decision: Decision, rule_id: str,
-            ticket_values: dict) -> dict:
-    """Why a rule (or every rule of a group or table) did not fire: each alternative's failing
-    tests, with the values the facts held while the rule's stage ran."""
-    rules = [r for r in policy.rules if rule_id in (r.id, r.group)]
-    if not rules:
-        raise KeyError(rule_id)
-    index = {id(r): i for i, r in enumerate(policy.rules)}
-    reports = []
-    for rule in rules:
-        report: dict = {"rule": rule.id, "at": f"{rule.location.file}:{rule.location.line}"}
-        if rule.id in decision.fired:
-            seq = next(e.seq for e in decision.trace if e.rule == rule.id)
-            report["fired"] = True
-            report["explanation"] = f"`{rule.id}` fired at step {seq}"
-            reports.append(report)
-            continue
-        report["fired"] = False
-        suppressed = [why for rid, why in decision.outcome.suppressed if rid == rule.id]
-        if suppressed:
-            report["explanation"] = f"`{rule.id}` matched but did not fire: {suppressed[0]}"
-            reports.append(report)
-            continue
-        # what the engine evaluated: the compiled alternatives, implicit tests included
-        alternatives_tests = [cr.tests for cr in policy.compiled
-                              if cr.rule_index == index[id(rule)]]
-        if not alternatives_tests:
-            report["explanation"] = f"`{rule.id}` can never fire: its conditions contradict"
-            reports.append(report)
-            continue
-        seen = _seen_during(policy, decision, ticket_values, rule.stage)
-        alternatives = []
-        for conj in alternatives_tests:
-            failing = []
-            for t in conj:
-                values = seen.get(t.path) or [(ticket_values.get(t.path), None)]
-                if not any(t.holds(v) for v, _ in values):
-                    failing.append(_failure(t, values, rule.stage))
-            alternatives.append(failing)
-        report["alternatives"] = [{"failed": f} for f in alternatives]
-        if all(alternatives):
-            report["explanation"] = (f"`{rule.id}` did not fire: " + "; ".join(
-                f["text"] for f in alternatives[0]) + (" (and every other alternative failed too)"
-                                                       if len(alternatives) > 1 else ""))
-        else:
-            report["explanation"] = (f"`{rule.id}` did not fire although its conditions held "
-                                     f"during its stage `{rule.stage}`: it is at most once per "
-                                     "ticket and a rule of its stage changed a fact it needed "
-                                     "first")
-        reports.append(report)
-    return {"rule": rule_id, "reports": reports}
-
-
-def _failure(t: Test, values: list[tuple[object, str | None]], stage: str) -> dict:
-    shown = []
-    for value, where in values:
-        shown.append(_show(value) if where is None else f"{_show(value)} ({where})")
-    held = " then ".join(shown)
-    if t.path in ("priority", "entitlement.plan", "entitlement.guaranteed"):
-        text = f"needs {t.describe()}, but {t.path} was {held} when its stage `{stage}` ran"
-    else:
-        text = f"needs {t.describe()}, but {t.path} is {held}"
-    return {"fact": t.path, "test": t.describe(), "values": [v for v, _ in values],
-            "text": text}
-
-
-def render_why_not(report: dict, fmt: str = "text") -> str:
-    if fmt == "json":
-        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    lines = []
-    for r in report["reports"]:
-        prefix = "- " if fmt == "markdown" else ""
-        lines.append(f"{prefix}{r['explanation']} ({r['at']})")
-        for i, alt in enumerate(r.get("alternatives", [])):
-            if len(r["alternatives"]) > 1:
-                lines.append(f"  alternative {i + 1}: " + (
-                    "; ".join(f["text"] for f in alt["failed"]) or "holds"))
-    return "\n".join(lines) + "\n"

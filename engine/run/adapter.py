@@ -1,12 +1,10 @@
-"""Run stage: the only module that calls durable_rules.
+"""Run stage: the only module that calls durable_rules (the adapter every Evaluator owns).
 
-- One Host for the process, without the stock background threads (they race with delete_state).
-  durable_rules is not thread-safe, so every engine call runs on one thread: by default the first
-  thread that evaluates (no hand-off cost); a call from any other thread raises EngineThreadError.
-  A multi-threaded host (a server) calls `use_engine_thread()` at start-up instead: every engine
-  call is then handed to one dedicated thread (~40 µs per uncached evaluation).
-- One session per ticket, with a process-unique counter sid, deleted in `finally`; a sentinel rule
-  guarantees an action ran in every session (durable_rules segfaults deleting one that had none).
+- A Host without the stock background threads (they race with delete_state). durable_rules is
+  not thread-safe: each adapter is driven by one thread — the thread that built it, or a
+  dedicated engine thread — and adapters of one process take turns through a process lock.
+- One session per ticket, with a counter sid, deleted in `finally`; a sentinel rule guarantees
+  an action ran in every session (durable_rules segfaults deleting one that had none).
 - Actions are Python closures that record the trace; exceptions in them are collected and raised
   to the caller (the engine would swallow them); a firing bound stops cycles and names them.
 - After a MemoryError or an engine error the Host is discarded and rebuilt on next use.
@@ -18,13 +16,14 @@ import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import durable_rules_engine
 from durable import engine
 
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy, CompiledRule
-from engine.core.decision import ActionRecord, Outcome, TraceEntry
+from engine.core.decision import ActionRecord, Change, Obligation, Outcome, TraceEvent
 from engine.core.durations import format_duration
 from engine.core.facts import CHANNELS
 from engine.core.logic import resolve_level, shift_level
@@ -52,6 +51,7 @@ class _Evaluation:
     __slots__ = ("cp", "values", "targets_by_level", "priority", "prio_fact", "plan", "guaranteed",
                  "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule", "sla_reason",
                  "offers", "withholds", "obligations", "notes", "actions", "trace", "fired",
+                 "target_json",
                  "groups", "stage", "firings", "sequence", "errors", "failure", "suppressed")
 
     def __init__(self, cp: CompiledPolicy, ticket: Ticket):
@@ -67,14 +67,15 @@ class _Evaluation:
         self.ent_fact: dict | None = None
         self.rev = 0
         self.target: Target | None = None
+        self.target_json: dict | None = None
         self.target_rule: str | None = None
         self.sla_reason: str | None = None
         self.offers: list[str] = []
         self.withholds: list[str] = []
-        self.obligations: list[dict] = []
+        self.obligations: list[Obligation] = []
         self.notes: list[str] = list(policy.notes)
         self.actions: list[ActionRecord] = []
-        self.trace: list[TraceEntry] = []
+        self.trace: list[TraceEvent] = []
         self.fired: set[str] = set()
         self.groups: dict[str, str] = {}
         self.stage = -1
@@ -157,7 +158,7 @@ class _Evaluation:
             values = self.values
             matched = tuple((p, values.get(p)) for p in cr.paths)
         try:
-            effects = self.apply(rule, c)
+            changes = self.apply(rule, c)
         except Exception as exc:  # surfaced after the run: the engine would swallow it
             self.errors.append((rule.id, exc))
             return
@@ -167,81 +168,87 @@ class _Evaluation:
         if stage > self.stage:
             self.stage = stage
         self.sequence.append(rule.id)
-        at, source = cp.trace_meta[cr.rule_index]
+        citation, source = cp.trace_meta[cr.rule_index]
         trace = self.trace
-        trace.append(TraceEntry(len(trace) + 1, rule.id, at, rule.stage, matched,
-                                "; ".join(effects) or "no change", rule.because, source))
+        trace.append(TraceEvent(len(trace) + 1, "rule", rule.id, citation, rule.stage, matched,
+                                tuple(changes), rule.because, source))
 
-    def resolve_level(self, kind: str, value: object) -> str:
+    def resolve_level(self, value: object) -> str:
         if isinstance(value, dict) and "fact" not in value:
             assert self.priority is not None  # implied by the compiled `priority present` test
             return shift_level(self.cp.policy.levels, self.priority, value)
         return resolve_level(self.cp.policy.levels, value, self.values)
 
-    def apply(self, rule: Rule, c) -> list[str]:
-        effects: list[str] = []
+    def apply(self, rule: Rule, c) -> list[Change]:
+        changes: list[Change] = []
         for kind, value in rule.actions:
             if kind in PRIORITY_ACTIONS:
-                to = self.resolve_level(kind, value)
+                to = self.resolve_level(value)
                 before = self.priority
+                changes.append(Change("priority", before, to))
                 if to == before:
-                    effects.append(f"priority stays {to}")
                     continue
                 self.set_priority(c, to)
                 self.actions.append(ActionRecord(kind, before, to, rule.id, rule.because))
-                effects.append(f"priority {before or 'none'} → {to}")
             elif kind == "use_plan":
                 if value != self.plan:
-                    effects.append(f"plan in effect {self.plan or 'none'} → {value}")
+                    changes.append(Change("plan", self.plan, value))
                     self.plan = value  # type: ignore[assignment]
                     self.set_entitlement(c)
             elif kind == "no_guarantee":
+                changes.append(Change("guaranteed", self.guaranteed, False, value))  # type: ignore[arg-type]
                 self.guaranteed = False
                 self.no_guarantee_reason = value  # type: ignore[assignment]
                 self.set_entitlement(c)
-                effects.append(f"no guaranteed response: {value}")
             elif kind == "target":
-                effects.append(self.set_target(rule, value))
+                changes.append(self.set_target(rule, value))
             elif kind == "offer_channels":
                 self.offers.extend(value)  # type: ignore[arg-type]
-                effects.append(f"offers {', '.join(value)}")  # type: ignore[arg-type]
+                changes.append(Change("channels.offered", None, list(value)))  # type: ignore[call-overload]
             elif kind == "withhold_channels":
                 self.withholds.extend(value)  # type: ignore[arg-type]
-                effects.append(f"withholds {', '.join(value)}")  # type: ignore[arg-type]
+                changes.append(Change("channels.withheld", None, list(value)))  # type: ignore[call-overload]
             elif kind == "obligations":
                 for party, duty in value:  # type: ignore[union-attr]
-                    self.obligations.append({"party": party, "duty": duty, "rule": rule.id})
-                    effects.append(f"obligation on the {party}: {duty}")
+                    self.obligations.append(Obligation(party, duty, rule.id))
+                    changes.append(Change("obligations", None, {"party": party, "duty": duty}))
             elif kind == "note":
                 self.notes.append(value)  # type: ignore[arg-type]
-                effects.append(f"note: {value}")
-        return effects
+                changes.append(Change("notes", None, value))
+        return changes
 
-    def set_target(self, rule: Rule, value: object) -> str:
+    def _target_change(self, target: Target | None, basis: str,
+                       reason: str | None = None) -> Change:
+        before = self.target_json
+        after = None if target is None else {
+            "metric": target.metric, "within": format_duration(target.within, days=False),
+            "calendar": target.calendar, "basis": basis}
+        self.target_json = after
+        return Change("target", before, after, reason)
+
+    def set_target(self, rule: Rule, value: object) -> Change:
         plan = self.cp.policy.plans.get(self.plan) if self.plan else None
         if isinstance(value, Target):
             if value.calendar is None:  # `target: PT4H`: on the plan in effect's calendar
                 if plan is None or plan.calendar is None:
                     self.target, self.target_rule = None, rule.id
                     self.sla_reason = "no plan calendar to measure the target on"
-                    return f"no response target: {self.sla_reason}"
-                value = Target(value.within, plan.calendar)
+                    return self._target_change(None, "rule", self.sla_reason)
+                value = Target(value.within, plan.calendar, value.metric)
             self.target, self.target_rule, self.sla_reason = value, rule.id, None
-            return (f"response target {format_duration(value.within, days=False)} on "
-                    f"`{value.calendar}`")
+            return self._target_change(value, "plan" if rule.origin == "plan" else "rule")
         level = self.priority
         within = self.targets_by_level.get(level) if level else None
         self.target, self.target_rule = None, rule.id
         if within is None:
             self.sla_reason = (f"the customer's contract sets no response target for "
                                f"{level or 'this ticket'}")
-            return f"no response target: {self.sla_reason}"
+            return self._target_change(None, "contract", self.sla_reason)
         if plan is None or plan.calendar is None:
             self.sla_reason = "no plan calendar to measure the contract's target on"
-            return f"no response target: {self.sla_reason}"
+            return self._target_change(None, "contract", self.sla_reason)
         self.target, self.sla_reason = Target(within, plan.calendar), None
-        return (f"response target {format_duration(within, days=False)} on `{plan.calendar}` "
-                "(from the customer's contract)")
+        return self._target_change(self.target, "contract")
 
     def outcome(self) -> Outcome:
         policy = self.cp.policy
@@ -253,9 +260,9 @@ class _Evaluation:
             channels = self.cp.plan_channels.get(self.plan, ())
         trace = self.trace
         if plan is not None:
-            trace.append(TraceEntry(len(trace) + 1, None, None, None,
+            trace.append(TraceEvent(len(trace) + 1, "channels", None, None, None,
                                     (("entitlement.plan", plan.id),),
-                                    "channels: " + (", ".join(channels) or "none"), None, None))
+                                    (Change("channels", None, list(channels)),), None, None))
         sla_reason = self.sla_reason
         if not self.guaranteed:
             sla_reason = self.no_guarantee_reason
@@ -268,11 +275,10 @@ class _Evaluation:
                 sla_reason = f"plan `{plan.id}` sets no response target for {self.priority}"
         stated = not self.guaranteed or self.sla_reason is not None  # a rule already said why
         if sla_reason and not stated and self.target is None:
-            trace.append(TraceEntry(len(trace) + 1, None, None, None, (),
-                                    f"no guaranteed response: {sla_reason}", None, None))
+            trace.append(TraceEvent(len(trace) + 1, "no_sla", None, None, None, (),
+                                    (Change("sla", None, None, sla_reason),), None, None))
         if not trace:
-            trace.append(TraceEntry(1, None, None, None, (), "no rule matched this ticket",
-                                    None, None))
+            trace.append(TraceEvent(1, "no_match", None, None, None, (), (), None, None))
         return Outcome(
             priority=self.priority, actions=tuple(self.actions), plan=self.plan,
             guaranteed=self.guaranteed, no_guarantee_reason=self.no_guarantee_reason,
@@ -301,18 +307,43 @@ class _SyncHost(engine.Host):
         pass
 
 
-class _Engine:
-    """The process's durable_rules host, driven from one dedicated thread."""
+ThreadMode = Literal["caller", "dedicated"]
+# durable_rules is not thread-safe across the whole process: adapters on different threads (two
+# Evaluators) take turns through this lock.
+_PROCESS_LOCK = threading.RLock()
 
-    def __init__(self) -> None:
+
+class EngineAdapter:
+    """A durable_rules host and the one thread allowed to drive it.
+
+    `thread="caller"`: the thread that built the adapter owns it (no hand-off cost); calls from
+    another live thread raise EngineThreadError; when the owner has exited, the next caller
+    takes over. `thread="dedicated"`: every call is handed to one engine thread (~40 µs).
+    """
+
+    def __init__(self, thread: ThreadMode = "caller") -> None:
+        if thread not in ("caller", "dedicated"):
+            raise ValueError(f"thread mode `{thread}` is not `caller` or `dedicated`")
+        self.mode = thread
         self.host: _SyncHost | None = None
         self.registered: set[str] = set()
         self.sids = itertools.count(1)
         self.current: _Evaluation | None = None
         self.executor: ThreadPoolExecutor | None = None
-        self.thread_id: int | None = None
-        self.thread_name = ""
+        self.owner: threading.Thread = threading.current_thread()
         self.lock = threading.Lock()
+        if thread == "dedicated":
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="durable-rules")
+            self.owner = self.executor.submit(threading.current_thread).result()
+
+    def close(self) -> None:
+        """Free the rulesets and stop the engine thread (if any)."""
+        if self.executor is not None:
+            self.executor.submit(self._drop_host).result()
+            self.executor.shutdown()
+            self.executor = None
+        elif threading.current_thread() is self.owner or not self.owner.is_alive():
+            self._drop_host()
 
     def _action(self, cr: CompiledRule | None):
         if cr is None:
@@ -350,37 +381,23 @@ class _Engine:
                 pass
         self.registered = set()
 
-    def use_engine_thread(self) -> None:
-        with self.lock:
-            if self.executor is None:
-                if self.thread_id is not None:
-                    raise EngineThreadError(f"the engine already runs on thread "
-                                            f"`{self.thread_name}`; call use_engine_thread() "
-                                            "before the first evaluation")
-                self.executor = ThreadPoolExecutor(1, thread_name_prefix="durable-rules")
-                self.executor.submit(self._claim).result()
-
-    def _claim(self) -> None:
-        self.thread_id = threading.get_ident()
-        self.thread_name = threading.current_thread().name
-
     def call(self, fn, *args):
-        """Run fn on the engine's thread."""
-        me = threading.get_ident()
-        if me == self.thread_id:
+        """Run fn on the engine's thread, one engine call at a time in the process."""
+        me = threading.current_thread()
+        if me is not self.owner:
+            if self.executor is not None:
+                return self.executor.submit(self.call, fn, *args).result()
+            with self.lock:
+                if self.owner is not me and not self.owner.is_alive():
+                    self.owner = me  # the owner exited: nothing can be using the engine
+            if me is not self.owner:
+                raise EngineThreadError(
+                    f"durable_rules is not thread-safe: this evaluator's engine runs on thread "
+                    f"`{self.owner.name}`; evaluate from that thread, or build the evaluator "
+                    "with `Evaluator(thread=\"dedicated\")` to route all threads through one "
+                    "engine thread")
+        with _PROCESS_LOCK:
             return fn(*args)
-        if self.executor is not None:
-            return self.executor.submit(fn, *args).result()
-        with self.lock:
-            if self.thread_id is None:
-                self._claim()
-        if me != self.thread_id:
-            raise EngineThreadError(
-                f"durable_rules is not thread-safe: this process's engine runs on thread "
-                f"`{self.thread_name}`; evaluate from that thread, or call "
-                "engine.runtime.use_engine_thread() at start-up to route all threads through one "
-                "engine thread")
-        return fn(*args)
 
     def run(self, cp: CompiledPolicy, ticket: Ticket) -> Outcome:
         return self.call(self._run, cp, ticket)
@@ -430,7 +447,7 @@ class _Engine:
                 ev.fired.add(rule.id)
                 for kind, value in rule.actions:
                     if kind in PRIORITY_ACTIONS:
-                        ev.set_priority(c, ev.resolve_level(kind, value))
+                        ev.set_priority(c, ev.resolve_level(value))
                     elif kind == "use_plan":
                         ev.plan = value
                         ev.set_entitlement(c)
@@ -457,21 +474,3 @@ class _Engine:
 
 def _noop(c) -> None:
     return None
-
-
-_ENGINE = _Engine()
-
-
-def use_engine_thread() -> None:
-    """Route every engine call through one dedicated thread (for multi-threaded hosts)."""
-    _ENGINE.use_engine_thread()
-
-
-def run(cp: CompiledPolicy, ticket: Ticket) -> Outcome:
-    """Run the rules on one validated ticket in its own session."""
-    return _ENGINE.run(cp, ticket)
-
-
-def run_bare(cp: CompiledPolicy, tickets: list[Ticket]) -> list[float]:
-    """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
-    return _ENGINE.run_bare(cp, tickets)

@@ -1,24 +1,44 @@
-"""The one pure core: evaluate(compiled_policy, ticket, *, now=None) -> Decision.
+"""The Evaluator: a prepared engine adapter plus bounded decision caches; `evaluate` on a default.
 
-It never reads the clock or the environment. A decision depends only on the fact paths the
-rules read (the compiler knows them), so outcomes are memoised by the policy (digest, file and
-rule positions, which the trace cites) and the ticket's projection onto those paths, where
-values the rules cannot tell apart share one entry; the due time is computed per ticket.
+Decisions depend only on (policy, ticket, now); nothing reads the clock. A decision depends on
+the fact paths the rules read (the compiler knows them), so outcomes are memoised per policy
+(digest, cited file and rule positions, which the trace cites) by the ticket's projection onto
+those paths, where values the rules cannot tell apart share one entry; the due time is computed
+per ticket. Caches are bounded: `cache_size` entries per policy, `max_policies` policies (least
+recently used evicted), so evaluating many edited versions of a policy keeps a few caches alive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
+from typing import NamedTuple
 
+from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
 from engine.core.decision import Decision, Outcome, Sla
-from engine.run.adapter import run
-from engine.run.errors import CalendarError, TicketError
+from engine.core.diagnostics import Diagnostic, Location
+from engine.run.adapter import EngineAdapter, ThreadMode
+from engine.run.errors import CalendarError, EngineThreadError, EvaluationError, TicketError
 
-CACHE_SIZE = 65536
-# scope -> key -> (outcome, trace entries to re-read, the merged values the trace shows)
-_caches: dict[tuple, dict[tuple, tuple[Outcome, tuple[int, ...], tuple]]] = {}
+CACHE_SIZE = 65536     # outcomes per policy
+MAX_POLICIES = 8       # policies whose caches are kept (LRU)
+# an entry: (outcome, trace entries to re-read, the merged values the trace shows)
+_Entry = tuple[Outcome, tuple[int, ...], tuple]
+
+
+class Failure(NamedTuple):
+    """A ticket of `evaluate_many` that could not be decided: its position, id and problems."""
+
+    index: int
+    ticket_id: str | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "ticket_id": self.ticket_id,
+                "problems": [d.to_json() for d in self.diagnostics]}
 
 
 def _rematch(outcome: Outcome, values: dict, indices: tuple[int, ...],
@@ -37,23 +57,63 @@ def _rematch(outcome: Outcome, values: dict, indices: tuple[int, ...],
     return outcome._replace(trace=tuple(trace))
 
 
-def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
-             cache: bool = True) -> Decision:
-    """Decide one ticket. Raises TicketError for invalid input, EvaluationError for rule failures.
+class Evaluator:
+    """Owns a durable_rules adapter (thread mode fixed when built) and bounded caches.
 
-    `now` (aware datetime) adds `remaining` open time to the SLA; nothing reads the clock.
-    `cache=False` always runs the engine (the cold path).
+    `thread="caller"`: the building thread evaluates (a thread that takes over after it exited
+    may too); `thread="dedicated"`: any thread may call, work is handed to one engine thread.
     """
-    checked, problems = policy.checker.check(ticket)
-    if problems:
-        raise TicketError(problems)
-    assert checked is not None
-    if now is not None and now.tzinfo is None:
-        raise ValueError("`now` must be timezone-aware")
-    values = checked.values
-    outcome = None
-    if cache:
-        memo = _caches.setdefault(policy.cache_scope, {})
+
+    def __init__(self, *, thread: ThreadMode = "caller", cache_size: int = CACHE_SIZE,
+                 max_policies: int = MAX_POLICIES):
+        if cache_size < 0 or max_policies < 1:
+            raise ValueError("cache_size must be >= 0 and max_policies >= 1")
+        self.adapter = EngineAdapter(thread)
+        self.cache_size = cache_size
+        self.max_policies = max_policies
+        self._caches: OrderedDict[tuple, dict[tuple, _Entry]] = OrderedDict()
+
+    # ---- the one loop -----------------------------------------------------------------
+    def evaluate(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+                 cache: bool = True) -> Decision:
+        """Decide one ticket. Raises TicketError for invalid input, EvaluationError when the
+        policy fails to decide, ValueError for a `now` without a time zone."""
+        checked, problems = policy.checker.check(ticket)
+        if problems:
+            raise TicketError(problems)
+        assert checked is not None
+        if now is not None and now.tzinfo is None:
+            raise ValueError("`now` must be timezone-aware")
+        outcome = self._outcome(policy, checked) if cache else self.adapter.run(policy, checked)
+        values = checked.values
+        return Decision(
+            ticket_id=checked.id, policy=policy.ref,
+            requested_priority=values.get("requested_priority"), outcome=outcome,
+            sla=_sla(policy, checked, outcome, now), now=now, inputs=(policy.input_paths, values))
+
+    def evaluate_many(self, policy: CompiledPolicy, tickets: Iterable[Mapping], *,
+                      now: datetime | None = None,
+                      cache: bool = True) -> Iterator[Decision | Failure]:
+        """Each ticket's Decision, or a Failure naming its problems, in input order."""
+        for index, ticket in enumerate(tickets):
+            try:
+                yield self.evaluate(policy, ticket, now=now, cache=cache)
+            except TicketError as exc:
+                yield Failure(index, _ticket_id(ticket), tuple(exc.diagnostics))
+            except EvaluationError as exc:
+                yield Failure(index, _ticket_id(ticket), (evaluation_diagnostic(exc, policy),))
+
+    # ---- cache ------------------------------------------------------------------------
+    def _outcome(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
+        caches = self._caches
+        memo = caches.get(policy.cache_scope)
+        if memo is None:
+            memo = caches[policy.cache_scope] = {}
+            if len(caches) > self.max_policies:
+                caches.popitem(last=False)
+        elif next(reversed(caches)) != policy.cache_scope:
+            caches.move_to_end(policy.cache_scope)
+        values = checked.values
         # class ids are tuples, so an unforeseen value (kept raw, a scalar) cannot collide
         key = tuple([values.get(p) if classes is None else classes.get(values.get(p),
                                                                         values.get(p))
@@ -65,37 +125,108 @@ def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = 
             outcome, rematch, seen = hit
             if rematch and seen != tuple(map(values.get, policy.merged_order)):
                 outcome = _rematch(outcome, values, rematch, policy.merged_paths)
-    if outcome is None:
-        outcome = run(policy, checked)
-        if cache:
-            if len(memo) >= CACHE_SIZE:
+            return outcome
+        outcome = self.adapter.run(policy, checked)
+        if self.cache_size:
+            if len(memo) >= self.cache_size:
                 del memo[next(iter(memo))]
             rematch = tuple(i for i, e in enumerate(outcome.trace)
                             if any(p in policy.merged_paths for p, _ in e.matched))
             memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
-    sla = None
-    if outcome.target is not None:
-        target = outcome.target
-        calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
-        try:
-            due = calendar.due(checked.submitted_at, target.within)
-            remaining = None if now is None else calendar.elapsed(now, due)
-        except (ValueError, OverflowError) as exc:  # e.g. a calendar whose open time runs out
-            raise CalendarError(f"calendar `{target.calendar}`: {exc}",
-                                (outcome.target_rule,) if outcome.target_rule else ()) from exc
-        first = checked.first_response_at
-        sla = Sla(
-            target=target.within, clock=calendar.clock, calendar=target.calendar,
-            timezone=calendar.zone.key, due_at=due,
-            met=None if first is None else first <= due, remaining=remaining,
-            rule=outcome.target_rule,
-        )
-    return Decision(
-        ticket_id=checked.id, policy_id=policy.policy.id, policy_version=policy.policy.version,
-        policy_digest=policy.digest, requested_priority=values.get("requested_priority"),
-        outcome=outcome, sla=sla,
-    )
+        return outcome
+
+    def clear_cache(self) -> None:
+        """Forget every memoised outcome."""
+        self._caches.clear()
+
+    def cache_info(self) -> dict:
+        """How many policies have a cache, and the entries of each (most recent last)."""
+        return {"policies": len(self._caches),
+                "entries": [len(m) for m in self._caches.values()]}
+
+    def run_bare(self, policy: CompiledPolicy, tickets: list[Mapping]) -> list[float]:
+        """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
+        checked = []
+        for t in tickets:
+            c, problems = policy.checker.check(t)
+            if problems:
+                raise TicketError(problems)
+            checked.append(c)
+        return self.adapter.run_bare(policy, checked)
+
+    def close(self) -> None:
+        """Free the engine's rulesets and its thread."""
+        self.clear_cache()
+        self.adapter.close()
+
+
+def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
+         now: datetime | None) -> Sla | None:
+    target = outcome.target
+    if target is None:
+        return None
+    calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
+    try:
+        due = calendar.due(checked.submitted_at, target.within)
+        remaining = None if now is None else calendar.elapsed(now, due)
+    except (ValueError, OverflowError) as exc:  # e.g. a calendar whose open time runs out
+        raise CalendarError(f"calendar `{target.calendar}`: {exc}",
+                            (outcome.target_rule,) if outcome.target_rule else ()) from exc
+    first = checked.first_response_at
+    return Sla(target=target.within, clock=calendar.clock, calendar=target.calendar,
+               timezone=calendar.zone.key, due_at=due,
+               met=None if first is None else first <= due, remaining=remaining,
+               rule=outcome.target_rule, metric=target.metric)
+
+
+def _ticket_id(ticket: object) -> str | None:
+    tid = ticket.get("id") if isinstance(ticket, Mapping) else None
+    return tid if isinstance(tid, str) else None
+
+
+def evaluation_diagnostic(exc: EvaluationError, policy: CompiledPolicy) -> Diagnostic:
+    """A policy's failure to decide as the one diagnostic type."""
+    return Diagnostic(exc.code, str(exc), location=Location(file=policy.policy.file),
+                      rule=exc.rules[0] if exc.rules else None)
+
+
+# ---- the default evaluator ----------------------------------------------------------------
+_default: Evaluator | None = None
+_default_lock = threading.Lock()
+_default_mode: ThreadMode = "caller"
+
+
+def default_evaluator() -> Evaluator:
+    """The process's default Evaluator, built on first use by the calling thread."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Evaluator(thread=_default_mode)
+    return _default
+
+
+def use_engine_thread() -> None:
+    """Make the default evaluator hand every engine call to one dedicated thread (for
+    multi-threaded hosts); call at start-up, before the first evaluation."""
+    global _default_mode
+    with _default_lock:
+        if _default is not None and _default.adapter.mode != "dedicated":
+            raise EngineThreadError("the default evaluator already runs on thread "
+                                  f"`{_default.adapter.owner.name}`; call use_engine_thread() "
+                                  "before the first evaluation, or build an "
+                                  "`Evaluator(thread=\"dedicated\")`")
+        _default_mode = "dedicated"
+    default_evaluator()
+
+
+def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+             cache: bool = True) -> Decision:
+    """Decide one ticket on the default evaluator (see `Evaluator.evaluate`)."""
+    return default_evaluator().evaluate(policy, ticket, now=now, cache=cache)
 
 
 def clear_cache() -> None:
-    _caches.clear()
+    """Forget the default evaluator's memoised outcomes."""
+    if _default is not None:
+        _default.clear_cache()
