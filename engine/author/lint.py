@@ -273,7 +273,7 @@ class _Linter:
     def assign_covers_all(self) -> list[str] | None:
         """The assign-stage rules when together they set a priority on every ticket."""
         rules = [i for i in self.infos if i.stage == _ASSIGN and not i.truncated
-                 and i.rule.priority_action and i.rule.priority_action[0] != "default"]
+                 and _priority(i.rule) and _priority(i.rule)[0] != "default"]
         conjs = [(i, c) for i in rules for c in i.conjs]
         if not conjs:
             return None
@@ -297,7 +297,7 @@ class _Linter:
 
     def productions(self, info: _Info) -> set[str]:
         """Levels a rule can set, given the conjunctions that can hold."""
-        action = info.rule.priority_action
+        action = _priority(info.rule)
         if action is None:
             return set()
         _, value = action
@@ -327,7 +327,7 @@ class _Linter:
                 if not info.reached:
                     continue
                 made = self.productions(info)
-                unguarantees = any(k == "no_guarantee" for k, _ in info.rule.actions)
+                unguarantees = any(k == "no_guarantee" for k, _ in _actions(info.rule))
                 for s in range(info.stage, len(STAGES)):
                     if not made <= self.levels_upto[s]:
                         self.levels_upto[s] |= made
@@ -540,9 +540,9 @@ class _Linter:
 
     def conflict(self, a: _Info, b: _Info) -> tuple[str, str] | None:
         stage = a.stage
-        kinds_a = dict(a.rule.actions)
-        kinds_b = dict(b.rule.actions)
-        pa, pb = a.rule.priority_action, b.rule.priority_action
+        kinds_a = dict(_actions(a.rule))
+        kinds_b = dict(_actions(b.rule))
+        pa, pb = _priority(a.rule), _priority(b.rule)
         for ca in a.live:
             for cb in b.live:
                 joint = dedupe(ca + cb)
@@ -567,7 +567,7 @@ class _Linter:
         pattern (e.g. a `default` for some categories above a general `default`)."""
         if a.rule.salience == b.rule.salience:
             return False
-        action = a.rule.priority_action
+        action = _priority(a.rule)
         assert action is not None
         value = action[1]
         stage = a.stage
@@ -754,7 +754,7 @@ class _Linter:
         levels = self.p.levels
         edges: dict[str, list[tuple[str, _Info, tuple[Test, ...]]]] = {lv: [] for lv in levels}
         for info in self.analysed():
-            action = info.rule.priority_action
+            action = _priority(info.rule)
             if info.stage != stage or action is None:
                 continue
             _, value = action
@@ -837,7 +837,7 @@ class _Linter:
         only some tickets, so it does not excuse a missing target."""
         given = {"entitlement.plan": pid, "entitlement.guaranteed": True}
         for info in self.analysed():
-            if info.rule.origin != "rule" or not any(k == action for k, _ in info.rule.actions):
+            if info.rule.origin != "rule" or not any(k == action for k, _ in _actions(info.rule)):
                 continue
             for conj in info.live:
                 if any(t.path not in (*given, "priority") for t in conj):
@@ -888,7 +888,7 @@ class _Linter:
             rule = info.rule
             if rule.when is not None:
                 used_facts.update(t.path for t in rule.when.tests())
-            for _, value in rule.actions:
+            for _, value in _actions(rule):
                 if isinstance(value, Target):
                     used_calendars.add(value.calendar)
                 elif isinstance(value, dict) and "fact" in value:
@@ -942,7 +942,7 @@ def _show_target(value: object) -> str:
 
 
 def _outcome(rule: Rule) -> str:
-    action = rule.priority_action
+    action = _priority(rule)
     return str(action[1]) if action else "?"
 
 
@@ -954,3 +954,13 @@ def _row_number(rule_id: str) -> int:
 
 
 _esc = escape_token
+
+
+def _actions(rule: Rule) -> tuple[tuple[str, object], ...]:
+    """The rule's actions as (kind, value) pairs (a contract target's value is `contract`)."""
+    return tuple((a.kind, a.value) for a in rule.actions)
+
+
+def _priority(rule: Rule) -> tuple[str, object] | None:
+    action = rule.priority_action
+    return (action.kind, action.level) if action else None

@@ -26,13 +26,22 @@ from engine.core.facts import (
 from engine.core.model import (
     PRIORITY_ACTIONS,
     STAGES,
+    Action,
+    AddNote,
+    AddObligations,
     Condition,
+    NoGuarantee,
+    OfferChannels,
     Plan,
     Policy,
     Rule,
+    SetPriority,
+    SetTarget,
     Source,
     Target,
     Test,
+    UsePlan,
+    WithholdChannels,
 )
 from engine.core.paths import data_dir
 from engine.load.loader import Document
@@ -310,8 +319,9 @@ class _Checker:
         if doc_id not in self.sources:
             self.error("unknown_source", f"source document `{doc_id}` is not listed in `sources`",
                        f"{ptr}/document", rule=rule, hint=did_you_mean(doc_id, self.sources))
-        return Source(doc_id, raw["quote"], raw.get("gloss"), raw.get("section"),
-                      (self.sources.get(doc_id) or {}).get("title"))
+        return Source(document=doc_id, quote=raw["quote"], gloss=raw.get("gloss"),
+                      section=raw.get("section"),
+                      title=(self.sources.get(doc_id) or {}).get("title"))
 
     def target(self, raw: object, ptr: str, default_calendar: str | None,
                rule: str | None) -> Target | None:
@@ -366,9 +376,10 @@ class _Checker:
             if not guarantee and targets:
                 self.error("plan_guarantee_conflict", f"plan `{pid}` has `guarantee: false` "
                            "and targets", f"{ptr}/guarantee", hint="remove one of them")
-            plans[pid] = Plan(pid, raw.get("title"), tuple(raw.get("channels") or ()), calendar,
-                              guarantee, targets, self.doc.locate(ptr),
-                              self.source(raw.get("source"), f"{ptr}/source", None))
+            plans[pid] = Plan(id=pid, title=raw.get("title"),
+                              channels=tuple(raw.get("channels") or ()), calendar=calendar,
+                              guarantee=guarantee, targets=targets, location=self.doc.locate(ptr),
+                              source=self.source(raw.get("source"), f"{ptr}/source", None))
         default_plan = self.data.get("default_plan")
         if default_plan is not None:
             self.plan_ref(default_plan, "/default_plan")
@@ -456,8 +467,8 @@ class _Checker:
         else:
             self.rule_ids[rule_id] = str(self.doc.locate(f"{ptr}/id"))
 
-    def actions(self, raw: dict, ptr: str, rule: str) -> tuple[tuple[str, object], ...]:
-        out: list[tuple[str, object]] = []
+    def actions(self, raw: dict, ptr: str, rule: str) -> tuple[Action, ...]:
+        out: list[Action] = []
         for kind in ("assign", "default", "override", "reclassify"):
             if kind not in raw:
                 continue
@@ -472,23 +483,26 @@ class _Checker:
                                rule=rule, hint="e.g. `requested_priority` or `agent_priority`")
             elif isinstance(value, str):
                 self.level_ref(value, aptr, rule)
-            out.append((kind, value))
+            out.append(SetPriority(kind=kind, level=value))
         if "use_plan" in raw:
             self.plan_ref(raw["use_plan"], f"{ptr}/use_plan", rule)
-            out.append(("use_plan", raw["use_plan"]))
+            out.append(UsePlan(plan=raw["use_plan"]))
         if "no_guarantee" in raw:
-            out.append(("no_guarantee", raw["no_guarantee"]))
+            out.append(NoGuarantee(reason=raw["no_guarantee"]))
         if "target" in raw:
             t = raw["target"]
-            out.append(("target", "contract" if t == "contract" else
-                        self.target(t, f"{ptr}/target", None, rule)))
-        for kind in ("offer_channels", "withhold_channels"):
-            if kind in raw:
-                out.append((kind, tuple(raw[kind])))
+            target = None if t == "contract" else self.target(t, f"{ptr}/target", None, rule)
+            if t == "contract" or target is not None:  # a bad target was reported just now
+                out.append(SetTarget(target=target))
+        if "offer_channels" in raw:
+            out.append(OfferChannels(channels=tuple(raw["offer_channels"])))
+        if "withhold_channels" in raw:
+            out.append(WithholdChannels(channels=tuple(raw["withhold_channels"])))
         if "obligations" in raw:
-            out.append(("obligations", tuple((o["party"], o["duty"]) for o in raw["obligations"])))
+            out.append(AddObligations(items=tuple((o["party"], o["duty"])
+                                                  for o in raw["obligations"])))
         if "note" in raw:
-            out.append(("note", raw["note"]))
+            out.append(AddNote(text=raw["note"]))
         return tuple(out)
 
     def rule(self, raw: dict, index: int) -> Rule:
@@ -498,9 +512,11 @@ class _Checker:
         actions = self.actions(raw["then"], f"{ptr}/then", rid)
         stage = raw.get("stage") or _default_stage(actions)
         when = self.condition(raw["when"], f"{ptr}/when", rid) if raw.get("when") else None
-        return Rule(rid, stage, actions, when, self.doc.locate(ptr), raw.get("because"),
-                    self.source(raw.get("source"), f"{ptr}/source", rid), raw.get("salience", 0),
-                    raw.get("group"), raw.get("repeat", False), "rule", index, ptr)
+        return Rule(id=rid, stage=stage, actions=actions, when=when,
+                    location=self.doc.locate(ptr), because=raw.get("because"),
+                    source=self.source(raw.get("source"), f"{ptr}/source", rid),
+                    salience=raw.get("salience", 0), group=raw.get("group"),
+                    repeat=raw.get("repeat", False), origin="rule", order=index, pointer=ptr)
 
     def table(self, raw: dict, index: int, order: int) -> list[Rule]:
         ptr = f"/tables/{index}"
@@ -533,8 +549,11 @@ class _Checker:
             if shared is not None:
                 tests.insert(0, shared)
             when = Condition("all", tuple(tests)) if tests else None
-            rows.append(Rule(rid, stage, ((action, outcome),), when, self.doc.locate(rptr),
-                             raw.get("because"), source, 0, tid, False, "table", order, rptr))
+            rows.append(Rule(id=rid, stage=stage,
+                             actions=(SetPriority(kind=action, level=outcome),), when=when,
+                             location=self.doc.locate(rptr), because=raw.get("because"),
+                             source=source, group=tid, origin="table", order=order,
+                             pointer=rptr))
         return rows
 
     def plan_rules(self, plans: dict, order: int) -> list[Rule]:
@@ -546,25 +565,29 @@ class _Checker:
             guaranteed = Test("entitlement.guaranteed", "eq", True, ptr)
             because = self.plans_raw[pid].get("because")
             if not plan.guarantee:
-                out.append(Rule(f"plans.{pid}.no-guarantee", "entitle",
-                                (("no_guarantee", f"plan `{pid}` has no guaranteed response"),),
-                                Condition("test", test=on_plan),
-                                self.doc.locate(f"{ptr}/guarantee"),
-                                because, plan.source, 0, None, False, "plan", order, ptr))
+                out.append(Rule(
+                    id=f"plans.{pid}.no-guarantee", stage="entitle",
+                    actions=(NoGuarantee(reason=f"plan `{pid}` has no guaranteed response"),),
+                    when=Condition("test", test=on_plan),
+                    location=self.doc.locate(f"{ptr}/guarantee"), because=because,
+                    source=plan.source, origin="plan", order=order, pointer=ptr))
             elif plan.targets == "contract":
                 when = Condition("all", (Condition("test", test=on_plan),
                                          Condition("test", test=guaranteed)))
-                out.append(Rule(f"plans.{pid}.contract", "target", (("target", "contract"),), when,
-                                self.doc.locate(f"{ptr}/targets"), because, plan.source, 0, None,
-                                False, "plan", order, ptr))
+                out.append(Rule(id=f"plans.{pid}.contract", stage="target",
+                                actions=(SetTarget(target=None),), when=when,
+                                location=self.doc.locate(f"{ptr}/targets"), because=because,
+                                source=plan.source, origin="plan", order=order, pointer=ptr))
             elif plan.targets:
                 for level, target in plan.targets.items():
                     at_level = Test("priority", "eq", level, ptr)
                     when = Condition("all", tuple(Condition("test", test=t)
                                                   for t in (on_plan, guaranteed, at_level)))
-                    out.append(Rule(f"plans.{pid}.{level}", "target", (("target", target),), when,
-                                    self.doc.locate(f"{ptr}/targets/{_esc(level)}"), because,
-                                    plan.source, 0, f"plans.{pid}", False, "plan", order, ptr))
+                    out.append(Rule(id=f"plans.{pid}.{level}", stage="target",
+                                    actions=(SetTarget(target=target),), when=when,
+                                    location=self.doc.locate(f"{ptr}/targets/{_esc(level)}"),
+                                    because=because, source=plan.source, group=f"plans.{pid}",
+                                    origin="plan", order=order, pointer=ptr))
         return out
 
     def run(self) -> Policy | None:
@@ -601,8 +624,8 @@ class _Checker:
         )
 
 
-def _default_stage(actions: tuple[tuple[str, object], ...]) -> str:
-    kinds = [k for k, _ in actions]
+def _default_stage(actions: tuple[Action, ...]) -> str:
+    kinds = [a.kind for a in actions]
     for kind in PRIORITY_ACTIONS:
         if kind in kinds:
             return kind

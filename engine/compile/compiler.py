@@ -24,7 +24,7 @@ from engine.core.logic import (
     satisfiable,
     to_dnf,
 )
-from engine.core.model import STAGES, Policy, Rule, Test
+from engine.core.model import STAGES, Policy, Rule, SetPriority, SetTarget, Test
 
 SENTINEL_PRI = 65535
 _DERIVED_KIND = {"priority": ("priority", "level"),
@@ -240,12 +240,13 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
                 "alternatives", location=rule.location, rule=rule.id,
                 hint="split the rule or use lists instead of nested any/not"))
             continue
-        for kind, value in rule.actions:
-            if isinstance(value, dict) and "fact" in value:
-                key_paths.add(value["fact"])
-                raw_paths.add(value["fact"])
-            if kind == "target" and value == "contract":
-                key_paths.add("contract.response_targets")
+        for action in rule.actions:
+            match action:
+                case SetPriority(level={"fact": str(fact)}):
+                    key_paths.add(fact)
+                    raw_paths.add(fact)
+                case SetTarget(target=None):
+                    key_paths.add("contract.response_targets")
         for ci, conj in enumerate(conjunctions):
             by_kind: dict[str, list[dict]] = {}
             for t in conj:

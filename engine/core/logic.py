@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from engine.core.facts import FactSpec
-from engine.core.model import Condition, Policy, Rule, Test
+from engine.core.model import Condition, Policy, Rule, SetPriority, Test
 
 MAX_CONJUNCTIONS = 64   # alternatives one rule may compile to
 _NEGATIONS = {"eq": ("ne",), "ne": ("eq",), "in": ("not_in",), "not_in": ("in",),
@@ -85,13 +85,13 @@ def satisfiable(conj: tuple[Test, ...], policy: Policy) -> bool:
 def implicit_tests(rule: Rule) -> tuple[Test, ...]:
     """Tests an action implies: a default needs no priority yet, `{fact: x}` needs x present."""
     out = []
-    for kind, value in rule.actions:
-        if kind == "default":
-            out.append(Test("priority", "absent", None, rule.pointer))
-        elif kind in ("assign", "override", "reclassify") and isinstance(value, dict):
-            if "fact" in value:
-                out.append(Test(value["fact"], "present", None, rule.pointer))
-            else:  # up / down: from the current level
+    for action in rule.actions:
+        match action:
+            case SetPriority(kind="default"):
+                out.append(Test("priority", "absent", None, rule.pointer))
+            case SetPriority(level={"fact": str(fact)}):
+                out.append(Test(fact, "present", None, rule.pointer))
+            case SetPriority(level=dict()):  # up / down: from the current level
                 out.append(Test("priority", "present", None, rule.pointer))
     return tuple(out)
 

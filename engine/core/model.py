@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import ClassVar
 
 from engine.core.diagnostics import Location
 
@@ -66,7 +67,7 @@ class Condition:
         return [t for c in self.children for t in c.tests()]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source:
     document: str
     quote: str
@@ -92,13 +93,116 @@ class Target:
     metric: str = "first_response"
 
 
-@dataclass(frozen=True)
+#: A level expression: a literal level, `{fact: path}` (the level a ticket fact holds) or
+#: `{up: n}` / `{down: n}` (a shift from the current level).
+LevelExpr = str | dict
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPriority:
+    """`assign`, `default`, `override` or `reclassify` a level."""
+
+    kind: str
+    level: LevelExpr
+
+    @property
+    def value(self) -> object:
+        return self.level
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsePlan:
+    """The plan in effect becomes `plan` (e.g. trial customers get premium)."""
+
+    plan: str
+    kind: ClassVar[str] = "use_plan"
+
+    @property
+    def value(self) -> object:
+        return self.plan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoGuarantee:
+    """No guaranteed response, for `reason`."""
+
+    reason: str
+    kind: ClassVar[str] = "no_guarantee"
+
+    @property
+    def value(self) -> object:
+        return self.reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetTarget:
+    """A response target: a `Target`, or the customer's contract (`target` is None)."""
+
+    target: Target | None
+    kind: ClassVar[str] = "target"
+
+    @property
+    def from_contract(self) -> bool:
+        return self.target is None
+
+    @property
+    def value(self) -> object:
+        return "contract" if self.target is None else self.target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferChannels:
+    channels: tuple[str, ...]
+    kind: ClassVar[str] = "offer_channels"
+
+    @property
+    def value(self) -> object:
+        return self.channels
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithholdChannels:
+    channels: tuple[str, ...]
+    kind: ClassVar[str] = "withhold_channels"
+
+    @property
+    def value(self) -> object:
+        return self.channels
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddObligations:
+    """Duties on the customer or the vendor: (party, duty) pairs."""
+
+    items: tuple[tuple[str, str], ...]
+    kind: ClassVar[str] = "obligations"
+
+    @property
+    def value(self) -> object:
+        return self.items
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddNote:
+    text: str
+    kind: ClassVar[str] = "note"
+
+    @property
+    def value(self) -> object:
+        return self.text
+
+
+Action = (SetPriority | UsePlan | NoGuarantee | SetTarget | OfferChannels | WithholdChannels
+          | AddObligations | AddNote)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rule:
     """A rule after checking: one of the author's rules, a table row, or a plan's target."""
 
     id: str
     stage: str
-    actions: tuple[tuple[str, object], ...]   # ordered (type, value); see compiler for types
+    actions: tuple[Action, ...]               # in the order the format lists them
     when: Condition | None
     location: Location
     because: str | None = None
@@ -111,14 +215,14 @@ class Rule:
     pointer: str = ""
 
     @property
-    def priority_action(self) -> tuple[str, object] | None:
-        for kind, value in self.actions:
-            if kind in PRIORITY_ACTIONS:
-                return kind, value
+    def priority_action(self) -> SetPriority | None:
+        for action in self.actions:
+            if isinstance(action, SetPriority):
+                return action
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     id: str
     title: str | None
@@ -130,7 +234,7 @@ class Plan:
     source: Source | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """A checked policy, ready to compile."""
 

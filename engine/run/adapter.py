@@ -27,7 +27,18 @@ from engine.core.decision import ActionRecord, Change, Obligation, Outcome, Trac
 from engine.core.durations import format_duration
 from engine.core.facts import CHANNELS
 from engine.core.logic import resolve_level, shift_level
-from engine.core.model import PRIORITY_ACTIONS, Rule, Target
+from engine.core.model import (
+    AddNote,
+    AddObligations,
+    NoGuarantee,
+    OfferChannels,
+    Rule,
+    SetPriority,
+    SetTarget,
+    Target,
+    UsePlan,
+    WithholdChannels,
+)
 from engine.run.errors import (
     EngineFailure,
     EngineThreadError,
@@ -181,40 +192,42 @@ class _Evaluation:
 
     def apply(self, rule: Rule, c) -> list[Change]:
         changes: list[Change] = []
-        for kind, value in rule.actions:
-            if kind in PRIORITY_ACTIONS:
-                to = self.resolve_level(value)
-                before = self.priority
-                changes.append(Change("priority", before, to))
-                if to == before:
-                    continue
-                self.set_priority(c, to)
-                self.actions.append(ActionRecord(kind, before, to, rule.id, rule.because))
-            elif kind == "use_plan":
-                if value != self.plan:
-                    changes.append(Change("plan", self.plan, value))
-                    self.plan = value  # type: ignore[assignment]
+        for action in rule.actions:
+            match action:
+                case SetPriority(kind=kind, level=level):
+                    to = self.resolve_level(level)
+                    before = self.priority
+                    changes.append(Change("priority", before, to))
+                    if to != before:
+                        self.set_priority(c, to)
+                        self.actions.append(ActionRecord(kind, before, to, rule.id,
+                                                         rule.because))
+                case UsePlan(plan=plan):
+                    if plan != self.plan:
+                        changes.append(Change("plan", self.plan, plan))
+                        self.plan = plan
+                        self.set_entitlement(c)
+                case NoGuarantee(reason=reason):
+                    changes.append(Change("guaranteed", self.guaranteed, False, reason))
+                    self.guaranteed = False
+                    self.no_guarantee_reason = reason
                     self.set_entitlement(c)
-            elif kind == "no_guarantee":
-                changes.append(Change("guaranteed", self.guaranteed, False, value))  # type: ignore[arg-type]
-                self.guaranteed = False
-                self.no_guarantee_reason = value  # type: ignore[assignment]
-                self.set_entitlement(c)
-            elif kind == "target":
-                changes.append(self.set_target(rule, value))
-            elif kind == "offer_channels":
-                self.offers.extend(value)  # type: ignore[arg-type]
-                changes.append(Change("channels.offered", None, list(value)))  # type: ignore[call-overload]
-            elif kind == "withhold_channels":
-                self.withholds.extend(value)  # type: ignore[arg-type]
-                changes.append(Change("channels.withheld", None, list(value)))  # type: ignore[call-overload]
-            elif kind == "obligations":
-                for party, duty in value:  # type: ignore[union-attr]
-                    self.obligations.append(Obligation(party, duty, rule.id))
-                    changes.append(Change("obligations", None, {"party": party, "duty": duty}))
-            elif kind == "note":
-                self.notes.append(value)  # type: ignore[arg-type]
-                changes.append(Change("notes", None, value))
+                case SetTarget(target=target):
+                    changes.append(self.set_target(rule, target))
+                case OfferChannels(channels=channels):
+                    self.offers.extend(channels)
+                    changes.append(Change("channels.offered", None, list(channels)))
+                case WithholdChannels(channels=channels):
+                    self.withholds.extend(channels)
+                    changes.append(Change("channels.withheld", None, list(channels)))
+                case AddObligations(items=items):
+                    for party, duty in items:
+                        self.obligations.append(Obligation(party, duty, rule.id))
+                        changes.append(Change("obligations", None,
+                                              {"party": party, "duty": duty}))
+                case AddNote(text=text):
+                    self.notes.append(text)
+                    changes.append(Change("notes", None, text))
         return changes
 
     def _target_change(self, target: Target | None, basis: str,
@@ -226,9 +239,10 @@ class _Evaluation:
         self.target_json = after
         return Change("target", before, after, reason)
 
-    def set_target(self, rule: Rule, value: object) -> Change:
+    def set_target(self, rule: Rule, value: Target | None) -> Change:
+        """Apply a target (None: the customer's contract's target for the current level)."""
         plan = self.cp.policy.plans.get(self.plan) if self.plan else None
-        if isinstance(value, Target):
+        if value is not None:
             if value.calendar is None:  # `target: PT4H`: on the plan in effect's calendar
                 if plan is None or plan.calendar is None:
                     self.target, self.target_rule = None, rule.id
@@ -445,15 +459,16 @@ class EngineAdapter:
                 if rule.id in ev.fired:
                     return
                 ev.fired.add(rule.id)
-                for kind, value in rule.actions:
-                    if kind in PRIORITY_ACTIONS:
-                        ev.set_priority(c, ev.resolve_level(value))
-                    elif kind == "use_plan":
-                        ev.plan = value
-                        ev.set_entitlement(c)
-                    elif kind == "no_guarantee":
-                        ev.guaranteed = False
-                        ev.set_entitlement(c)
+                for a in rule.actions:
+                    match a:
+                        case SetPriority(level=level):
+                            ev.set_priority(c, ev.resolve_level(level))
+                        case UsePlan(plan=plan):
+                            ev.plan = plan
+                            ev.set_entitlement(c)
+                        case NoGuarantee():
+                            ev.guaranteed = False
+                            ev.set_entitlement(c)
             return action
 
         name = cp.ruleset_name + "#bare"
