@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from json.decoder import scanstring as _scanstring
 from pathlib import Path
 from types import MappingProxyType
+from typing import BinaryIO
 
 import yaml
 
@@ -30,6 +31,7 @@ __all__ = [
     "load_yaml",
     "load_yaml_file",
     "pointer_join",
+    "read_text",
 ]
 
 #: Deepest container nesting accepted in either format (deeper input is rejected, not parsed).
@@ -87,10 +89,20 @@ def _show(text: str, limit: int = 40) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def _read_text(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
-    name = str(path)
+def read_text(source: str | Path | bytes | BinaryIO,
+              name: str | None = None) -> tuple[str | None, list[Diagnostic]]:
+    """Text for load_yaml / load_json from a file (a path), bytes read elsewhere (a request
+    body) or a binary stream (stdin), called `name` in diagnostics (default: the path, else
+    `<input>`). BOM dropped, strict utf-8; problems are ``file_unreadable``."""
+    if name is None:
+        name = str(source) if isinstance(source, str | Path) else "<input>"
     try:
-        raw = Path(path).read_bytes()
+        if isinstance(source, bytes | bytearray):
+            raw = bytes(source)
+        elif isinstance(source, str | Path):
+            raw = Path(source).read_bytes()
+        else:
+            raw = source.read()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return None, [Diagnostic("file_unreadable", f"cannot read `{_show(name, 80)}`: "
@@ -113,7 +125,7 @@ def _read_text(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
 
 def load_yaml_file(path: str | Path) -> tuple[Document | None, list[Diagnostic]]:
     """Read and load a YAML policy file; unreadable or non-utf-8 files give ``file_unreadable``."""
-    text, diags = _read_text(path)
+    text, diags = read_text(path)
     if text is None:
         return None, diags
     return load_yaml(text, str(path))
@@ -121,7 +133,7 @@ def load_yaml_file(path: str | Path) -> tuple[Document | None, list[Diagnostic]]
 
 def load_json_file(path: str | Path) -> tuple[Document | None, list[Diagnostic]]:
     """Read and load a JSON file; unreadable or non-utf-8 files give ``file_unreadable``."""
-    text, diags = _read_text(path)
+    text, diags = read_text(path)
     if text is None:
         return None, diags
     return load_json(text, str(path))
