@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.check.checks import check_document
-from engine.core.diagnostics import Diagnostic, Location
+from engine.core.diagnostics import Diagnostic
 from engine.core.model import Policy
-from engine.load.loader import load_yaml
+from engine.load.loader import load_yaml, read_text
 from engine.load.policies import display_path
 
 
@@ -15,12 +15,9 @@ def check_file(path: Path | str) -> tuple[Policy | None, list[Diagnostic]]:
     """Load and check one rule file: the model, and every diagnostic found."""
     path = Path(path)
     name = display_path(path)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return None, [Diagnostic("file_unreadable", f"cannot read `{name}`: {reason.lower()}",
-                                 location=Location(file=name))]
+    text, problems = read_text(path, name)
+    if text is None:
+        return None, problems
     doc, diags = load_yaml(text, name)
     if doc is None or any(d.severity == "error" for d in diags):
         return None, diags
