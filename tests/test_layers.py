@@ -11,11 +11,17 @@ name` inside the engine counts as importing the module the facade would load `na
 Every import counts: absolute and relative, at the top or inside a function, under
 `if TYPE_CHECKING:` too (a type is a dependency), and `importlib.import_module("engine.x")`
 with a literal name.
+
+And the durable_rules engine (`durable`, `durable_rules_engine`) is loaded by the run layer only:
+importing the decision, the facade or any layer before `run` does not load it (checked in a
+fresh interpreter).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -272,3 +278,44 @@ def test_a_clean_tree_passes(tmp_path):
         "cli.py": "from engine import app, evaluate\nfrom engine.run.evaluator import f\n",
     })
     assert check_layers(root) == []
+
+
+# --------------------------------------------------------------------------- durable_rules
+
+DURABLE = ("durable", "durable_rules_engine")
+BELOW_RUN = [name for names in LAYERS[: RANK["run"]] for name in names]
+
+
+def _modules_of(*layers: str) -> list[str]:
+    found = []
+    for layer in layers:
+        folder = ROOT / "engine" / layer
+        for path in sorted(folder.rglob("*.py")) if folder.is_dir() else []:
+            found.append(_module_name(path.relative_to(ROOT)))
+    return found
+
+
+def _durable_loaded_by(modules: list[str]) -> list[str]:
+    code = (f"import sys\nfor m in {modules!r}:\n    __import__(m)\n"
+            f"print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in {DURABLE!r})))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize("modules", [
+    pytest.param(["engine.core.decision"], id="decision"),
+    pytest.param(["engine"], id="facade"),
+    pytest.param(_modules_of("core"), id="core"),
+    pytest.param(_modules_of(*BELOW_RUN), id="below-run"),
+])
+def test_importing_does_not_load_durable_rules(modules):
+    """Only the run layer talks to durable_rules: the decision, the facade and every module
+    before `run` import without loading the C engine."""
+    assert modules
+    assert _durable_loaded_by(modules) == [], f"importing {modules} loads durable_rules"
+
+
+def test_the_durable_check_sees_the_engine_load():
+    assert set(_durable_loaded_by(["engine.run.adapter"])) >= set(DURABLE)
