@@ -1,16 +1,57 @@
-"""Shared fixtures: build small policies from YAML text."""
+"""Shared fixtures: build small policies from YAML text. Test options: tests marked `slow`
+(more than 3 s each: the soak, the long property runs) run only when CI is set in the
+environment or `--runslow` is given; hypothesis uses its `ci` profile then, `dev` otherwise."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import textwrap
+from functools import cache
 from pathlib import Path
 
+import jsonschema
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+RUN_SLOW_HOW = "python -m pytest -q --runslow (CI=true runs them too)"
+
+settings.register_profile(
+    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="also run the tests marked slow (CI=true does too)")
+
+
+def run_slow(config: pytest.Config) -> bool:
+    """Slow tests run when CI is set (to anything but empty, 0 or false) or with --runslow."""
+    ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return ci or bool(config.getoption("--runslow"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("hypothesis_profile", None):  # an explicit --hypothesis-profile wins
+        settings.load_profile("ci" if run_slow(config) else "dev")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if run_slow(config):
+        return
+    skip = pytest.mark.skip(reason=f"slow: run with {RUN_SLOW_HOW}")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 BASE = """\
 id: mini
@@ -34,6 +75,16 @@ plans:
     guarantee: false
 default_plan: std
 """
+
+
+@cache
+def schema_validator(name: str) -> jsonschema.protocols.Validator:
+    """The validator for schemas/<name>.schema.json, built once (and the schema checked once):
+    `jsonschema.validate()` re-checks the schema and builds a new validator on every call."""
+    schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text("utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def policy_text(rules: str, base: str = BASE) -> str:

@@ -8,23 +8,20 @@ bounds are whole minutes, so openness is constant within every UTC minute.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.calendars.calendars import DAY_NAMES, build_calendar, check_calendar_spec
 
-settings.register_profile(
-    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# 200 examples on every run; 2,000 in each property's `_long` twin, marked slow (run when CI is
+# set or with --runslow: see conftest.py).
+QUICK = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LONG = settings(QUICK, max_examples=2000)
 
 # DST at 02:00 (Berlin, New York) and at midnight (Santiago, Cairo since 2023).
 ZONES = ("Europe/Berlin", "America/New_York", "America/Santiago", "Africa/Cairo")
@@ -168,9 +165,10 @@ def _calendar(schedule: Schedule):
 
 # --------------------------------------------------------------------------- properties
 
+Scenario = tuple[Schedule, int]
 
-@given(scenarios(), st.integers(1, 60 * 60))
-def test_due_matches_reference(scenario: tuple[Schedule, int], target: int) -> None:
+
+def _due(scenario: Scenario, target: int) -> None:
     schedule, start = scenario
     calendar = _calendar(schedule)
     reference = Reference(schedule)
@@ -188,8 +186,7 @@ def test_due_matches_reference(scenario: tuple[Schedule, int], target: int) -> N
     assert calendar.elapsed(_instant(start), due) == target * MINUTE
 
 
-@given(scenarios(), st.integers(-5 * 1440, 5 * 1440))
-def test_elapsed_matches_reference(scenario: tuple[Schedule, int], length: int) -> None:
+def _elapsed(scenario: Scenario, length: int) -> None:
     schedule, start = scenario
     calendar = _calendar(schedule)
     expected = Reference(schedule).elapsed(start, start + length)
@@ -197,10 +194,7 @@ def test_elapsed_matches_reference(scenario: tuple[Schedule, int], length: int) 
     assert got == expected * MINUTE
 
 
-@given(scenarios(), st.integers(-3 * 1440, 3 * 1440))
-def test_is_open_and_next_opening_match_reference(
-    scenario: tuple[Schedule, int], shift: int
-) -> None:
+def _is_open_and_next_opening(scenario: Scenario, shift: int) -> None:
     schedule, start = scenario
     calendar = _calendar(schedule)
     reference = Reference(schedule)
@@ -213,14 +207,7 @@ def test_is_open_and_next_opening_match_reference(
         assert calendar.next_opening(_instant(minute)).astimezone(UTC) == _instant(opening)
 
 
-@given(
-    scenarios(),
-    st.integers(0, 59_999_999),
-    st.integers(1, 60 * 3600 * 1_000_000),
-)
-def test_round_trip_with_microseconds(
-    scenario: tuple[Schedule, int], jitter_us: int, within_us: int
-) -> None:
+def _round_trip(scenario: Scenario, jitter_us: int, within_us: int) -> None:
     schedule, start_minute = scenario
     calendar = _calendar(schedule)
     start = _instant(start_minute) + timedelta(microseconds=jitter_us)
@@ -233,3 +220,66 @@ def test_round_trip_with_microseconds(
     just_before = due.astimezone(UTC) - timedelta(microseconds=1)
     assert calendar.elapsed(start, just_before) < within
     assert calendar.is_open(just_before)
+
+
+# --------------------------------------------------------------------------- tests
+
+TARGETS = st.integers(1, 60 * 60)  # minutes of open time
+LENGTHS = st.integers(-5 * 1440, 5 * 1440)  # minutes, either direction
+SHIFTS = st.integers(-3 * 1440, 3 * 1440)  # minutes from the scenario's start
+JITTERS = st.integers(0, 59_999_999)  # microseconds past the start minute
+WITHINS = st.integers(1, 60 * 3600 * 1_000_000)  # microseconds of open time
+
+
+@QUICK
+@given(scenarios(), TARGETS)
+def test_due_matches_reference(scenario: Scenario, target: int) -> None:
+    _due(scenario, target)
+
+
+@pytest.mark.slow
+@LONG
+@given(scenarios(), TARGETS)
+def test_due_matches_reference_long(scenario: Scenario, target: int) -> None:
+    _due(scenario, target)
+
+
+@QUICK
+@given(scenarios(), LENGTHS)
+def test_elapsed_matches_reference(scenario: Scenario, length: int) -> None:
+    _elapsed(scenario, length)
+
+
+@pytest.mark.slow
+@LONG
+@given(scenarios(), LENGTHS)
+def test_elapsed_matches_reference_long(scenario: Scenario, length: int) -> None:
+    _elapsed(scenario, length)
+
+
+@QUICK
+@given(scenarios(), SHIFTS)
+def test_is_open_and_next_opening_match_reference(scenario: Scenario, shift: int) -> None:
+    _is_open_and_next_opening(scenario, shift)
+
+
+@pytest.mark.slow
+@LONG
+@given(scenarios(), SHIFTS)
+def test_is_open_and_next_opening_match_reference_long(scenario: Scenario, shift: int) -> None:
+    _is_open_and_next_opening(scenario, shift)
+
+
+@QUICK
+@given(scenarios(), JITTERS, WITHINS)
+def test_round_trip_with_microseconds(scenario: Scenario, jitter_us: int, within_us: int) -> None:
+    _round_trip(scenario, jitter_us, within_us)
+
+
+@pytest.mark.slow
+@LONG
+@given(scenarios(), JITTERS, WITHINS)
+def test_round_trip_with_microseconds_long(
+    scenario: Scenario, jitter_us: int, within_us: int
+) -> None:
+    _round_trip(scenario, jitter_us, within_us)

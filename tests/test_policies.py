@@ -71,19 +71,41 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _source_files(policy_id: str) -> dict[str, Path]:
+    """Each source id -> its document: `location` is relative to the policy file."""
+    path = bundled()[policy_id]
+    model, _ = check_file(path)
+    assert model is not None
+    return {sid: path.parent / meta.get("location", "") for sid, meta in model.sources.items()}
+
+
+@pytest.mark.parametrize("policy_id", sorted(bundled()))
+def test_sources_are_shipped_in_the_policy_folder(policy_id):
+    """Every source names a file under the policy's own sources/ folder, and every file there
+    is a listed source: the repository holds the documents the policy quotes."""
+    folder = bundled()[policy_id].parent
+    files = _source_files(policy_id)
+    for sid, file in files.items():
+        assert file.is_file(), f"{policy_id}: source `{sid}`: `{file}` is not a file"
+        assert file.resolve().parent == (folder / "sources").resolve(), \
+            f"{policy_id}: source `{sid}` lies outside {folder.name}/sources/"
+    shipped = {p.resolve() for p in (folder / "sources").glob("*")}
+    assert shipped == {f.resolve() for f in files.values()}, "a file in sources/ no source lists"
+
+
 @pytest.mark.parametrize("policy_id", sorted(bundled()))
 def test_quotes_are_verbatim(policy_id):
-    """Each quote (pieces joined by " … ") occurs in the seed document it cites."""
+    """Each quote (pieces joined by " … ") occurs in the source document it cites."""
     cp = load_policy(policy_id)
     texts = {}
-    for sid, meta in cp.policy.sources.items():
-        seed = ROOT.parent / meta.get("location", "")
-        if not seed.is_file():
-            pytest.skip(f"seed document `{meta.get('location')}` is not in this checkout")
-        texts[sid] = _normalise(seed.read_text("utf-8"))
+    for sid, file in _source_files(policy_id).items():
+        assert file.is_file(), f"{policy_id}: source `{sid}`: `{file}` is not a file"
+        texts[sid] = _normalise(file.read_text("utf-8"))
     cited = [(r.id, r.source.document, r.source.quote) for r in cp.rules if r.source]
     cited += [(f"readings: {x['topic']}", x["source"]["document"], x["source"]["quote"])
               for x in cp.policy.readings if x.get("source")]
+    assert cited
     for where, document, quote in cited:
         for piece in quote.split(" … "):
-            assert _normalise(piece) in texts[document], f"{where}: `{piece}` not in the seed"
+            assert _normalise(piece) in texts[document], \
+                f"{where}: `{piece}` not in {_source_files(policy_id)[document].name}"

@@ -1,7 +1,8 @@
 """100,000 consecutive evaluations in one process: no MemoryError, flat memory, no leaked state.
 
 Runs the cold path (cache off), so every ticket creates and deletes a durable_rules session.
-TICKET_POLICY_SOAK sets the count (default 100,000; about half a minute).
+TICKET_POLICY_SOAK sets the count (default 100,000; about 12 s). Marked slow: it runs when CI is
+set or with --runslow.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
 def test_soak_flat_memory_no_leaks():
     cp = load_policy("cloudtalk")
