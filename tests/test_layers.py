@@ -220,8 +220,7 @@ BAD = {
     "peer-author-explain": ("engine/author/x.py", "import engine.explain.render\n", 1,
                             "engine.explain.render", "author", "explain"),
     "the-cli": ("engine/app.py", "import cli\n", 1, "cli", "app", "cli"),
-    "adapters-from-cli-peer": ("cli.py", "from engine.adapters import asgi\n", 1,
-                               "engine.adapters", "cli", "adapters"),
+    "cli-from-adapters": ("engine/adapters/x.py", "import cli\n", 1, "cli", "adapters", "cli"),
     "type-checking": ("engine/core/x.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                       "    from engine.run.errors import E\n", 3, "engine.run.errors", "core",
                       "run"),
