@@ -38,6 +38,7 @@ def _literal(test: Test) -> dict:
     """One test as a durable_rules JSON expression on the pattern's fact."""
     kind, fld = _DERIVED_KIND.get(test.path, ("ticket", test.path))
     op, v = test.op, test.value
+    values = v if isinstance(v, tuple) else (v,)  # `in` / `not_in` hold a tuple
     if op == "eq":
         return {fld: v}
     if op == "absent":
@@ -47,9 +48,9 @@ def _literal(test: Test) -> dict:
     if op == "ne":
         return {"$or": [{fld: None}, {"$neq": {fld: v}}]}
     if op == "in":
-        return {fld: v[0]} if len(v) == 1 else {"$or": [{fld: x} for x in v]}
+        return {fld: values[0]} if len(values) == 1 else {"$or": [{fld: x} for x in values]}
     if op == "not_in":
-        return {"$or": [{fld: None}, {"$and": [{"$neq": {fld: x}} for x in v]}]}
+        return {"$or": [{fld: None}, {"$and": [{"$neq": {fld: x}} for x in values]}]}
     return {f"${op.replace('le', 'lte').replace('ge', 'gte')}": {fld: v}}
 
 
@@ -197,7 +198,7 @@ def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
         for t in cr.tests:
             if t not in tests.setdefault(t.path, []):
                 tests[t.path].append(t)
-    plan = []
+    plan: list[tuple[str, dict | None]] = []
     for path in sorted(key_paths):
         spec = policy.facts[path]
         if spec.type == "targets":
@@ -294,6 +295,6 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         plan_channels={pid: tuple(c for c in CHANNELS if c in plan.channels)
                        for pid, plan in policy.plans.items()},
         key_maps=tuple(p for p in sorted(key_paths) if policy.facts[p].type == "targets"),
-        trace_meta=tuple((Citation(policy.id, digest, cited, r.location.line),
+        trace_meta=tuple((Citation(policy.id, digest, cited, r.location.line or 0),
                           r.source.to_json() if r.source else None) for r in policy.rules),
     )

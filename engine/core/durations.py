@@ -120,10 +120,9 @@ def format_duration(td: timedelta, *, days: bool = True) -> str:
     sign = "-" if total < 0 else ""
     total = abs(total)
     seconds, micro = divmod(total, _US_PER_S)
+    whole_days = 0
     if days:
-        days, seconds = divmod(seconds, 86_400)
-    else:
-        days = 0
+        whole_days, seconds = divmod(seconds, 86_400)
     hours, seconds = divmod(seconds, 3_600)
     minutes, seconds = divmod(seconds, 60)
     time = ""
@@ -135,8 +134,8 @@ def format_duration(td: timedelta, *, days: bool = True) -> str:
         fraction = f".{micro:06d}".rstrip("0") if micro else ""
         time += f"{seconds}{fraction}S"
     text = f"{sign}P"
-    if days:
-        text += f"{days}D"
+    if whole_days:
+        text += f"{whole_days}D"
     if time:
         text += f"T{time}"
     return text

@@ -27,6 +27,8 @@ def _seen_during(policy: CompiledPolicy, decision: Decision, ticket_values: dict
         elif stage_of[a.rule] == order:
             priority.append((a.to, where))
     entitle = STAGES.index("entitle")
+    plan: list[tuple[object, str | None]]
+    guaranteed: list[tuple[object, str | None]]
     initial_plan = ticket_values.get("plan") or policy.policy.default_plan
     if order < entitle:
         plan, guaranteed = [(initial_plan, None)], [(True, None)]

@@ -437,9 +437,9 @@ class EngineAdapter:
         if ev.failure is not None:
             raise ev.failure
         if ev.errors:
-            rule, exc = ev.errors[0]
-            raise RuleActionError(f"rule `{rule}` failed: {type(exc).__name__}: {exc}",
-                                  tuple(r for r, _ in ev.errors)) from exc
+            rule, error = ev.errors[0]
+            raise RuleActionError(f"rule `{rule}` failed: {type(error).__name__}: {error}",
+                                  tuple(r for r, _ in ev.errors)) from error
         return ev.outcome()
 
     def run_bare(self, cp: CompiledPolicy, tickets: list[Ticket]) -> list[float]:
@@ -456,7 +456,7 @@ class EngineAdapter:
 
             def action(c) -> None:
                 ev = self.current
-                if rule.id in ev.fired:
+                if ev is None or rule.id in ev.fired:
                     return
                 ev.fired.add(rule.id)
                 for a in rule.actions:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
@@ -29,7 +29,8 @@ MAX_POLICIES = 8       # policies whose caches are kept (LRU)
 _Entry = tuple[Outcome, tuple[int, ...], tuple]
 
 
-class Failure(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Failure:
     """A ticket of `evaluate_many` that could not be decided: its position, id and problems."""
 
     index: int
@@ -146,10 +147,10 @@ class Evaluator:
 
     def run_bare(self, policy: CompiledPolicy, tickets: list[Mapping]) -> list[float]:
         """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
-        checked = []
+        checked: list[Ticket] = []
         for t in tickets:
             c, problems = policy.checker.check(t)
-            if problems:
+            if problems or c is None:
                 raise TicketError(problems)
             checked.append(c)
         return self.adapter.run_bare(policy, checked)
@@ -163,7 +164,7 @@ class Evaluator:
 def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
          now: datetime | None) -> Sla | None:
     target = outcome.target
-    if target is None:
+    if target is None or target.calendar is None:  # a rule's bare target gets the plan's
         return None
     calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
     try:
