@@ -29,7 +29,7 @@ from engine.check.tickets import parse_timestamp
 from engine.core.diagnostics import Diagnostic, Location, did_you_mean
 from engine.core.durations import check_target, format_duration, parse_duration
 from engine.core.facts import iana_zones
-from engine.load.loader import load_json
+from engine.load import load_json
 from engine.load.policies import expand, rules_dir
 
 EXIT_FINDINGS, EXIT_INPUT, EXIT_FAILED = 1, 2, 3

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.diagnostics import Diagnostic, Location
-from engine.load.loader import (
+from engine.load import (
     MAX_DEPTH,
     Document,
     load_json,

@@ -35,7 +35,7 @@ from engine.core.model import (
     Test,
 )
 from engine.core.paths import data_dir
-from engine.load.loader import Document
+from engine.load import Document
 
 SCHEMA_DIR = data_dir("schemas")
 DEFAULT_MAX_FIRINGS = 100
