@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.calendars.calendars import DAY_NAMES, build_calendar, check_calendar_spec
+from engine.calendars import DAY_NAMES, build_calendar, check_calendar_spec
 
 settings.register_profile(
     "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]

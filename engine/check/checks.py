@@ -11,7 +11,7 @@ from functools import cache
 
 import jsonschema
 
-from engine.calendars import calendars as cal
+import engine.calendars as cal
 from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
