@@ -4,6 +4,9 @@ Ground truth: a real instant is open iff its local wall-clock time in the calend
 its local date, lies in an open interval of that date. Internally each UTC month is turned
 once into sorted, merged open intervals in epoch microseconds with running totals, so
 `due` and `elapsed` are a few bisections per month crossed, never a walk over minutes.
+
+Month tables are kept in a bounded LRU per calendar (`MONTH_CACHE_SIZE`), zone copies of a
+customer calendar in a bounded LRU per calendar (`ZONE_COPY_CACHE_SIZE`); see `cache_info`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache, partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -18,7 +22,15 @@ from engine.calendars.hours import DayHours
 from engine.calendars.spec import Definition, definition_of, describe
 from engine.calendars.zones import EPOCH, holiday_dates, month_bounds, zone_exists, zone_segments
 
-__all__ = ["Calendar", "Clock", "build_calendar"]
+__all__ = ["MONTH_CACHE_SIZE", "ZONE_COPY_CACHE_SIZE", "Calendar", "Clock", "build_calendar"]
+
+#: Month tables kept per calendar, and per zone copy of a customer calendar: 10 2/3 years, so
+#: one evaluation (a due time up to a year of open time, then the time left until it) never
+#: rebuilds a month it built, on calendars with at least ~70 open hours a month. A month of
+#: Mon–Fri 09:00–17:00 with holidays is ~3.5 KB (it grows with the intervals in a month).
+MONTH_CACHE_SIZE = 128
+#: Zone copies kept per customer calendar (`for_zone`), each with its own month tables.
+ZONE_COPY_CACHE_SIZE = 64
 
 Clock = Literal["business", "calendar"]
 
@@ -81,7 +93,7 @@ class _Month:
 class Calendar:
     """An immutable business-hours calendar; see docs/calendars.md for the semantics."""
 
-    __slots__ = ("_name", "_clock", "_customer", "_zone", "_definition", "_months",
+    __slots__ = ("_name", "_clock", "_customer", "_zone", "_definition", "_month",
                  "_copies", "_root", "_describe")
 
     def __init__(self, name: str, definition: Definition, zone: tzinfo,
@@ -92,8 +104,13 @@ class Calendar:
         put(self, "_customer", definition.zone_key is None)
         put(self, "_zone", zone)
         put(self, "_definition", definition)
-        put(self, "_months", {})
-        put(self, "_copies", {})
+        # month index -> _Month, built on first use; bounded LRU (MONTH_CACHE_SIZE)
+        put(self, "_month", lru_cache(maxsize=MONTH_CACHE_SIZE)(
+            partial(_build_month, definition, zone)))
+        # zone -> this customer calendar in that zone; bounded LRU (ZONE_COPY_CACHE_SIZE)
+        put(self, "_copies", lru_cache(maxsize=ZONE_COPY_CACHE_SIZE)(
+            partial(Calendar, name, definition, root=self))
+            if root is None and definition.zone_key is None else None)
         put(self, "_root", root or self)
         put(self, "_describe", describe(definition, zone, root is not None))
 
@@ -145,11 +162,18 @@ class Calendar:
             tz = ZoneInfo(tz)
         if tz == root._zone:
             return root
-        copy = root._copies.get(tz)
-        if copy is None:
-            copy = Calendar(root._name, root._definition, tz, root)
-            root._copies[tz] = copy
-        return copy
+        return root._copies(tz)
+
+    def cache_info(self) -> dict[str, object]:
+        """This calendar's bounded caches: name -> `functools` CacheInfo (hits, misses, size).
+
+        `months`: its month tables; `zone_copies` (customer calendars, not their copies): the
+        zone copies `for_zone` keeps. Global caches: `engine.calendars.cache_info()`.
+        """
+        info: dict[str, object] = {"months": self._month.cache_info()}
+        if self._copies is not None:
+            info["zone_copies"] = self._copies.cache_info()
+        return info
 
     def is_open(self, at: datetime) -> bool:
         """Whether the instant `at` is open time."""
@@ -228,13 +252,6 @@ class Calendar:
             raise ValueError(
                 f"calendar `{self._name}` has no open time within 3 years after `{since}`"
             )
-
-    def _month(self, index: int) -> _Month:
-        month = self._months.get(index)
-        if month is None:
-            month = _build_month(self._definition, self._zone, index)
-            self._months[index] = month
-        return month
 
 
 def _build_month(definition: Definition, zone: tzinfo, index: int) -> _Month:
