@@ -19,9 +19,9 @@ __all__ = ["decode_text", "load_json_file", "load_yaml_file", "read_text"]
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_text(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
-    """The text of file `path`, or ``(None, [file_unreadable])``."""
-    name = str(path)
+def read_text(path: str | Path, name: str | None = None) -> tuple[str | None, list[Diagnostic]]:
+    """The text of file `path`, or ``(None, [file_unreadable])`` citing `name` (default: path)."""
+    name = str(path) if name is None else name
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
