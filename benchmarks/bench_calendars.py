@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.calendars.calendars import Calendar, build_calendar  # noqa: E402
+from engine.calendars import Calendar, build_calendar  # noqa: E402
 
 CALENDARS = {
     "cloudtalk office": {"timezone": "Europe/Bratislava", "hours": {"mon-fri": ["09:00-17:00"]},

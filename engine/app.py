@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from engine.calendars.calendars import Calendar
+from engine.calendars import Calendar
 from engine.check.files import check_file
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy, compile_policy
@@ -37,7 +37,7 @@ from engine.core.diagnostics import Diagnostic, DiagnosticError, Location, did_y
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import iana_zones
 from engine.explain import why_not as explain_why_not
-from engine.load.loader import Document, load_json, read_text
+from engine.load import Document, load_json, read_text
 from engine.load.policies import bundled, display_path, expand, resolve, rules_dir
 from engine.run.errors import EvaluationError, TicketError
 from engine.run.evaluator import evaluate

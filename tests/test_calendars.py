@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendars.calendars import Calendar, build_calendar, check_calendar_spec
+from engine.calendars import Calendar, build_calendar, check_calendar_spec
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BRATISLAVA = ZoneInfo("Europe/Bratislava")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # for the script mode
     sys.path.insert(0, str(ROOT))
 
-from engine.calendars.calendars import build_calendar, check_calendar_spec  # noqa: E402
+from engine.calendars import build_calendar, check_calendar_spec  # noqa: E402
 from engine.core.durations import format_duration, parse_duration  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "calendars"

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.calendars.calendars import DAY_NAMES, build_calendar, check_calendar_spec
+from engine.calendars import DAY_NAMES, build_calendar, check_calendar_spec
 
 # 200 examples on every run; 2,000 in each property's `_long` twin, marked slow (run when CI is
 # set or with --runslow: see conftest.py).

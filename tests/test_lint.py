@@ -14,7 +14,7 @@ from cli import main
 from engine.author.lint import CODES, lint_policy
 from engine.check.files import check_file
 from engine.core.diagnostics import Diagnostic
-from engine.load.loader import load_yaml_file
+from engine.load import load_yaml_file
 from engine.load.policies import display_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from engine.core.diagnostics import Diagnostic, Location
-from engine.load.loader import (
+from engine.load import (
     MAX_DEPTH,
     Document,
+    decode_text,
     load_json,
     load_json_file,
     load_yaml,
     load_yaml_file,
     pointer_join,
+    read_text,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -474,6 +476,16 @@ def test_bad_utf8_yaml_file(tmp_path: Path) -> None:
     assert doc is None
     assert where(diags) == [("file_unreadable", 2, 7)]
     assert "utf-8" in diags[0].message
+
+
+def test_reader_decodes_bytes_and_cites_the_given_name(tmp_path: Path) -> None:
+    assert decode_text(b"\xef\xbb\xbf{}\n", "<stdin>") == ("{}\n", [])
+    text, diags = decode_text(b'{"a":\n "caf\xe9"}', "<stdin>")
+    assert text is None and where(diags) == [("file_unreadable", 2, 6)]
+    assert diags[0].location.file == "<stdin>"
+    text, diags = read_text(tmp_path / "nope.json", name="nope.json")
+    assert text is None and codes(diags) == ["file_unreadable"]
+    assert diags[0].location.file == "nope.json" and "`nope.json`" in diags[0].message
 
 
 def test_file_name_is_kept_as_given(tmp_path: Path) -> None:

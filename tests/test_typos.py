@@ -19,7 +19,7 @@ from engine.author.lint import lint_policy
 from engine.check.files import check_file
 from engine.core.diagnostics import Diagnostic
 from engine.core.facts import NOT_CONDITIONABLE
-from engine.load.loader import load_yaml_file
+from engine.load import load_yaml_file
 from engine.load.policies import display_path
 
 ROOT = Path(__file__).resolve().parent.parent

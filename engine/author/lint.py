@@ -36,7 +36,7 @@ from engine.core.logic import (
     to_dnf,
 )
 from engine.core.model import STAGES, Policy, Rule, Target, Test
-from engine.load.loader import Document, load_yaml_file
+from engine.load import Document, load_yaml_file
 
 #: Every lint code and its severity.
 CODES: dict[str, str] = {

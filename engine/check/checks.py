@@ -11,7 +11,7 @@ from functools import cache
 
 import jsonschema
 
-from engine.calendars import calendars as cal
+import engine.calendars as cal
 from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
@@ -44,7 +44,7 @@ from engine.core.model import (
     WithholdChannels,
 )
 from engine.core.paths import data_dir
-from engine.load.loader import Document
+from engine.load import Document
 
 SCHEMA_DIR = data_dir("schemas")
 DEFAULT_MAX_FIRINGS = 100

@@ -7,7 +7,7 @@ from pathlib import Path
 from engine.check.checks import check_document
 from engine.core.diagnostics import Diagnostic
 from engine.core.model import Policy
-from engine.load.loader import load_yaml, read_text
+from engine.load import load_yaml, read_text
 from engine.load.policies import display_path
 
 
