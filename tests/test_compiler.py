@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from engine.compile.compiler import _literal, to_dnf
+from engine.compile.passes import _literal
+from engine.core.logic import to_dnf
 from engine.core.model import Condition, Test
 
 

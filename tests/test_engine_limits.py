@@ -12,7 +12,7 @@ import pytest
 from conftest import BASE, ticket
 
 from engine import DiagnosticError, evaluate, load_policy
-from engine.compile.compiler import fnv1a32
+from engine.compile.limits import fnv1a32
 
 
 def codes(exc: DiagnosticError) -> list[str]:
