@@ -9,7 +9,9 @@ from conftest import ticket
 
 from engine import FiringBoundError, RuleActionError, evaluate
 from engine.run import adapter as runtime
+from engine.run import working
 from engine.run.evaluator import default_evaluator
+from engine.run.working import Working
 
 
 def test_default_then_its_target_chain(make_policy):
@@ -98,14 +100,14 @@ def test_action_error_is_surfaced(make_policy, monkeypatch):
       - id: boom
         then: {assign: P1}
     """)
-    original = runtime._Evaluation.apply
+    original = Working.apply
 
     def failing(self, rule, c):
         if rule.id == "boom":
             raise ZeroDivisionError("division by zero")
         return original(self, rule, c)
 
-    monkeypatch.setattr(runtime._Evaluation, "apply", failing)
+    monkeypatch.setattr(Working, "apply", failing)
     with pytest.raises(RuleActionError) as exc:
         evaluate(cp, ticket(), cache=False)
     assert "rule `boom` failed: ZeroDivisionError" in str(exc.value)
@@ -194,8 +196,8 @@ def test_other_thread_gets_clear_error(make_policy):
 
 
 def test_find_cycle():
-    assert runtime.find_cycle(["a", "b", "c", "b", "c"]) == ["b", "c"]
-    assert runtime.find_cycle(["x", "y", "y"]) == ["y"]
+    assert working.find_cycle(["a", "b", "c", "b", "c"]) == ["b", "c"]
+    assert working.find_cycle(["x", "y", "y"]) == ["y"]
 
 
 def test_engine_failure_rebuilds_the_host(make_policy, monkeypatch):
@@ -289,7 +291,7 @@ def test_error_anywhere_in_the_action_wrapper_is_surfaced(make_policy, monkeypat
     def broken(self, path):
         raise LookupError(f"cannot read {path}")
 
-    monkeypatch.setattr(runtime._Evaluation, "current", broken)
+    monkeypatch.setattr(Working, "current", broken)
     with pytest.raises(RuleActionError) as exc:
         evaluate(cp, ticket(), cache=False)
     assert "LookupError: cannot read priority" in str(exc.value)

@@ -29,3 +29,26 @@ def test_mypy_clean():
 
 def test_python_version():
     assert sys.version_info >= (3, 11)
+
+
+MAX_MODULE_LINES = 450
+MAX_CLASS_LINES = 250
+
+
+@pytest.mark.xfail(strict=False, reason="app, policytest, checks and tickets are being split")
+def test_modules_and_classes_stay_small():
+    """No module in engine/ over 450 lines, no class over 250: a bigger one holds two jobs."""
+    import ast
+
+    big = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        text = path.read_text("utf-8")
+        rel = path.relative_to(ROOT)
+        if text.count("\n") > MAX_MODULE_LINES:
+            big.append(f"{rel}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    big.append(f"{rel}:{node.lineno}: class {node.name} has {size} lines")
+    assert not big, "\n".join(big)

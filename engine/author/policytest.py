@@ -32,7 +32,7 @@ from engine.core.durations import parse_duration
 from engine.core.paths import data_dir
 from engine.load import Document, load_yaml_file
 from engine.load.policies import bundled, display_path
-from engine.run.adapter import EvaluationError
+from engine.run.errors import EvaluationError
 from engine.run.evaluator import TicketError, evaluate
 
 __all__ = [
