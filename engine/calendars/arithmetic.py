@@ -12,15 +12,19 @@ customer calendar in a bounded LRU per calendar (`ZONE_COPY_CACHE_SIZE`); see `c
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache, partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.calendars.hours import DayHours
 from engine.calendars.spec import Definition, definition_of, describe
 from engine.calendars.zones import EPOCH, holiday_dates, month_bounds, zone_exists, zone_segments
+
+if TYPE_CHECKING:
+    from functools import _CacheInfo  # the CacheInfo named tuple; typeshed has no public name
 
 __all__ = ["MONTH_CACHE_SIZE", "ZONE_COPY_CACHE_SIZE", "Calendar", "Clock", "build_calendar"]
 
@@ -40,6 +44,17 @@ _ONE_US = timedelta(microseconds=1)
 _US = 1_000_000
 _DAY_S = 86_400
 _GUARD_US = (3 * 365 + 1) * _DAY_S * _US  # give up after 3 years without an opening
+
+_Key = TypeVar("_Key", contravariant=True)
+_Value = TypeVar("_Value", covariant=True)
+
+
+class _Cached(Protocol[_Key, _Value]):
+    """A one-argument function wrapped in `functools.lru_cache`."""
+
+    def __call__(self, key: _Key, /) -> _Value: ...
+
+    def cache_info(self) -> _CacheInfo: ...
 
 
 # --------------------------------------------------------------------------- time helpers
@@ -96,21 +111,35 @@ class Calendar:
     __slots__ = ("_name", "_clock", "_customer", "_zone", "_definition", "_month",
                  "_copies", "_root", "_describe")
 
-    def __init__(self, name: str, definition: Definition, zone: tzinfo,
+    # The slots, set once in __init__ (through object.__setattr__: the class is immutable).
+    _name: str
+    _clock: Clock
+    _customer: bool  # customer calendar: its zone is the customer's
+    _zone: ZoneInfo
+    _definition: Definition
+    _month: _Cached[int, _Month]
+    _copies: _Cached[ZoneInfo, Calendar] | None
+    _root: Calendar
+    _describe: str
+
+    def __init__(self, name: str, definition: Definition, zone: ZoneInfo,
                  root: Calendar | None = None) -> None:
         put = object.__setattr__
+        clock: Clock = "calendar" if definition.preset == "24x7" else "business"
+        # month index -> _Month, built on first use; bounded LRU (MONTH_CACHE_SIZE)
+        month: _Cached[int, _Month] = lru_cache(maxsize=MONTH_CACHE_SIZE)(
+            partial(_build_month, definition, zone))
+        # zone -> this customer calendar in that zone; bounded LRU (ZONE_COPY_CACHE_SIZE)
+        copies: _Cached[ZoneInfo, Calendar] | None = (
+            lru_cache(maxsize=ZONE_COPY_CACHE_SIZE)(partial(Calendar, name, definition, root=self))
+            if root is None and definition.zone_key is None else None)
         put(self, "_name", name)
-        put(self, "_clock", "calendar" if definition.preset == "24x7" else "business")
+        put(self, "_clock", clock)
         put(self, "_customer", definition.zone_key is None)
         put(self, "_zone", zone)
         put(self, "_definition", definition)
-        # month index -> _Month, built on first use; bounded LRU (MONTH_CACHE_SIZE)
-        put(self, "_month", lru_cache(maxsize=MONTH_CACHE_SIZE)(
-            partial(_build_month, definition, zone)))
-        # zone -> this customer calendar in that zone; bounded LRU (ZONE_COPY_CACHE_SIZE)
-        put(self, "_copies", lru_cache(maxsize=ZONE_COPY_CACHE_SIZE)(
-            partial(Calendar, name, definition, root=self))
-            if root is None and definition.zone_key is None else None)
+        put(self, "_month", month)
+        put(self, "_copies", copies)
         put(self, "_root", root or self)
         put(self, "_describe", describe(definition, zone, root is not None))
 
@@ -123,10 +152,13 @@ class Calendar:
     def __copy__(self) -> Calendar:
         return self  # immutable
 
-    def __deepcopy__(self, memo: dict) -> Calendar:
+    def __deepcopy__(self, memo: dict[int, object]) -> Calendar:
         return self
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[[str, Definition, ZoneInfo, ZoneInfo], Calendar],
+               tuple[str, Definition, ZoneInfo, ZoneInfo]]:
         return _restore, (self._name, self._definition, self._root._zone, self._zone)
 
     @property
@@ -162,7 +194,9 @@ class Calendar:
             tz = ZoneInfo(tz)
         if tz == root._zone:
             return root
-        return root._copies(tz)
+        copies = root._copies
+        assert copies is not None  # a customer calendar's root keeps zone copies
+        return copies(tz)
 
     def cache_info(self) -> dict[str, object]:
         """This calendar's bounded caches: name -> `functools` CacheInfo (hits, misses, size).
@@ -290,10 +324,10 @@ def _hours_on(definition: Definition, day: date) -> DayHours:
     return definition.weekly[day.weekday()]
 
 
-def _restore(name: str, definition: Definition, root_zone: tzinfo, zone: tzinfo) -> Calendar:
+def _restore(name: str, definition: Definition, root_zone: ZoneInfo, zone: ZoneInfo) -> Calendar:
     """Unpickle: the root calendar, or its copy in `zone` for a customer calendar."""
     root = Calendar(name, definition, root_zone)
-    return root if zone == root_zone else root.for_zone(zone)  # type: ignore[arg-type]
+    return root if zone == root_zone else root.for_zone(zone)
 
 
 def _pack(pieces: list[tuple[int, int]], lo: int, hi: int) -> _Month:

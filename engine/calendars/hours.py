@@ -97,8 +97,7 @@ class HoursChecker:
         return merge(sorted(found)) if ok else None
 
     def interval(self, pointer: str, item: object) -> Interval | None:
-        match = _INTERVAL.fullmatch(item) if isinstance(item, str) else None
-        if match is None:
+        if not isinstance(item, str) or (match := _INTERVAL.fullmatch(item)) is None:
             self.add(pointer, "calendar_bad_interval", f"invalid interval `{item}`",
                      interval_hint(item))
             return None

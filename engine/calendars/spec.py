@@ -7,7 +7,7 @@ spec is a `Definition`, from which `build_calendar` makes a `Calendar`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
@@ -315,8 +315,8 @@ def describe(definition: Definition, zone: tzinfo, customer_copy: bool) -> str:
     return text
 
 
-def _names(names: object) -> str:
-    return ", ".join(f"`{n}`" for n in names)  # type: ignore[attr-defined]
+def _names(names: Iterable[object]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
 
 
 def _parse_date(value: object) -> date | None:

@@ -11,15 +11,22 @@ import bisect
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
-from json.decoder import scanstring as _scanstring
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, cast
 
 from engine.core.diagnostics import Diagnostic, Location, pointer_join
 from engine.load.document import MAX_DEPTH, Document, show
 
+if TYPE_CHECKING:  # typeshed's json.decoder omits scanstring; it is _json's (or its fallback)
+    from _json import scanstring as _scanstring
+else:
+    from json.decoder import scanstring as _scanstring
+
 __all__ = ["load_json"]
 
 _WS_RE = re.compile(r"[ \t\n\r]*")
+# `_WS_RE` matches (possibly empty) at every position, so its match is never None
+_skip_ws = cast("Callable[[str, int], re.Match[str]]", _WS_RE.match)
 _NUMBER_RE = re.compile(r"(-?(?:0|[1-9][0-9]*))(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _NUMBER_START = frozenset("-0123456789")
 
@@ -91,10 +98,16 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
 
     Raises _JsonSyntax / _JsonTooDeep; findings gathered so far stay in ``found``.
     """
-    ws = _WS_RE.match
+    ws = _skip_ws
     number = _NUMBER_RE.match
     scanstring = _scanstring
-    stack: list[list] = []  # [container, pointer, is_object, current key]
+    # The innermost open container: an object's dict (`members`) or an array's list (`items`),
+    # the other None; its pointer; an object's key whose value is being read. Opening a
+    # container saves the enclosing state (none at the root), closing one restores it.
+    members: dict[str, object] | None = None
+    items: list[object] | None = None
+    parent = key = ""
+    saved: list[tuple[dict[str, object] | None, list[object] | None, str, str]] = []
     ptr = ""
     pos = ws(s, 0).end()
     value: object
@@ -120,7 +133,7 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
                 raise _JsonSyntax(pos, "Number is too long", ptr) from None
             pos = match.end()
         elif c == "{" or c == "[":
-            if len(stack) >= MAX_DEPTH:
+            if len(saved) >= MAX_DEPTH:
                 raise _JsonTooDeep(pos, ptr)
             is_object = c == "{"
             pos = ws(s, pos + 1).end()
@@ -128,12 +141,13 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
                 value = {} if is_object else []
                 pos += 1
             elif is_object:
-                frame = [{}, ptr, True, None]
-                stack.append(frame)
-                pos, ptr = _json_key(s, pos, frame, key_offsets, found)
+                saved.append((members, items, parent, key))
+                members, items, parent = {}, None, ptr
+                pos, ptr, key = _json_key(s, pos, members, parent, key_offsets, found)
                 continue
             else:
-                stack.append([[], ptr, False, None])
+                saved.append((members, items, parent, key))
+                members, items, parent = None, [], ptr
                 ptr += "/0"
                 continue
         elif c == "n" and s.startswith("null", pos):
@@ -155,61 +169,63 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
             raise _JsonSyntax(pos, "Expecting value", ptr)
         # ---- value complete: hand it to its container(s)
         while True:
-            if not stack:
+            if not saved:
                 pos = ws(s, pos).end()
                 if pos != len(s):
                     raise _JsonSyntax(pos, "Extra data", "")
                 return value
-            frame = stack[-1]
-            container = frame[0]
             if pos < len(s) and s[pos] in " \t\n\r":
                 pos = ws(s, pos).end()
             c = s[pos:pos + 1]
-            if frame[2]:
-                container[frame[3]] = value
+            if members is not None:
+                members[key] = value
                 if c == ",":
-                    pos, ptr = _json_key(s, ws(s, pos + 1).end(), frame, key_offsets, found)
+                    pos, ptr, key = _json_key(s, ws(s, pos + 1).end(), members, parent,
+                                              key_offsets, found)
                     break
                 if c == "}":
                     pos += 1
-                    value = container
-                    stack.pop()
+                    value = members
+                    members, items, parent, key = saved.pop()
                     continue
-                raise _JsonSyntax(pos, "Expecting ',' delimiter", frame[1])
-            container.append(value)
+                raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
+            assert items is not None  # a container is open and it is not an object
+            items.append(value)
             if c == ",":
                 pos += 1
                 if s[pos:pos + 1] in " \t\n\r":
                     pos = ws(s, pos).end()
-                ptr = f"{frame[1]}/{len(container)}"
+                ptr = f"{parent}/{len(items)}"
                 break
             if c == "]":
                 pos += 1
-                value = container
-                stack.pop()
+                value = items
+                members, items, parent, key = saved.pop()
                 continue
-            raise _JsonSyntax(pos, "Expecting ',' delimiter", frame[1])
+            raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
 
 
-def _json_key(s: str, pos: int, frame: list, key_offsets: dict[str, int],
-              found: list[_Finding]) -> tuple[int, str]:
-    """Read `"key" :` at pos for the object in frame; return (value position, value pointer)."""
+def _json_key(s: str, pos: int, members: dict[str, object], parent: str,
+              key_offsets: dict[str, int], found: list[_Finding]) -> tuple[int, str, str]:
+    """Read `"key" :` at pos for the object `members` at pointer `parent`.
+
+    Returns (value position, value pointer, key).
+    """
     if s[pos:pos + 1] != '"':
-        raise _JsonSyntax(pos, "Expecting property name enclosed in double quotes", frame[1])
+        raise _JsonSyntax(pos, "Expecting property name enclosed in double quotes", parent)
     try:
         key, end = _scanstring(s, pos + 1, True)
     except json.JSONDecodeError as exc:
-        raise _JsonSyntax(exc.pos, exc.msg, frame[1]) from None
-    end = _WS_RE.match(s, end).end()
+        raise _JsonSyntax(exc.pos, exc.msg, parent) from None
+    end = _skip_ws(s, end).end()
     if s[end:end + 1] != ":":
-        raise _JsonSyntax(end, "Expecting ':' delimiter", frame[1])
-    pointer = f"{frame[1]}/{key}" if "~" not in key and "/" not in key \
-        else pointer_join(frame[1], key)
-    if key in frame[0]:
+        raise _JsonSyntax(end, "Expecting ':' delimiter", parent)
+    pointer = f"{parent}/{key}" if "~" not in key and "/" not in key \
+        else pointer_join(parent, key)
+    if key in members:
         found.append(("duplicate", pos, pointer, key, key_offsets[pointer]))
     key_offsets[pointer] = pos
-    frame[3] = key
-    return _WS_RE.match(s, end + 1).end(), pointer
+    return _skip_ws(s, end + 1).end(), pointer, key
 
 
 def load_json(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:

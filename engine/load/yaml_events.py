@@ -12,6 +12,7 @@ import json
 import math
 import re
 from types import MappingProxyType
+from typing import Protocol
 
 import yaml
 
@@ -110,23 +111,39 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_YAML_TAG_PREFIX):] if tag.startswith(_YAML_TAG_PREFIX) else tag
 
 
+class _Mark(Protocol):
+    """A position in the text: PyYAML's `yaml.Mark` or libyaml's (`yaml._yaml.Mark`)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+def _start(event: yaml.Event) -> _Mark:
+    """Where `event` starts; both parsers mark every event they emit."""
+    mark = event.start_mark
+    assert mark is not None, "yaml parser emitted an event without a start mark"
+    return mark
+
+
 class _Abort(Exception):
     """Stop reading the YAML stream (alias, too deep, second document)."""
 
 
 class _Frame:
-    __slots__ = ("is_map", "value", "pointer", "start_mark", "expect_key", "key", "key_ok",
+    __slots__ = ("is_map", "value", "pointer", "start_mark", "expect_key", "key",
                  "value_pointer", "first_lines")
 
-    def __init__(self, is_map: bool, value: dict | list, pointer: str | None,
-                 start_mark: yaml.Mark):
-        self.is_map = is_map
+    def __init__(self, is_map: bool, value: dict[str, object] | list[object],
+                 pointer: str | None, start_mark: _Mark):
+        self.is_map = is_map            # value is a dict (a mapping), else a list
         self.start_mark = start_mark
         self.value = value
         self.pointer = pointer          # None: inside a key or a skipped entry -> no marks
         self.expect_key = True
-        self.key: str | None = None
-        self.key_ok = False
+        self.key: str | None = None     # the current entry's key; None: the entry is skipped
         self.value_pointer: str | None = None
         self.first_lines: dict[str, int] = {}
 
@@ -141,11 +158,11 @@ class _YamlBuilder:
         self.root: object = None
         self.root_empty = False
 
-    def loc(self, mark: yaml.Mark, pointer: str | None = None) -> Location:
+    def loc(self, mark: _Mark, pointer: str | None = None) -> Location:
         return Location(file=self.file, line=mark.line + 1, column=mark.column + 1,
                         pointer=pointer)
 
-    def error(self, code: str, message: str, mark: yaml.Mark, pointer: str | None = None,
+    def error(self, code: str, message: str, mark: _Mark, pointer: str | None = None,
               hint: str | None = None) -> None:
         self.diags.append(Diagnostic(code, message, location=self.loc(mark, pointer), hint=hint))
 
@@ -157,63 +174,68 @@ class _YamlBuilder:
             return None if top.expect_key else top.value_pointer
         return None if top.pointer is None else pointer_join(top.pointer, len(top.value))
 
-    def start_node(self, event: yaml.NodeEvent) -> str | None:
+    def start_node(self, event: yaml.ScalarEvent | yaml.CollectionStartEvent,
+                   mark: _Mark) -> str | None:
         pointer = self.node_pointer()
         if event.anchor is not None:
             self.error("yaml_alias", "anchors and aliases are not allowed in policy files "
-                       f"(found anchor `&{show(event.anchor)}`)", event.start_mark, pointer,
+                       f"(found anchor `&{show(event.anchor)}`)", mark, pointer,
                        "repeat the content instead of anchoring it")
-        tag = getattr(event, "tag", None)
+        tag = event.tag
         if tag is not None:
             self.error("yaml_tag", f"tag `{show(_short_tag(tag))}` is not allowed: explicit tags "
-                       "are not needed in policy files", event.start_mark, pointer,
+                       "are not needed in policy files", mark, pointer,
                        "remove the tag; quote the value if it must be text")
         if pointer is not None:
-            self.marks[pointer] = self.loc(event.start_mark, pointer)
+            self.marks[pointer] = self.loc(mark, pointer)
         return pointer
 
     def scalar(self, event: yaml.ScalarEvent) -> None:
-        pointer = self.start_node(event)
+        mark = _start(event)
+        pointer = self.start_node(event, mark)
         text = event.value
         if event.style not in (None, ""):  # quoted or block scalar: always a string
-            self.finish(text, event.start_mark, text, is_scalar=True)
+            self.finish(text, mark, text, is_scalar=True)
             return
         value, hazard = _resolve_plain(text)
         if hazard is not None and event.tag is None:
             code, message, hint = hazard
-            self.error(code, message, event.start_mark, pointer, hint)
+            self.error(code, message, mark, pointer, hint)
         if not self.stack and text == "" and event.tag is None:
             self.root_empty = True
-        self.finish(value, event.start_mark, text, is_scalar=True, hazard=hazard is not None)
+        self.finish(value, mark, text, is_scalar=True, hazard=hazard is not None)
 
     def start_collection(self, event: yaml.CollectionStartEvent, is_map: bool) -> None:
-        pointer = self.start_node(event)
+        mark = _start(event)
+        pointer = self.start_node(event, mark)
         if len(self.stack) >= MAX_DEPTH:
             self.error("yaml_too_deep", f"nesting deeper than {MAX_DEPTH} levels is not allowed",
-                       event.start_mark, pointer)
+                       mark, pointer)
             raise _Abort
-        self.stack.append(_Frame(is_map, {} if is_map else [], pointer, event.start_mark))
+        value: dict[str, object] | list[object] = {} if is_map else []
+        self.stack.append(_Frame(is_map, value, pointer, mark))
 
     def end_collection(self) -> None:
         frame = self.stack.pop()
         self.finish(frame.value, frame.start_mark, None, is_scalar=False)
 
-    def finish(self, value: object, mark: yaml.Mark, text: str | None, *, is_scalar: bool,
+    def finish(self, value: object, mark: _Mark, text: str | None, *, is_scalar: bool,
                hazard: bool = False) -> None:
         if not self.stack:
             self.root = value
             return
         top = self.stack[-1]
-        if not top.is_map:
-            top.value.append(value)  # type: ignore[union-attr]
+        container = top.value
+        if isinstance(container, list):  # a sequence (not top.is_map)
+            container.append(value)
             return
         if not top.expect_key:
-            if top.key_ok:
-                top.value[top.key] = value  # type: ignore[index]
+            if top.key is not None:
+                container[top.key] = value
             top.expect_key = True
             return
         top.expect_key = False
-        top.key_ok = False
+        top.key = None
         top.value_pointer = None
         if hazard:  # already reported; the key would be this text once quoted
             value = text
@@ -239,7 +261,7 @@ class _YamlBuilder:
                        f"on line {first})", mark, pointer, "remove or rename one of them")
             return
         top.first_lines[value] = mark.line + 1
-        top.key, top.key_ok = value, True
+        top.key = value
         if top.pointer is not None:
             pointer = pointer_join(top.pointer, value)
             top.value_pointer = pointer
@@ -314,14 +336,14 @@ def load_yaml(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
                 builder.end_collection()
             elif isinstance(event, yaml.AliasEvent):
                 builder.error("yaml_alias", "anchors and aliases are not allowed in policy files "
-                              f"(found alias `*{show(event.anchor or '')}`)", event.start_mark,
+                              f"(found alias `*{show(event.anchor or '')}`)", _start(event),
                               builder.node_pointer(), "repeat the content instead of an alias")
                 raise _Abort
             elif isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
                     builder.error("yaml_multiple_documents", "a policy file must contain one "
-                                  "yaml document, found a second one", event.start_mark,
+                                  "yaml document, found a second one", _start(event),
                                   hint="split the documents into separate files")
                     break
     except _Abort:
