@@ -169,8 +169,11 @@ def build(policy_ids: list[str], *, max_batch_items: int, echo: bool = False) ->
         "/v1/policies/{id}/source": {"get": {**policy_get, "summary": "The rule file served",
                                              "operationId": "getPolicySource", "responses": {
             "200": {"description": "the YAML text", "headers": _HEADERS,
-                    "content": {"application/yaml": {"schema": _STRING}}},
+                    "content": {"application/yaml": {"schema": {
+                        "description": "the rule file (schemas/policy.schema.json)"}}}},
             **_problems(404, 503)}}},
+        "/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                     "responses": {"200": _json({"type": "object"})}}},
         "/healthz": {"get": {"summary": "The process is up", "operationId": "health",
                              "responses": {"200": _json({"type": "object"})}}},
         "/readyz": {"get": {"summary": "The policies are compiled", "operationId": "ready",
