@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -92,7 +93,10 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
 
 def create_app_from_env():
     """The app of one `ticket-policy serve` worker (its configuration in the environment)."""
-    return create_app(ServiceConfig.from_env())
+    config = ServiceConfig.from_env()
+    if config.handle_signals:  # until the lifespan installs the reload handler: not fatal
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    return create_app(config)
 
 
 __all__ = ["context", "create_app", "create_app_from_env"]

@@ -42,6 +42,7 @@ class Service:
         self._evaluator: Evaluator | None = None
         self._reloading: asyncio.Lock | None = None
         self._startup: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
 
     @property
     def ready(self) -> bool:
@@ -57,7 +58,12 @@ class Service:
 
     def load(self) -> ReloadResult:
         """Compile the configured policies; swap them in only if every one is valid."""
-        new, diags = load_set(self.config.policies)
+        try:
+            new, diags = load_set(self.config.policies)
+        except Exception:  # noqa: BLE001 - a fault of ours: reject the set, keep serving
+            EVENTS.exception("policy set failed to load")
+            new, diags = None, (Diagnostic("internal_error", "the policy set failed to load; "
+                                           "see the service's log"),)
         old = self.policies
         if new is None:
             self.metrics.reloads.labels("rejected").inc()
@@ -100,7 +106,12 @@ class Service:
         loop = asyncio.get_running_loop()
         self._startup = loop.create_task(self.reload())
         if self.config.handle_signals:
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._tasks.add(task)   # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
         if self.config.handle_signals:
