@@ -77,6 +77,37 @@ def test_a_body_that_does_not_arrive_in_time_is_408():
         c.close()
 
 
+def test_a_client_that_disconnects_mid_body_is_logged_499_not_an_error(caplog):
+    c = asgi_client(("cloudtalk",))
+
+    async def call():
+        sent = []
+        messages = [{"type": "http.disconnect"},
+                    {"type": "http.request", "body": b'{"id":', "more_body": True}]
+
+        async def receive():
+            return messages.pop()
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": DECIDE, "raw_path": DECIDE.encode(),
+                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80), "headers": [(b"content-type", b"application/json"),
+                                                          (b"host", b"t")]}
+        await c.app(scope, receive, send)
+        return sent
+
+    caplog.set_level("INFO", logger="ticket_policy")
+    try:
+        sent = c.loop.run_until_complete(call())
+        assert sent[0]["status"] == 499
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    finally:
+        c.close()
+
+
 def test_admin_endpoints_are_disabled_without_a_token():
     c = asgi_client(("cloudtalk",))
     try:

@@ -8,7 +8,8 @@ import signal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.adapters.service import routes
@@ -62,6 +63,11 @@ async def _http(request: Request, exc: HTTPException):
                             request_id=_rid(request), headers=exc.headers)
 
 
+async def _gone(request: Request, exc: ClientDisconnect):
+    """The client went away while sending its body: nobody to answer (logged as 499)."""
+    return Response(status_code=499)
+
+
 async def _internal(request: Request, exc: Exception):
     return problem_response(500, [http_diagnostic(
         "internal_error", "the service failed to answer",
@@ -84,7 +90,8 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
             await svc.stop()
 
     inner = Starlette(routes=_routes(config), lifespan=lifespan, exception_handlers={
-        ProblemError: _problem, HTTPException: _http, Exception: _internal})
+        ProblemError: _problem, HTTPException: _http, ClientDisconnect: _gone,
+        Exception: _internal})
     inner.state.service = svc
     outer = ServiceMiddleware(inner, svc)
     outer.service = svc
