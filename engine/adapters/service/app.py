@@ -76,14 +76,15 @@ async def _internal(request: Request, exc: Exception):
 
 
 def create_app(config: ServiceConfig | None = None, *, service: Service | None = None):
-    """The service as an ASGI app; `app.service` is its state. Served by uvicorn, it loads its
-    policies at start-up (lifespan); hosted otherwise, call `app.service.load()` first."""
+    """The service as an ASGI app; `app.service` is its state. Served by uvicorn, it compiles
+    its policies at start-up (lifespan); hosted without a lifespan, call `app.service.load()`
+    first (until then it answers 503)."""
     config = config or ServiceConfig()
     svc = service or Service(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        svc.start()
+        await svc.start()
         try:
             yield
         finally:

@@ -41,7 +41,6 @@ class Service:
             self.token, self.token_problems = read_token(config.admin_token_file)
         self._evaluator: Evaluator | None = None
         self._reloading: asyncio.Lock | None = None
-        self._startup: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -100,13 +99,15 @@ class Service:
             return False
         return True
 
-    def start(self) -> None:
-        """At worker start-up (inside the event loop): load in the background, so /healthz
-        answers and /readyz says 503 until the policies are compiled; reload on SIGHUP."""
+    async def start(self) -> None:
+        """At worker start-up (the lifespan, inside the event loop): compile the policies before
+        the worker accepts connections (the other workers answer meanwhile), and reload on
+        SIGHUP. A set that fails here leaves the worker up but not ready (503) until a reload
+        succeeds: failing start-up would stop the whole server."""
         loop = asyncio.get_running_loop()
-        self._startup = loop.create_task(self.reload())
         if self.config.handle_signals:
             loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        await self.reload()
 
     def _on_sighup(self) -> None:
         task = asyncio.get_running_loop().create_task(self.reload())
