@@ -265,6 +265,8 @@ def test_health_ready_and_metrics(client):
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["policies"] >= 6
     post(client)
+    failing = {"id": "M-1", "submitted_at": "2026-03-02T10:00:00+01:00", "category": "outage"}
+    post(client, "/v1/policies/cycle/decisions", json.dumps(failing))
     text = client.get("/metrics").text
     for name in ("ticket_policy_http_requests_total", "ticket_policy_decisions_total",
                  "ticket_policy_http_request_duration_seconds_bucket",
@@ -273,6 +275,7 @@ def test_health_ready_and_metrics(client):
         assert name in text, name
     assert 'ticket_policy_decisions_total{policy="cloudtalk",priority="P3"}' in text
     assert 'route="/v1/policies/{id}/decisions"' in text
+    assert 'ticket_policy_engine_errors_total{code="firing_bound_exceeded",policy="cycle"}' in text
 
 
 def test_openapi_document(client):

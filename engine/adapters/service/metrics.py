@@ -53,16 +53,26 @@ class Metrics:
                                     "Evaluations that ran the engine", registry=r)
         self.reloads = Counter("ticket_policy_reloads", "Policy set reloads",
                                ["result"], registry=r)
+        self._children: dict[tuple, object] = {}   # bounded: routes, methods, statuses, ids
         self._seen = (0, 0)
         self._lock = threading.Lock()
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        method = method if method in _METHODS else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:  # label lookups are cached: they cost more than the increment
+            method = method if method in _METHODS else "other"
+            children = self._children[key] = (self.requests.labels(method, route, str(status)),
+                                               self.latency.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def decided(self, policy: str, priority: str | None) -> None:
-        self.decisions.labels(policy, priority or "none").inc()
+        key = (policy, priority)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.decisions.labels(policy, priority or "none")
+        child.inc()
 
     def failed(self, policy: str, code: str) -> None:
         self.engine_errors.labels(policy, code).inc()
