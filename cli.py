@@ -227,7 +227,10 @@ def serve_cmd(check: bool, **options) -> None:
         click.echo(f"ok: {len(policies.by_id)} policies ({', '.join(policies.by_id)}), "
                    f"set {policies.digest[:23]}…", err=True)
         return
-    server.run(config)
+    failed = server.run(config)
+    if failed:
+        _report(failed)
+        raise _Fail(EXIT_INPUT)
 
 
 if __name__ == "__main__":

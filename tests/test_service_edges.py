@@ -223,3 +223,17 @@ def test_serve_rejects_a_broken_policy_set_at_start(tmp_path):
                         "--policies", str(broken)], cwd=ROOT, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "error[schema_required]" in r.stderr
+
+
+def test_serve_on_a_port_in_use_exits_2_with_a_diagnostic():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, str(ROOT / "cli.py"), "serve", "--port", str(port),
+                            "--policies", "cloudtalk"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert f"error[bind_failed]: cannot listen on `127.0.0.1:{port}`" in r.stderr

@@ -16,6 +16,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 from engine.adapters.service.config import ENV, ServiceConfig
 from engine.adapters.service.logs import EVENTS, LOG_CONFIG, log
 from engine.adapters.service.metrics import MULTIPROC_ENV
+from engine.core.diagnostics import Diagnostic, Location
 
 
 class Supervisor(Multiprocess):
@@ -43,9 +44,17 @@ class Supervisor(Multiprocess):
                 multiprocess.mark_process_dead(pid)
 
 
-def run(config: ServiceConfig) -> None:
+def run(config: ServiceConfig) -> list[Diagnostic]:
     """Serve until SIGTERM / SIGINT. The socket is bound here and shared by the workers; the
-    address actually bound (e.g. for `--port 0`) is logged as `listening`."""
+    address actually bound (e.g. for `--port 0`) is logged as `listening`. Returns the problem
+    when the address cannot be bound (nothing is served then)."""
+    try:
+        sock = _bind(config.host, config.port)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        return [Diagnostic("bind_failed", f"cannot listen on `{config.host}:{config.port}`: "
+                           f"{reason}", location=Location(file="--port"),
+                           hint="choose another --port, or stop what listens there")]
     own_dir = None
     if not os.environ.get(MULTIPROC_ENV):
         own_dir = tempfile.mkdtemp(prefix="ticket-policy-metrics-")
@@ -57,7 +66,6 @@ def run(config: ServiceConfig) -> None:
         port=config.port, workers=config.workers, log_config=LOG_CONFIG, access_log=False,
         timeout_graceful_shutdown=int(config.graceful_timeout), server_header=False,
         proxy_headers=False, lifespan="on")
-    sock = _tcp(uv.bind_socket())
     host, port = sock.getsockname()[:2]
     log(EVENTS, "listening", host=host, port=port, workers=config.workers,
         url=f"http://{host if ':' not in host else f'[{host}]'}:{port}")
@@ -67,15 +75,23 @@ def run(config: ServiceConfig) -> None:
         sock.close()
         if own_dir is not None:
             shutil.rmtree(own_dir, ignore_errors=True)
+    return []
 
 
-def _tcp(sock: socket.socket) -> socket.socket:
-    """The bound socket declared as TCP: uvicorn binds it with protocol 0, and asyncio only
-    sets TCP_NODELAY on connections of sockets whose protocol says TCP — without it every
-    keep-alive response waits ~40 ms for a delayed ACK (Nagle)."""
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket the workers share, declared as TCP: asyncio sets `TCP_NODELAY` only
+    on connections of sockets whose protocol says TCP (uvicorn's own `bind_socket` uses 0), and
+    without it every keep-alive response waits ~40 ms for a delayed ACK."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
     return sock
 
 
