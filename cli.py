@@ -77,7 +77,7 @@ def _ticket(source: str) -> dict:
 def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
     """Print the decision for one ticket as JSON."""
     decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
-    click.echo(json.dumps(decided.decision.to_json(), indent=2, ensure_ascii=False))
+    click.echo(app.decision_text(decided.decision))
 
 
 @main.command("explain")
@@ -196,6 +196,41 @@ def policies_cmd(fmt: str) -> None:
         return
     for r in rows:
         click.echo(f"{r.id:<12} {r.version:<12} {r.digest[:23]}…  {r.title}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=int, help="0: any free port.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--policies", "policies", multiple=True, metavar="DIR|ID",
+              help="Policies to serve (repeatable): folders, files or bundled ids; "
+                   "default: every bundled policy.")
+@click.option("--mapping", metavar="NAME|PATH", help="The helpdesk payload mapping of requests "
+              "that name none.")
+@click.option("--admin-token-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Bearer token of the admin endpoints (disabled without one).")
+@click.option("--echo", is_flag=True, help="Add POST /v1/echo (the benchmark's HTTP floor).")
+@click.option("--check", is_flag=True, help="Check the options and policies, then exit.")
+def serve_cmd(check: bool, **options) -> None:
+    """Serve decisions over HTTP (see docs/service.md); SIGHUP reloads the policies."""
+    from engine.adapters.service import server
+    from engine.adapters.service.config import ServiceConfig, check_options
+    from engine.adapters.service.policyset import load_set
+
+    config = ServiceConfig(**{**options, "policies": tuple(options["policies"])})
+    problems = check_options(config)
+    policies, diags = load_set(config.policies)
+    _report([*problems, *diags])
+    if problems or policies is None:
+        raise _Fail(EXIT_INPUT)
+    if check:
+        click.echo(f"ok: {len(policies.by_id)} policies ({', '.join(policies.by_id)}), "
+                   f"set {policies.digest[:23]}…", err=True)
+        return
+    failed = server.run(config)
+    if failed:
+        _report(failed)
+        raise _Fail(EXIT_INPUT)
 
 
 if __name__ == "__main__":

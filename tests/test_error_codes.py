@@ -19,6 +19,7 @@ def test_every_code_is_documented():
     for path in [*(ROOT / "engine").rglob("*.py"), ROOT / "cli.py"]:
         emitted |= set(pattern.findall(path.read_text("utf-8")))
     emitted -= NOT_CODES
+    emitted = {c for c in emitted if not c.startswith("ticket_policy")}  # metric names
     docs = (ROOT / "docs" / "errors.md").read_text() + (ROOT / "docs" / "lint.md").read_text()
     missing = sorted(c for c in emitted if f"`{c}`" not in docs)
     assert not missing, f"undocumented codes: {missing}"

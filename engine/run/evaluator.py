@@ -73,6 +73,8 @@ class Evaluator:
         self.cache_size = cache_size
         self.max_policies = max_policies
         self._caches: OrderedDict[tuple, dict[tuple, _Entry]] = OrderedDict()
+        self.hits = 0      # cached evaluations answered from the cache (for hosts' metrics)
+        self.misses = 0    # cached evaluations that ran the engine
 
     # ---- the one loop -----------------------------------------------------------------
     def evaluate(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
@@ -123,10 +125,12 @@ class Evaluator:
             key += (checked.targets_key,)
         hit = memo.get(key)
         if hit is not None:
+            self.hits += 1
             outcome, rematch, seen = hit
             if rematch and seen != tuple(map(values.get, policy.merged_order)):
                 outcome = _rematch(outcome, values, rematch, policy.merged_paths)
             return outcome
+        self.misses += 1
         outcome = self.adapter.run(policy, checked)
         if self.cache_size:
             if len(memo) >= self.cache_size:

@@ -1,0 +1,119 @@
+"""One worker's service state: its configuration, the policy set it serves (swapped whole),
+its Evaluator and its metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from dataclasses import dataclass
+
+from engine.adapters.service.config import ServiceConfig, read_token
+from engine.adapters.service.logs import EVENTS, log
+from engine.adapters.service.metrics import Metrics
+from engine.adapters.service.policyset import PolicySet, load_set
+from engine.core.diagnostics import Diagnostic
+from engine.run.evaluator import Evaluator
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """A reload: the set now served, and the problems that rejected the new one (if any)."""
+
+    accepted: bool
+    policies: PolicySet | None
+    diagnostics: tuple[Diagnostic, ...]
+    changed: tuple[str, ...] = ()     # ids added, removed or with a new digest
+
+
+class Service:
+    """The state every endpoint reads. `policies` is replaced by one assignment, so a request
+    sees the old set or the new one, never a mix."""
+
+    def __init__(self, config: ServiceConfig, *, metrics: Metrics | None = None):
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.policies: PolicySet | None = None
+        self.problems: tuple[Diagnostic, ...] = ()   # why the first load failed, if it did
+        self.token: bytes | None = None
+        self.token_problems: list[Diagnostic] = []
+        if config.admin_token_file is not None:
+            self.token, self.token_problems = read_token(config.admin_token_file)
+        self._evaluator: Evaluator | None = None
+        self._reloading: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def ready(self) -> bool:
+        return self.policies is not None
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """This worker's Evaluator, built by the thread that serves requests (the event loop's:
+        evaluations run there, one at a time, so durable_rules only ever sees that thread)."""
+        if self._evaluator is None:
+            self._evaluator = Evaluator(thread="caller")
+        return self._evaluator
+
+    def load(self) -> ReloadResult:
+        """Compile the configured policies; swap them in only if every one is valid."""
+        try:
+            new, diags = load_set(self.config.policies)
+        except Exception:  # noqa: BLE001 - a fault of ours: reject the set, keep serving
+            EVENTS.exception("policy set failed to load")
+            new, diags = None, (Diagnostic("internal_error", "the policy set failed to load; "
+                                           "see the service's log"),)
+        old = self.policies
+        if new is None:
+            self.metrics.reloads.labels("rejected").inc()
+            if old is None:
+                self.problems = diags
+            log(EVENTS, "policy set rejected", level=40, diagnostics=[d.to_json() for d in diags],
+                serving=old.digest if old else None)
+            return ReloadResult(False, old, diags)
+        before = {k: s.policy.digest for k, s in (old.by_id.items() if old else ())}
+        after = {k: s.policy.digest for k, s in new.by_id.items()}
+        changed = tuple(sorted(k for k in before.keys() | after.keys()
+                               if before.get(k) != after.get(k)))
+        self.policies, self.problems = new, ()
+        self.metrics.reloads.labels("accepted").inc()
+        log(EVENTS, "policy set loaded", digest=new.digest, changed=list(changed),
+            policies={k: s.policy.digest for k, s in new.by_id.items()})
+        return ReloadResult(True, new, (), changed)
+
+    async def reload(self) -> ReloadResult:
+        """`load` off the event loop (compiling takes tens of ms per policy), one at a time."""
+        if self._reloading is None:
+            self._reloading = asyncio.Lock()
+        async with self._reloading:
+            return await asyncio.to_thread(self.load)
+
+    def signal_workers(self) -> bool:
+        """After an admin reload: ask the supervisor to have every worker reload (SIGHUP)."""
+        pid = self.config.supervisor_pid
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except OSError:
+            return False
+        return True
+
+    async def start(self) -> None:
+        """At worker start-up (the lifespan, inside the event loop): compile the policies before
+        the worker accepts connections (the other workers answer meanwhile), and reload on
+        SIGHUP. A set that fails here leaves the worker up but not ready (503) until a reload
+        succeeds: failing start-up would stop the whole server."""
+        loop = asyncio.get_running_loop()
+        if self.config.handle_signals:
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        await self.reload()
+
+    def _on_sighup(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._tasks.add(task)   # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        if self.config.handle_signals:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
