@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
-from engine.calendars.calendars import Calendar
+from engine.calendars.calendars import Calendar, CalendarRangeError
 from engine.check.files import check_file
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy, compile_policy
@@ -38,7 +38,7 @@ from engine.core.durations import check_target, parse_duration
 from engine.core.facts import iana_zones
 from engine.explain import why_not as explain_why_not
 from engine.load.loader import Document, load_json, read_text
-from engine.load.policies import bundled, display_path, expand, resolve, rules_dir
+from engine.load.policies import bundled, display_path, expand, resolve
 from engine.run.errors import EvaluationError, TicketError
 from engine.run.evaluator import evaluate
 
@@ -312,6 +312,7 @@ class PolicyTestReport:
     results: tuple[CaseResult, ...]
     coverage: tuple[Coverage, ...]
     min_coverage: float | None = None
+    tested: str | None = None       # what was tested when no path was named (`./rules (...)`)
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -333,15 +334,29 @@ class PolicyTestReport:
         return any(d.severity == "error" for d in self.diagnostics)
 
 
-def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | None = None
-                     ) -> PolicyTestReport:
-    """Run every test case under `paths` (default: the bundled rules); an invalid test file is
-    reported in `diagnostics` and the valid files still run."""
+def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | None = None,
+                     *, cwd: str | Path | None = None) -> PolicyTestReport:
+    """Run every test case under `paths` (default: the `rules` folder of the current folder,
+    or of `cwd`, named in `tested`); an invalid test file is reported in `diagnostics` and the
+    valid files still run."""
     from engine.author.policytest import check_case, collect, coverage
 
-    cases, diags = collect(list(paths) or [str(rules_dir())])
+    tested = None
+    if not paths:
+        here = Path(cwd) / "rules" if cwd is not None else Path("rules")
+        if not here.is_dir():
+            return PolicyTestReport((Diagnostic(
+                "test_no_rules", f"no `rules` folder in `{here.parent.resolve()}` to test",
+                location=Location(file=str(here)),
+                hint="run it in a project folder, or name what to test: "
+                     "`ticket-policy test PATH...`"),), (), (), min_coverage)
+        ids = sorted(p.parent.name for p in here.glob("*/policy.yaml"))
+        tested = f"{here}{os.sep} ({', '.join(ids) or 'no policies'})"
+        paths = [here]
+    cases, diags = collect(list(paths))
     results = tuple(check_case(c) for c in cases)
-    return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage)
+    return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage,
+                            tested)
 
 
 # --------------------------------------------------------------------------- calendars
@@ -400,6 +415,8 @@ def due(policy_ref: str | Path, calendar: str, start: str, within: str, *,
             raise _BadOption("bad_duration", "--within", str(exc)) from None
         try:
             return DueResult(Status.OK, due=cal.due(moment, amount))
+        except CalendarRangeError as exc:
+            raise _BadOption("calendar_range", "--from", str(exc)) from None
         except (ValueError, OverflowError) as exc:
             raise _BadOption("calendar_exhausted", "--calendar",
                              f"calendar `{calendar}`: {exc}") from None
@@ -418,6 +435,8 @@ def elapsed(policy_ref: str | Path, calendar: str, start: str, end: str, *,
         since, until = _instant("--from", start), _instant("--to", end)
         try:
             return ElapsedResult(Status.OK, elapsed=cal.elapsed(since, until))
+        except CalendarRangeError as exc:
+            raise _BadOption("calendar_range", "--from", str(exc)) from None
         except (ValueError, OverflowError) as exc:
             raise _BadOption("calendar_exhausted", "--calendar",
                              f"calendar `{calendar}`: {exc}") from None

@@ -25,7 +25,8 @@ import holidays as holidays_lib
 from engine.core.diagnostics import did_you_mean, pointer_join
 from engine.core.facts import iana_zones
 
-__all__ = ["Calendar", "CalendarIssue", "build_calendar", "check_calendar_spec"]
+__all__ = ["Calendar", "CalendarIssue", "CalendarRangeError", "build_calendar",
+           "check_calendar_spec"]
 
 CalendarIssue = tuple[str, str, str, str | None]
 """(json_pointer_suffix, code, message, hint) — the pointer is relative to the spec."""
@@ -619,6 +620,40 @@ def _first_change(zone: tzinfo, lo: int, hi: int, offset: int) -> int:
     return hi
 
 
+class CalendarRangeError(ValueError):
+    """An instant outside the years a calendar is exact for: the years its public holidays
+    are known for (`Calendar.exact_years`)."""
+
+
+@lru_cache(maxsize=256)
+def holiday_years(country: str, subdivision: str | None = None) -> tuple[int, int]:
+    """The first and last year the holidays library knows `country`'s public holidays for."""
+    entity = holidays_lib.country_holidays(country, subdiv=subdivision)
+    return entity.start_year, entity.end_year
+
+
+def _check_exact(calendar: Calendar, us: int) -> int:
+    """`us` (epoch µs) when it lies in the years the calendar is exact for; else raise."""
+    definition = calendar._definition
+    if definition.country is not None:
+        lo, hi = _exact_span(definition.country, definition.subdivision, calendar.zone)
+        if not lo <= us < hi:
+            first, last = holiday_years(definition.country, definition.subdivision)
+            shown = _from_us(us, calendar.zone).isoformat()
+            raise CalendarRangeError(
+                f"calendar `{calendar.name}` is exact for {first}-{last} only (the years public "
+                f"holidays of {definition.country} are known for); `{shown}` is outside them")
+    return us
+
+
+@lru_cache(maxsize=1024)
+def _exact_span(country: str, subdivision: str | None, zone: tzinfo) -> tuple[int, int]:
+    """Epoch µs of the first and after the last local instant of the holidays' known years."""
+    first, last = holiday_years(country, subdivision)
+    return (_to_us(datetime(first, 1, 1, tzinfo=zone)),
+            _to_us(datetime(last + 1, 1, 1, tzinfo=zone)))
+
+
 @lru_cache(maxsize=1024)
 def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     entity = holidays_lib.country_holidays(country, subdiv=subdivision, years=year)
@@ -728,7 +763,7 @@ class Calendar:
 
     def is_open(self, at: datetime) -> bool:
         """Whether the instant `at` is open time."""
-        us = _to_us(at)
+        us = _check_exact(self, _to_us(at))
         if self._clock == "calendar":
             return True
         month = self._month(_month_index(us))
@@ -737,7 +772,7 @@ class Calendar:
 
     def next_opening(self, at: datetime) -> datetime:
         """`at` (in self.zone) if open, else the next instant that is; ValueError after 3 years."""
-        us = _to_us(at)
+        us = _check_exact(self, _to_us(at))
         if self._clock == "calendar":
             return at.astimezone(self._zone)
         index = _month_index(us)
@@ -755,8 +790,9 @@ class Calendar:
             self._guard(us, month.hi)
 
     def due(self, start: datetime, within: timedelta) -> datetime:
-        """The earliest instant t with `within` of open time in [start, t), in self.zone."""
-        us = _to_us(start)
+        """The earliest instant t with `within` of open time in [start, t), in self.zone.
+        CalendarRangeError when start or t lies outside the years the calendar is exact for."""
+        us = _check_exact(self, _to_us(start))
         need = within // _ONE_US
         if need < 0:
             raise ValueError(f"invalid target `{within}`: must not be negative")
@@ -776,11 +812,11 @@ class Calendar:
                 last_open = month.ends[-1]
             else:
                 self._guard(last_open, month.hi)
-        return _from_us(month.instant_at(amount), self._zone)
+        return _from_us(_check_exact(self, month.instant_at(amount)), self._zone)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Open time in [start, end); the negative of elapsed(end, start) if end < start."""
-        a, b = _to_us(start), _to_us(end)
+        a, b = _check_exact(self, _to_us(start)), _check_exact(self, _to_us(end))
         if b < a:
             return -self.elapsed(end, start)
         if self._clock == "calendar":

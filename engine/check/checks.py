@@ -328,6 +328,15 @@ class _Checker:
         within, calendar = (raw, default_calendar) if isinstance(raw, str) else (
             raw["within"], raw.get("calendar", default_calendar))  # type: ignore[index]
         wptr = ptr if isinstance(raw, str) else f"{ptr}/within"
+        if within == "contract":  # the customer's quote, for the ticket's level
+            if calendar is None and rule is None:
+                self.error("missing_calendar", "a contract target needs a calendar", ptr,
+                           hint="give the plan a `calendar`, or write "
+                           "`{within: contract, calendar: NAME}`")
+                return None
+            if isinstance(raw, dict) and "calendar" in raw:
+                self.calendar_ref(calendar, f"{ptr}/calendar", rule)
+            return Target(None, calendar)
         try:
             duration = parse_duration(within)  # type: ignore[arg-type]
         except ValueError as exc:
@@ -355,6 +364,7 @@ class _Checker:
                 self.calendar_ref(calendar, f"{ptr}/calendar")
             targets_raw = raw.get("targets")
             targets: dict | str | None = None
+            cited: dict = {}
             if targets_raw == "contract":
                 targets = "contract"
                 if calendar is None:
@@ -372,6 +382,9 @@ class _Checker:
                     built = self.target(t, tptr, calendar, None)
                     if built:
                         targets[level] = built
+                    if isinstance(t, dict) and ("because" in t or "source" in t):
+                        cited[level] = (t.get("because"),
+                                        self.source(t.get("source"), f"{tptr}/source", None))
             guarantee = raw.get("guarantee", True)
             if not guarantee and targets:
                 self.error("plan_guarantee_conflict", f"plan `{pid}` has `guarantee: false` "
@@ -379,7 +392,8 @@ class _Checker:
             plans[pid] = Plan(id=pid, title=raw.get("title"),
                               channels=tuple(raw.get("channels") or ()), calendar=calendar,
                               guarantee=guarantee, targets=targets, location=self.doc.locate(ptr),
-                              source=self.source(raw.get("source"), f"{ptr}/source", None))
+                              source=self.source(raw.get("source"), f"{ptr}/source", None),
+                              cited=cited)
         default_plan = self.data.get("default_plan")
         if default_plan is not None:
             self.plan_ref(default_plan, "/default_plan")
@@ -583,11 +597,13 @@ class _Checker:
                     at_level = Test("priority", "eq", level, ptr)
                     when = Condition("all", tuple(Condition("test", test=t)
                                                   for t in (on_plan, guaranteed, at_level)))
+                    why, source = plan.cited.get(level, (None, None))
                     out.append(Rule(id=f"plans.{pid}.{level}", stage="target",
                                     actions=(SetTarget(target=target),), when=when,
                                     location=self.doc.locate(f"{ptr}/targets/{_esc(level)}"),
-                                    because=because, source=plan.source, group=f"plans.{pid}",
-                                    origin="plan", order=order, pointer=ptr))
+                                    because=why or because, source=source or plan.source,
+                                    group=f"plans.{pid}", origin="plan", order=order,
+                                    pointer=ptr))
         return out
 
     def run(self) -> Policy | None:

@@ -245,7 +245,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
                 case SetPriority(level={"fact": str(fact)}):
                     key_paths.add(fact)
                     raw_paths.add(fact)
-                case SetTarget(target=None):
+                case SetTarget() if action.from_contract:
                     key_paths.add("contract.response_targets")
         for ci, conj in enumerate(conjunctions):
             by_kind: dict[str, list[dict]] = {}

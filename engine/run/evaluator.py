@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
+from engine.calendars.calendars import CalendarRangeError
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
-from engine.core.decision import Decision, Outcome, Sla
+from engine.core.decision import Change, Decision, Outcome, Sla, TraceEvent
 from engine.core.diagnostics import Diagnostic, Location
 from engine.run.adapter import EngineAdapter, ThreadMode
 from engine.run.errors import CalendarError, EngineThreadError, EvaluationError, TicketError
@@ -84,7 +85,7 @@ class Evaluator:
         assert checked is not None
         if now is not None and now.tzinfo is None:
             raise ValueError("`now` must be timezone-aware")
-        outcome = self._outcome(policy, checked) if cache else self.adapter.run(policy, checked)
+        outcome = self._outcome(policy, checked) if cache else self._run(policy, checked)
         values = checked.values
         return Decision(
             ticket_id=checked.id, policy=policy.ref,
@@ -126,7 +127,7 @@ class Evaluator:
             if rematch and seen != tuple(map(values.get, policy.merged_order)):
                 outcome = _rematch(outcome, values, rematch, policy.merged_paths)
             return outcome
-        outcome = self.adapter.run(policy, checked)
+        outcome = self._run(policy, checked)
         if self.cache_size:
             if len(memo) >= self.cache_size:
                 del memo[next(iter(memo))]
@@ -134,6 +135,9 @@ class Evaluator:
                             if any(p in policy.merged_paths for p, _ in e.matched))
             memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
         return outcome
+
+    def _run(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
+        return discard_unguaranteed(self.adapter.run(policy, checked))
 
     def clear_cache(self) -> None:
         """Forget every memoised outcome."""
@@ -160,21 +164,48 @@ class Evaluator:
         self.adapter.close()
 
 
+def discard_unguaranteed(outcome: Outcome) -> Outcome:
+    """A target set on a ticket that has no guaranteed response is discarded: the trace ends
+    with the target going to null, and why (the decision's `sla` is null)."""
+    if outcome.guaranteed:
+        return outcome
+    last = None
+    for event in outcome.trace:
+        for change in event.changes:
+            if change.field == "target":
+                last = change.after
+    if last is None:
+        return outcome
+    trace = outcome.trace
+    event = TraceEvent(len(trace) + 1, "no_sla", None, None, None,
+                       (("entitlement.guaranteed", False),),
+                       (Change("target", last, None, outcome.no_guarantee_reason),), None, None)
+    return outcome._replace(trace=(*trace, event))
+
+
 def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
          now: datetime | None) -> Sla | None:
     target = outcome.target
     if target is None:
         return None
     calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
+    zone = calendar.zone
+    if calendar.clock == "calendar" and checked.customer_zone is not None:
+        zone = checked.customer_zone  # around the clock: shown in the customer's zone
     try:
-        due = calendar.due(checked.submitted_at, target.within)
+        try:
+            due = calendar.due(checked.submitted_at, target.within).astimezone(zone)
+        except CalendarRangeError as exc:  # outside the years its SLA can be exact for
+            raise TicketError([Diagnostic(
+                "ticket_calendar_range", str(exc), location=Location(pointer="/submitted_at"),
+                hint="tickets are decided within those years")]) from exc
         remaining = None if now is None else calendar.elapsed(now, due)
     except (ValueError, OverflowError) as exc:  # e.g. a calendar whose open time runs out
         raise CalendarError(f"calendar `{target.calendar}`: {exc}",
                             (outcome.target_rule,) if outcome.target_rule else ()) from exc
     first = checked.first_response_at
     return Sla(target=target.within, clock=calendar.clock, calendar=target.calendar,
-               timezone=calendar.zone.key, due_at=due,
+               timezone=zone.key, due_at=due,
                met=None if first is None else first <= due, remaining=remaining,
                rule=outcome.target_rule, metric=target.metric)
 
