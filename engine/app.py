@@ -119,9 +119,9 @@ def clear_policy_cache() -> None:
 
 
 def _evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None,
-              cache: bool) -> Decision:
+              cache: bool, strict: bool = False) -> Decision:
     """The one evaluation call of the use cases (switch to an Evaluator here)."""
-    return evaluate(policy, ticket, now=now, cache=cache)
+    return evaluate(policy, ticket, now=now, cache=cache, strict=strict)
 
 
 # --------------------------------------------------------------------------- validate and lint
@@ -191,13 +191,16 @@ class DecideResult:
 
 
 def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | None = None,
-           now_text: str | None = None, cache: bool = True) -> DecideResult:
+           now_text: str | None = None, cache: bool = True, strict: bool = False
+           ) -> DecideResult:
     """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339,
-    adds `remaining` to the SLA), evaluate.
+    adds `remaining` to the SLA), evaluate. `strict`: a key that looks like a misspelt fact is
+    an error instead of a warning.
 
     Problems of the policy are reported alone (``POLICY_ERROR``); then every problem of the
     options (located at the option, e.g. `--now`) and of the ticket (at `file:line:col` of its
-    text, named `source_name`) together (``INPUT_ERROR``).
+    text, named `source_name`) together (``INPUT_ERROR``). A decided ticket's warnings
+    (severity `warning`) come with status ``OK``.
     """
     cp, diags = compiled(policy_ref)
     if cp is None:
@@ -206,20 +209,24 @@ def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | N
     moment = _parse_now(now_text, problems)
     data, doc, unreadable = _read_ticket(ticket, source_name)
     problems += unreadable
+
+    def place(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+        return _located(doc, found)  # type: ignore[arg-type]
+
     if problems and doc is not None:  # an option is bad: report the ticket's problems with it
-        problems += _located(doc, cp.checker.check(data)[1])
+        problems += place(cp.checker.check(data, strict)[1])
     if problems:
         return DecideResult(Status.INPUT_ERROR, _sorted(problems), cp, ticket_data=data)
     try:
-        decision = _evaluate(cp, data, now=moment, cache=cache)
+        decision = _evaluate(cp, data, now=moment, cache=cache, strict=strict)
     except TicketError as exc:
-        return DecideResult(Status.INPUT_ERROR, _sorted(_located(doc, exc.diagnostics)), cp,
+        return DecideResult(Status.INPUT_ERROR, _sorted(place(exc.diagnostics)), cp,
                             ticket_data=data)
     except EvaluationError as exc:
         return DecideResult(Status.FAILED, (Diagnostic(
             exc.code, str(exc), location=Location(file=cp.policy.file),
             rule=exc.rules[0] if exc.rules else None),), cp, ticket_data=data)
-    return DecideResult(Status.OK, (), cp, decision, data)
+    return DecideResult(Status.OK, _sorted(place(decision.warnings)), cp, decision, data)
 
 
 def _parse_now(value: str | None, problems: list[Diagnostic]) -> datetime | None:
@@ -257,7 +264,7 @@ def _located(doc: Document, diagnostics: Iterable[Diagnostic]) -> list[Diagnosti
     out = []
     for d in diagnostics:
         pointer = d.location.pointer or ""
-        loc = doc.locate(pointer)
+        loc = doc.locate(pointer, key=d.code == "ticket_unknown_field")
         out.append(Diagnostic(d.code, d.message, d.severity,
                               Location(loc.file, loc.line, loc.column, pointer or "/"),
                               d.rule, d.hint))
@@ -281,11 +288,11 @@ class WhyNotResult:
 
 def why_not(policy_ref: str | Path, ticket: TicketSource, rule: str, *,
             source_name: str | None = None, now_text: str | None = None,
-            cache: bool = True) -> WhyNotResult:
+            cache: bool = True, strict: bool = False) -> WhyNotResult:
     """Decide the ticket (as `decide`), then explain why `rule` did not fire; an unknown rule
     is ``INPUT_ERROR`` with a "did you mean" hint."""
     decided = decide(policy_ref, ticket, source_name=source_name, now_text=now_text,
-                     cache=cache)
+                     cache=cache, strict=strict)
     if not decided.ok:
         return WhyNotResult(decided.status, decided.diagnostics, decided=decided)
     cp = decided.policy
@@ -335,10 +342,10 @@ class PolicyTestReport:
 
 
 def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | None = None,
-                     *, cwd: str | Path | None = None) -> PolicyTestReport:
+                     *, strict: bool = False, cwd: str | Path | None = None) -> PolicyTestReport:
     """Run every test case under `paths` (default: the `rules` folder of the current folder,
     or of `cwd`, named in `tested`); an invalid test file is reported in `diagnostics` and the
-    valid files still run."""
+    valid files still run. `strict`: a ticket key that looks like a misspelt fact fails."""
     from engine.author.policytest import check_case, collect, coverage
 
     tested = None
@@ -354,7 +361,7 @@ def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | Non
         tested = f"{here}{os.sep} ({', '.join(ids) or 'no policies'})"
         paths = [here]
     cases, diags = collect(list(paths))
-    results = tuple(check_case(c) for c in cases)
+    results = tuple(check_case(c, strict=strict) for c in cases)
     return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage,
                             tested)
 

@@ -12,6 +12,7 @@ from functools import cache
 import jsonschema
 
 from engine.calendars import calendars as cal
+from engine.check.fields import check_ignore_fields
 from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
@@ -273,6 +274,13 @@ class _Checker:
             self.facts[name] = FactSpec(name, ftype, enum, default=decl.get("default"),  # type: ignore[arg-type]
                                         description=decl.get("description", ""),
                                         minimum=decl.get("minimum"), maximum=decl.get("maximum"))
+
+    def ignored_fields(self) -> tuple[str, ...]:
+        """`ignore_fields`: ticket fields the policy knowingly ignores."""
+        raw = self.data.get("ignore_fields") or ()
+        for i, (code, message, hint, severity) in check_ignore_fields(raw, self.facts):
+            self.error(code, message, f"/ignore_fields/{i}", hint=hint, severity=severity)
+        return tuple(raw)
 
     def check_levels(self) -> None:
         for level in self.data.get("level_titles") or {}:
@@ -608,6 +616,7 @@ class _Checker:
 
     def run(self) -> Policy | None:
         self.declared_facts()
+        ignore_fields = self.ignored_fields()
         self.check_levels()
         calendars = self.build_calendars()
         plans = self.build_plans()
@@ -636,6 +645,9 @@ class _Checker:
             max_firings=self.data.get("max_firings") or max(DEFAULT_MAX_FIRINGS,
                                                             2 * len(rules)),
             canonical=canonical,
+            ignore_fields=ignore_fields,
+            ignore_locations=tuple(self.doc.locate(f"/ignore_fields/{i}") for i, f in enumerate(
+                self.data.get("ignore_fields") or ()) if f in ignore_fields),
             raw=self.data,
         )
 

@@ -215,6 +215,20 @@ def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
     return tuple(plan)
 
 
+def _ignored_but_read(policy: Policy, read: set[str]) -> list[Diagnostic]:
+    """`ignore_fields` naming a fact the decision depends on."""
+    out = []
+    for i, path in enumerate(policy.ignore_fields):
+        if path in read:
+            where = policy.ignore_locations[i] if i < len(policy.ignore_locations) else \
+                Location(file=policy.file, pointer=f"/ignore_fields/{i}")
+            out.append(Diagnostic(
+                "fact_ignored_but_read", f"`{path}` is listed in `ignore_fields` but the "
+                "policy's decisions read it", location=where,
+                hint=f"remove `{path}` from `ignore_fields`"))
+    return out
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a checked policy. Raises DiagnosticError for limits the engine cannot take."""
     problems: list[Diagnostic] = []
@@ -268,19 +282,21 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, patterns, paths,
                                          any(p in _DERIVED_KIND for p in paths)))
     problems += _engine_limits(policy, compiled, ticket_paths)
+    input_paths = key_paths | {"id", "submitted_at", "first_response_at", "customer.timezone"}
+    problems += _ignored_but_read(policy, input_paths)
     if problems:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
     cited = PurePath(policy.file).name  # citations name the file inside the policy's folder
-    checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans))
+    checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans),
+                            read=tuple(sorted(input_paths)), ignore=policy.ignore_fields)
     key_plan = _key_plan(policy, compiled, raw_paths, key_paths)
     return CompiledPolicy(
         policy=policy, digest=digest, ref=PolicyRef(policy.id, policy.version, digest),
         ruleset_name=f"{policy.id}@{digest[7:23]}",
         rules=policy.rules, compiled=tuple(compiled),
         ticket_paths=tuple(sorted(ticket_paths)), key_paths=tuple(sorted(key_paths)),
-        input_paths=tuple(sorted(key_paths | {"id", "submitted_at", "first_response_at",
-                                             "customer.timezone"})),
+        input_paths=tuple(sorted(input_paths)),
         ticket_parts=tuple((p, tuple(p.split("."))) for p in sorted(ticket_paths)),
         reads_priority=reads_priority, reads_entitlement=reads_entitlement, checker=checker,
         stage_index=tuple(stage_index),

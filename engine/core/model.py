@@ -269,4 +269,6 @@ class Policy:
     readings: tuple[dict, ...]
     max_firings: int
     canonical: str                 # canonical JSON of the document, hashed into the digest
+    ignore_fields: tuple[str, ...] = ()   # ticket fields the policy knowingly ignores
+    ignore_locations: tuple[Location, ...] = ()   # where each is written
     raw: dict = field(repr=False, default_factory=dict)

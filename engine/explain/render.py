@@ -119,6 +119,8 @@ def _summary(decision: Decision) -> list[str]:
         lines.append(f"obligation ({o.party}): {o.duty}")
     for note in decision.notes:
         lines.append(f"note: {' '.join(note.split())}")
+    if decision.ignored_fields:
+        lines.append(f"ignored (not read by this policy): {', '.join(decision.ignored_fields)}")
     return lines
 
 

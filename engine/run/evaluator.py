@@ -63,12 +63,15 @@ class Evaluator:
 
     `thread="caller"`: the building thread evaluates (a thread that takes over after it exited
     may too); `thread="dedicated"`: any thread may call, work is handed to one engine thread.
+    `strict=True`: a ticket key that looks like a misspelt fact is an error (TicketError), not
+    a warning on the decision.
     """
 
     def __init__(self, *, thread: ThreadMode = "caller", cache_size: int = CACHE_SIZE,
-                 max_policies: int = MAX_POLICIES):
+                 max_policies: int = MAX_POLICIES, strict: bool = False):
         if cache_size < 0 or max_policies < 1:
             raise ValueError("cache_size must be >= 0 and max_policies >= 1")
+        self.strict = strict
         self.adapter = EngineAdapter(thread)
         self.cache_size = cache_size
         self.max_policies = max_policies
@@ -76,10 +79,12 @@ class Evaluator:
 
     # ---- the one loop -----------------------------------------------------------------
     def evaluate(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
-                 cache: bool = True) -> Decision:
+                 cache: bool = True, strict: bool | None = None) -> Decision:
         """Decide one ticket. Raises TicketError for invalid input, EvaluationError when the
-        policy fails to decide, ValueError for a `now` without a time zone."""
-        checked, problems = policy.checker.check(ticket)
+        policy fails to decide, ValueError for a `now` without a time zone. `strict`: as the
+        evaluator's (None) or as given, for this ticket."""
+        checked, problems = policy.checker.check(
+            ticket, self.strict if strict is None else strict)
         if problems:
             raise TicketError(problems)
         assert checked is not None
@@ -90,15 +95,16 @@ class Evaluator:
         return Decision(
             ticket_id=checked.id, policy=policy.ref,
             requested_priority=values.get("requested_priority"), outcome=outcome,
-            sla=_sla(policy, checked, outcome, now), now=now, inputs=(policy.input_paths, values))
+            sla=_sla(policy, checked, outcome, now), now=now, inputs=(policy.input_paths, values),
+            ignored_fields=checked.ignored, warnings=checked.warnings)
 
     def evaluate_many(self, policy: CompiledPolicy, tickets: Iterable[Mapping], *,
-                      now: datetime | None = None,
-                      cache: bool = True) -> Iterator[Decision | Failure]:
+                      now: datetime | None = None, cache: bool = True,
+                      strict: bool | None = None) -> Iterator[Decision | Failure]:
         """Each ticket's Decision, or a Failure naming its problems, in input order."""
         for index, ticket in enumerate(tickets):
             try:
-                yield self.evaluate(policy, ticket, now=now, cache=cache)
+                yield self.evaluate(policy, ticket, now=now, cache=cache, strict=strict)
             except TicketError as exc:
                 yield Failure(index, _ticket_id(ticket), tuple(exc.diagnostics))
             except EvaluationError as exc:
@@ -252,9 +258,9 @@ def use_engine_thread() -> None:
 
 
 def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
-             cache: bool = True) -> Decision:
+             cache: bool = True, strict: bool = False) -> Decision:
     """Decide one ticket on the default evaluator (see `Evaluator.evaluate`)."""
-    return default_evaluator().evaluate(policy, ticket, now=now, cache=cache)
+    return default_evaluator().evaluate(policy, ticket, now=now, cache=cache, strict=strict)
 
 
 def clear_cache() -> None:
