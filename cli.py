@@ -66,6 +66,9 @@ _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
 _now_opt = click.option("--now", metavar="TS",
                         help="RFC 3339 instant: adds `remaining` to the SLA.")
 _ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
+_mapping_opt = click.option("--mapping", "-m", metavar="ID|PATH",
+                            help="The input is a helpdesk payload: map it with a bundled mapping "
+                            "(zendesk, jira) or a mapping file.")
 _strict_opt = click.option("--strict", is_flag=True,
                            help="A key that looks like a misspelt fact is an error (exit 2).")
 _error_format_opt = click.option("--error-format", type=click.Choice(["text", "json"]),
@@ -73,7 +76,7 @@ _error_format_opt = click.option("--error-format", type=click.Choice(["text", "j
 
 
 def _inputs(fn):
-    for opt in reversed((_strict_opt, _error_format_opt)):
+    for opt in reversed((_mapping_opt, _strict_opt, _error_format_opt)):
         fn = opt(fn)
     return fn
 
@@ -90,11 +93,11 @@ def _ticket(source: str) -> dict:
 @_now_opt
 @_inputs
 @_ticket_arg
-def evaluate_cmd(policy: str, now: str | None, strict: bool, error_format: str,
-                 ticket: str) -> None:
+def evaluate_cmd(policy: str, now: str | None, mapping: str | None, strict: bool,
+                 error_format: str, ticket: str) -> None:
     """Print the decision for one ticket as JSON."""
-    decided = _check(app.decide(policy, now_text=now, strict=strict, **_ticket(ticket)),
-                     fmt=error_format)
+    decided = _check(app.decide(policy, now_text=now, mapping=mapping, strict=strict,
+                                **_ticket(ticket)), fmt=error_format)
     click.echo(json.dumps(decided.decision.to_json(), indent=2, ensure_ascii=False))
 
 
@@ -106,9 +109,9 @@ def evaluate_cmd(policy: str, now: str | None, strict: bool, error_format: str,
 @_inputs
 @_ticket_arg
 def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None,
-                strict: bool, error_format: str, ticket: str) -> None:
+                mapping: str | None, strict: bool, error_format: str, ticket: str) -> None:
     """Explain a decision as a numbered story a reviewer can check."""
-    given = {"now_text": now, "strict": strict, **_ticket(ticket)}
+    given = {"now_text": now, "mapping": mapping, "strict": strict, **_ticket(ticket)}
     if why_not:
         found = _check(app.why_not(policy, rule=why_not, **given), fmt=error_format)
         click.echo(why_not_.render_why_not(found.report, fmt), nl=False)

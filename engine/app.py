@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from engine.calendars.calendars import Calendar, CalendarRangeError
 from engine.check.files import check_file
+from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, cached_mapping, relocate
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy, compile_policy
 from engine.compile.pipeline import load_policy
@@ -49,7 +50,7 @@ __all__ = [
     "CheckReport", "DecideResult", "DueResult", "ElapsedResult", "PolicyInfo", "PolicyList",
     "PolicyTestReport", "Status", "TicketSource", "WhyNotResult", "check_paths",
     "clear_policy_cache", "compiled", "decide", "due", "elapsed", "list_policies",
-    "run_policy_tests", "why_not",
+    "mapping_for", "run_policy_tests", "why_not",
 ]
 
 
@@ -124,6 +125,14 @@ def _evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None,
     return evaluate(policy, ticket, now=now, cache=cache, strict=strict)
 
 
+def mapping_for(mapping_ref: str | Path, policy: CompiledPolicy
+                ) -> tuple[PayloadMapping | None, tuple[Diagnostic, ...]]:
+    """The checked mapping (a bundled id such as `zendesk`, or a file) for a policy's facts,
+    or None with every problem (at the mapping file's `file:line:col`); kept per process."""
+    found, diags = cached_mapping(mapping_ref, policy.digest, policy.policy.facts)
+    return found, _sorted(diags)
+
+
 # --------------------------------------------------------------------------- validate and lint
 
 
@@ -191,26 +200,41 @@ class DecideResult:
 
 
 def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | None = None,
-           now_text: str | None = None, cache: bool = True, strict: bool = False
-           ) -> DecideResult:
+           now_text: str | None = None, cache: bool = True, strict: bool = False,
+           mapping: str | Path | PayloadMapping | None = None) -> DecideResult:
     """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339,
-    adds `remaining` to the SLA), evaluate. `strict`: a key that looks like a misspelt fact is
-    an error instead of a warning.
+    adds `remaining` to the SLA), evaluate. With `mapping` (a bundled id such as `zendesk`, a
+    mapping file, or a checked `PayloadMapping`) the input is a helpdesk payload, mapped onto a
+    ticket first (`engine.check.mapping.apply_mapping`). `strict`: a key that looks like a misspelt
+    fact is an error instead of a warning.
 
-    Problems of the policy are reported alone (``POLICY_ERROR``); then every problem of the
-    options (located at the option, e.g. `--now`) and of the ticket (at `file:line:col` of its
-    text, named `source_name`) together (``INPUT_ERROR``). A decided ticket's warnings
-    (severity `warning`) come with status ``OK``.
+    Problems of the policy are reported alone (``POLICY_ERROR``), then those of the mapping
+    file; then every problem of the options (located at the option, e.g. `--now`) and of the
+    ticket (at `file:line:col` of its text, named `source_name`; for a mapped payload, at the
+    payload's part each fact was mapped from) together (``INPUT_ERROR``). A decided ticket's
+    warnings (severity `warning`) come with status ``OK``.
     """
     cp, diags = compiled(policy_ref)
     if cp is None:
         return DecideResult(Status.POLICY_ERROR, diags)
+    mapper = mapping if isinstance(mapping, PayloadMapping) or mapping is None else None
+    if mapping is not None and mapper is None:
+        mapper, diags = mapping_for(mapping, cp)  # type: ignore[arg-type]
+        if mapper is None:
+            return DecideResult(Status.INPUT_ERROR, diags, cp)
     problems: list[Diagnostic] = []
     moment = _parse_now(now_text, problems)
     data, doc, unreadable = _read_ticket(ticket, source_name)
     problems += unreadable
+    mapped: Mapped | None = None
+    if mapper is not None and doc is not None:
+        mapped = apply_mapping(mapper, data)
+        problems += _located(doc, mapped.diagnostics)
+        data = mapped.ticket
 
     def place(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+        if mapped is not None:
+            found = relocate(found, mapped, mapper)  # type: ignore[arg-type]
         return _located(doc, found)  # type: ignore[arg-type]
 
     if problems and doc is not None:  # an option is bad: report the ticket's problems with it
@@ -260,9 +284,13 @@ def _read_ticket(source: TicketSource, name: str | None
 
 
 def _located(doc: Document, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """Ticket diagnostics (JSON pointers) placed at file:line:col in the ticket's text."""
+    """Ticket diagnostics (JSON pointers) placed at file:line:col in the ticket's text (those
+    already placed in another file, e.g. a mapping's, are kept)."""
     out = []
     for d in diagnostics:
+        if d.location.file is not None and d.location.pointer is None:
+            out.append(d)
+            continue
         pointer = d.location.pointer or ""
         loc = doc.locate(pointer, key=d.code == "ticket_unknown_field")
         out.append(Diagnostic(d.code, d.message, d.severity,
@@ -288,11 +316,12 @@ class WhyNotResult:
 
 def why_not(policy_ref: str | Path, ticket: TicketSource, rule: str, *,
             source_name: str | None = None, now_text: str | None = None,
-            cache: bool = True, strict: bool = False) -> WhyNotResult:
+            cache: bool = True, strict: bool = False,
+            mapping: str | Path | PayloadMapping | None = None) -> WhyNotResult:
     """Decide the ticket (as `decide`), then explain why `rule` did not fire; an unknown rule
     is ``INPUT_ERROR`` with a "did you mean" hint."""
     decided = decide(policy_ref, ticket, source_name=source_name, now_text=now_text,
-                     cache=cache, strict=strict)
+                     cache=cache, strict=strict, mapping=mapping)
     if not decided.ok:
         return WhyNotResult(decided.status, decided.diagnostics, decided=decided)
     cp = decided.policy
