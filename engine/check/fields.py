@@ -101,8 +101,10 @@ class FieldScan:
                 self.children.setdefault(prefix, set()).add(parts[depth])
                 if depth:
                     self.parents.add(prefix)
-        # names under each prefix a ticket may hold without being listed
+        # names under each prefix a ticket may hold without being listed, and among them the
+        # objects to look into
         self.quiet: dict[str, frozenset[str]] = {}
+        self.deeper: dict[str, tuple[str, ...]] = {}
         for prefix in {"", *self.parents}:
             names = set()
             for path in (*read, *self.declared, *self.parents):
@@ -110,27 +112,36 @@ class FieldScan:
                 if head == prefix:
                     names.add(name)
             self.quiet[prefix] = frozenset(names)
+            self.deeper[prefix] = tuple(sorted(
+                n for n in names if (f"{prefix}.{n}" if prefix else n) in self.parents))
 
     def ignored(self, ticket: Mapping) -> tuple[str, ...]:
         """The keys (dotted paths below catalogued objects) the decision does not read."""
-        extra = ticket.keys() - self.quiet[""]
-        out = [k for k in extra if k not in self.declared]
-        for parent in self.parents:
-            if "." not in parent:
-                self._below(ticket.get(parent), parent, out)
-        return tuple(sorted(out))
+        out: list[str] = []
+        quiet = self.quiet
+        if not ticket.keys() <= quiet[""]:
+            out += (k for k in ticket.keys() - quiet[""] if k not in self.declared)
+        for name in self.deeper[""]:  # `customer`, `contract`: checked here, the common case
+            node = ticket.get(name)
+            if node is None or node.__class__ is dict and node.keys() <= quiet[name] \
+                    and not self.deeper[name]:
+                continue
+            self._below(node, name, out)
+        return tuple(sorted(out)) if out else ()
 
     def _below(self, node: object, prefix: str, out: list[str]) -> None:
-        if not isinstance(node, Mapping):
+        if node.__class__ is not dict and not isinstance(node, Mapping):
             return
-        for key in node.keys() - self.quiet[prefix]:
-            path = f"{prefix}.{key}"
-            if path not in self.declared:
-                out.append(path)
-        for key in node.keys() & self.quiet[prefix]:
-            path = f"{prefix}.{key}"
-            if path in self.parents:
-                self._below(node[key], path, out)
+        quiet = self.quiet[prefix]
+        if not node.keys() <= quiet:  # the common case, a clean ticket, stops here
+            for key in node.keys() - quiet:
+                path = f"{prefix}.{key}" if prefix else key
+                if path not in self.declared:
+                    out.append(path)
+        for name in self.deeper[prefix]:
+            child = node.get(name)
+            if child is not None:
+                self._below(child, f"{prefix}.{name}" if prefix else name, out)
 
     def near_misses(self, ticket: Mapping, ignored: Iterable[str]) -> list[tuple[str, str]]:
         """(ignored key, the absent fact it likely misspells) for keys that are not facts."""

@@ -196,11 +196,12 @@ def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
         return None
     calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
     zone = calendar.zone
-    if calendar.clock == "calendar" and checked.customer_zone is not None:
-        zone = checked.customer_zone  # around the clock: shown in the customer's zone
     try:
         try:
-            due = calendar.due(checked.submitted_at, target.within).astimezone(zone)
+            due = calendar.due(checked.submitted_at, target.within)
+            if calendar.clock == "calendar" and checked.customer_zone is not None:
+                zone = checked.customer_zone  # around the clock: shown in the customer's zone
+                due = due.astimezone(zone)
         except CalendarRangeError as exc:  # outside the years its SLA can be exact for
             raise TicketError([Diagnostic(
                 "ticket_calendar_range", str(exc), location=Location(pointer="/submitted_at"),
