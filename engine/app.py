@@ -334,7 +334,7 @@ def why_not(policy_ref: str | Path, ticket: TicketSource, rule: str, *,
             "unknown_rule", f"no rule `{rule}` in policy `{cp.id}`",
             location=Location(file=cp.policy.file), hint=did_you_mean(rule, ids)),),
             decided=decided)
-    return WhyNotResult(Status.OK, (), report, decided)
+    return WhyNotResult(Status.OK, decided.diagnostics, report, decided)  # its warnings
 
 
 # --------------------------------------------------------------------------- policy tests

@@ -279,6 +279,13 @@ def test_cli_warns_on_stderr_and_strict_exits_2(tmp_path, command):
     assert f"{path}:4:3: error[ticket_unknown_field]" in r.stderr
 
 
+def test_why_not_warns_too(tmp_path):
+    path = _write(tmp_path, ticket(enviroment="production"))
+    r = CliRunner().invoke(main, ["explain", "-p", "cloudtalk", "--why-not",
+                                  "p1-production-only", path])
+    assert r.exit_code == 0 and "did you mean `environment`?" in r.stderr
+
+
 def test_cli_strict_error_format_json_through_a_real_process(tmp_path):
     path = _write(tmp_path, ticket(custmer={"segment": "trial"}))
     done = subprocess.run([sys.executable, "cli.py", "evaluate", "-p", "zmanda", "--strict",
