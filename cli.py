@@ -30,23 +30,28 @@ class _Fail(click.exceptions.Exit):
     pass
 
 
-def _report(diags, fmt: str = "text", one_line: bool = False) -> None:
+def _report(diags, fmt: str = "text", one_line: bool = False, err: bool = True) -> None:
+    """Diagnostics as text (one each) or as one JSON array; on stderr unless `err` is False
+    (machine-readable reports go to stdout)."""
     diags = sorted(diags, key=Diagnostic.sort_key)
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
-                   err=True)
+                   err=err)
         return
     for d in diags:
-        click.echo(d.render(one_line), err=True)
+        click.echo(d.render(one_line), err=err)
 
 
-def _check(result, one_line: bool = False):
-    """The result when it is ok; else its diagnostics on stderr and its exit code. Option
-    problems of the calendar queries are one line each (`one_line`); the policy's are not."""
+def _check(result, one_line: bool = False, fmt: str = "text"):
+    """The result when it is ok (its warnings on stderr); else its diagnostics on stderr and
+    its exit code. Option problems of the calendar queries are one line each (`one_line`); the
+    policy's are not. `fmt`: `text` or `json` (`--error-format`)."""
     if not result.ok:
         one_line = one_line and result.status == app.Status.INPUT_ERROR
-        _report(result.diagnostics, one_line=one_line)
+        _report(result.diagnostics, fmt, one_line=one_line)
         raise _Fail(_EXIT[result.status])
+    if result.diagnostics:
+        _report(result.diagnostics, fmt)
     return result
 
 
@@ -61,6 +66,19 @@ _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
 _now_opt = click.option("--now", metavar="TS",
                         help="RFC 3339 instant: adds `remaining` to the SLA.")
 _ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
+_mapping_opt = click.option("--mapping", "-m", metavar="ID|PATH",
+                            help="The input is a helpdesk payload: map it with a bundled mapping "
+                            "(zendesk, jira) or a mapping file.")
+_strict_opt = click.option("--strict", is_flag=True,
+                           help="A key that looks like a misspelt fact is an error (exit 2).")
+_error_format_opt = click.option("--error-format", type=click.Choice(["text", "json"]),
+                                 default="text", help="How problems are printed on stderr.")
+
+
+def _inputs(fn):
+    for opt in reversed((_mapping_opt, _strict_opt, _error_format_opt)):
+        fn = opt(fn)
+    return fn
 
 
 def _ticket(source: str) -> dict:
@@ -73,10 +91,13 @@ def _ticket(source: str) -> dict:
 @main.command("evaluate")
 @_policy_opt
 @_now_opt
+@_inputs
 @_ticket_arg
-def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
+def evaluate_cmd(policy: str, now: str | None, mapping: str | None, strict: bool,
+                 error_format: str, ticket: str) -> None:
     """Print the decision for one ticket as JSON."""
-    decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
+    decided = _check(app.decide(policy, now_text=now, mapping=mapping, strict=strict,
+                                **_ticket(ticket)), fmt=error_format)
     click.echo(app.decision_text(decided.decision))
 
 
@@ -85,22 +106,26 @@ def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
 @_now_opt
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
 @click.option("--why-not", "why_not", metavar="RULE", help="Why RULE did not fire.")
+@_inputs
 @_ticket_arg
-def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, ticket: str) -> None:
+def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None,
+                mapping: str | None, strict: bool, error_format: str, ticket: str) -> None:
     """Explain a decision as a numbered story a reviewer can check."""
+    given = {"now_text": now, "mapping": mapping, "strict": strict, **_ticket(ticket)}
     if why_not:
-        found = _check(app.why_not(policy, rule=why_not, now_text=now, **_ticket(ticket)))
+        found = _check(app.why_not(policy, rule=why_not, **given), fmt=error_format)
         click.echo(why_not_.render_why_not(found.report, fmt), nl=False)
         return
-    decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
+    decided = _check(app.decide(policy, **given), fmt=error_format)
     show = {"text": render.render_text, "json": render.render_json,
             "markdown": render.render_markdown}[fmt]
     click.echo(show(decided.decision, str(Path(decided.policy.policy.file).parent)), nl=False)
 
 
 def _finish(report: app.CheckReport, fmt: str, verb: str) -> None:
-    """Report, summarise, and exit: 2 for unusable paths, 1 for findings, else 0."""
-    _report(report.diagnostics, fmt)
+    """Report (JSON on stdout, text on stderr), summarise, and exit: 2 for unusable paths, 1
+    for findings, else 0."""
+    _report(report.diagnostics, fmt, err=fmt != "json")
     if fmt == "text":
         click.echo(f"{report.files} file(s) {verb}, {report.findings} " +
                    ("finding(s)" if report.lint else "error(s)"), err=True)
@@ -132,12 +157,19 @@ def _indent(text: str, prefix: str = "    ") -> str:
 @main.command("test")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
               help="Fail when a policy's rule coverage is below PCT percent.")
+@click.option("--strict", is_flag=True,
+              help="A ticket key that looks like a misspelt fact fails its case.")
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
-def test_cmd(min_coverage: float | None, paths: tuple[str, ...]) -> None:
-    """Run policy test cases (default: rules/); print coverage and `N passed, N failed`."""
-    report = app.run_policy_tests(paths, min_coverage)
+def test_cmd(min_coverage: float | None, strict: bool, paths: tuple[str, ...]) -> None:
+    """Run policy test cases (default: ./rules); print coverage and `N passed, N failed`."""
+    report = app.run_policy_tests(paths, min_coverage, strict=strict)
+    if report.tested:
+        click.echo(f"testing {report.tested}")
     for d in report.diagnostics:
         click.echo(d.render())
+    for r in report.results:
+        for w in r.warnings:
+            click.echo(w.render(), err=True)
     for r in report.failed:
         click.echo(f"FAIL {r.case.where}: {r.case.note}")
         for problem in r.problems:

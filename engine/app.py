@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import orjson
 
-from engine.calendars import Calendar
+from engine.calendars import Calendar, CalendarRangeError
 from engine.check.files import check_file
+from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, cached_mapping, relocate
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy, compile_policy
 from engine.compile.pipeline import load_policy
@@ -41,7 +42,7 @@ from engine.core.durations import check_target, parse_duration
 from engine.core.facts import iana_zones
 from engine.explain import why_not as explain_why_not
 from engine.load import Document, load_json, read_text
-from engine.load.policies import bundled, display_path, expand, resolve, rules_dir
+from engine.load.policies import bundled, display_path, expand, resolve
 from engine.run.errors import EvaluationError, TicketError
 from engine.run.evaluator import Evaluator, evaluate
 
@@ -52,7 +53,7 @@ __all__ = [
     "CheckReport", "DecideResult", "DueResult", "ElapsedResult", "PolicyInfo", "PolicyList",
     "PolicyTestReport", "Status", "TicketSource", "WhyNotResult", "check_paths",
     "clear_policy_cache", "compiled", "decide", "decision_text", "due", "elapsed",
-    "list_policies", "run_policy_tests", "why_not",
+    "list_policies", "mapping_for", "run_policy_tests", "why_not",
 ]
 
 
@@ -126,11 +127,20 @@ def clear_policy_cache() -> None:
 
 
 def _evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None,
-              cache: bool, evaluator: Evaluator | None = None) -> Decision:
+              cache: bool, strict: bool = False, evaluator: Evaluator | None = None
+              ) -> Decision:
     """The one evaluation call of the use cases: on `evaluator`, else the default one."""
     if evaluator is not None:
-        return evaluator.evaluate(policy, ticket, now=now, cache=cache)
-    return evaluate(policy, ticket, now=now, cache=cache)
+        return evaluator.evaluate(policy, ticket, now=now, cache=cache, strict=strict)
+    return evaluate(policy, ticket, now=now, cache=cache, strict=strict)
+
+
+def mapping_for(mapping_ref: str | Path, policy: CompiledPolicy
+                ) -> tuple[PayloadMapping | None, tuple[Diagnostic, ...]]:
+    """The checked mapping (a bundled id such as `zendesk`, or a file) for a policy's facts,
+    or None with every problem (at the mapping file's `file:line:col`); kept per process."""
+    found, diags = cached_mapping(mapping_ref, policy.digest, policy.policy.facts)
+    return found, _sorted(diags)
 
 
 def decision_text(decision: Decision) -> str:
@@ -214,36 +224,59 @@ class DecideResult:
 
 def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
            source_name: str | None = None, now_text: str | None = None, cache: bool = True,
+           strict: bool = False, mapping: str | Path | PayloadMapping | None = None,
            evaluator: Evaluator | None = None) -> DecideResult:
     """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339,
-    adds `remaining` to the SLA), evaluate.
+    adds `remaining` to the SLA), evaluate. With `mapping` (a bundled id such as `zendesk`, a
+    mapping file, or a checked `PayloadMapping`) the input is a helpdesk payload, mapped onto a
+    ticket first (`engine.check.mapping.apply_mapping`). `strict`: a key that looks like a misspelt
+    fact is an error instead of a warning.
 
-    Problems of the policy are reported alone (``POLICY_ERROR``); then every problem of the
-    options (located at the option, e.g. `--now`) and of the ticket (at `file:line:col` of its
-    text, named `source_name`) together (``INPUT_ERROR``). Evaluates on `evaluator` when
-    given (a host's own), else on the process's default evaluator.
+    Problems of the policy are reported alone (``POLICY_ERROR``), then those of the mapping
+    file; then every problem of the options (located at the option, e.g. `--now`) and of the
+    ticket (at `file:line:col` of its text, named `source_name`; for a mapped payload, at the
+    payload's part each fact was mapped from) together (``INPUT_ERROR``). A decided ticket's
+    warnings (severity `warning`) come with status ``OK``. Evaluates on `evaluator` when given
+    (a host's own), else on the process's default evaluator.
     """
     cp, diags = compiled(policy_ref)
     if cp is None:
         return DecideResult(Status.POLICY_ERROR, diags)
+    mapper = mapping if isinstance(mapping, PayloadMapping) or mapping is None else None
+    if mapping is not None and mapper is None:
+        mapper, diags = mapping_for(mapping, cp)  # type: ignore[arg-type]
+        if mapper is None:
+            return DecideResult(Status.INPUT_ERROR, diags, cp)
     problems: list[Diagnostic] = []
     moment = _parse_now(now_text, problems)
     data, doc, unreadable = _read_ticket(ticket, source_name)
     problems += unreadable
+    mapped: Mapped | None = None
+    if mapper is not None and doc is not None:
+        mapped = apply_mapping(mapper, data)
+        problems += _located(doc, mapped.diagnostics)
+        data = mapped.ticket
+
+    def place(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+        if mapped is not None:
+            found = relocate(found, mapped, mapper)  # type: ignore[arg-type]
+        return _located(doc, found)  # type: ignore[arg-type]
+
     if problems and doc is not None:  # an option is bad: report the ticket's problems with it
-        problems += _located(doc, cp.checker.check(data)[1])
+        problems += place(cp.checker.check(data, strict)[1])
     if problems:
         return DecideResult(Status.INPUT_ERROR, _sorted(problems), cp, ticket_data=data)
     try:
-        decision = _evaluate(cp, data, now=moment, cache=cache, evaluator=evaluator)
+        decision = _evaluate(cp, data, now=moment, cache=cache, strict=strict,
+                             evaluator=evaluator)
     except TicketError as exc:
-        return DecideResult(Status.INPUT_ERROR, _sorted(_located(doc, exc.diagnostics)), cp,
+        return DecideResult(Status.INPUT_ERROR, _sorted(place(exc.diagnostics)), cp,
                             ticket_data=data)
     except EvaluationError as exc:
         return DecideResult(Status.FAILED, (Diagnostic(
             exc.code, str(exc), location=Location(file=cp.policy.file),
             rule=exc.rules[0] if exc.rules else None),), cp, ticket_data=data)
-    return DecideResult(Status.OK, (), cp, decision, data)
+    return DecideResult(Status.OK, _sorted(place(decision.warnings)), cp, decision, data)
 
 
 def _parse_now(value: str | None, problems: list[Diagnostic]) -> datetime | None:
@@ -277,11 +310,15 @@ def _read_ticket(source: TicketSource, name: str | None
 
 
 def _located(doc: Document, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """Ticket diagnostics (JSON pointers) placed at file:line:col in the ticket's text."""
+    """Ticket diagnostics (JSON pointers) placed at file:line:col in the ticket's text (those
+    already placed in another file, e.g. a mapping's, are kept)."""
     out = []
     for d in diagnostics:
+        if d.location.file is not None and d.location.pointer is None:
+            out.append(d)
+            continue
         pointer = d.location.pointer or ""
-        loc = doc.locate(pointer)
+        loc = doc.locate(pointer, key=d.code == "ticket_unknown_field")
         out.append(Diagnostic(d.code, d.message, d.severity,
                               Location(loc.file, loc.line, loc.column, pointer or "/"),
                               d.rule, d.hint))
@@ -305,11 +342,13 @@ class WhyNotResult:
 
 def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule: str, *,
             source_name: str | None = None, now_text: str | None = None,
-            cache: bool = True, evaluator: Evaluator | None = None) -> WhyNotResult:
+            cache: bool = True, strict: bool = False,
+            mapping: str | Path | PayloadMapping | None = None,
+            evaluator: Evaluator | None = None) -> WhyNotResult:
     """Decide the ticket (as `decide`), then explain why `rule` did not fire; an unknown rule
     is ``INPUT_ERROR`` with a "did you mean" hint."""
     decided = decide(policy_ref, ticket, source_name=source_name, now_text=now_text,
-                     cache=cache, evaluator=evaluator)
+                     cache=cache, strict=strict, mapping=mapping, evaluator=evaluator)
     if not decided.ok:
         return WhyNotResult(decided.status, decided.diagnostics, decided=decided)
     cp = decided.policy
@@ -322,7 +361,7 @@ def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule:
             "unknown_rule", f"no rule `{rule}` in policy `{cp.id}`",
             location=Location(file=cp.policy.file), hint=did_you_mean(rule, ids)),),
             decided=decided)
-    return WhyNotResult(Status.OK, (), report, decided)
+    return WhyNotResult(Status.OK, decided.diagnostics, report, decided)  # its warnings
 
 
 # --------------------------------------------------------------------------- policy tests
@@ -336,6 +375,7 @@ class PolicyTestReport:
     results: tuple[CaseResult, ...]
     coverage: tuple[Coverage, ...]
     min_coverage: float | None = None
+    tested: str | None = None       # what was tested when no path was named (`./rules (...)`)
 
     @property
     def failed(self) -> tuple[CaseResult, ...]:
@@ -357,15 +397,29 @@ class PolicyTestReport:
         return any(d.severity == "error" for d in self.diagnostics)
 
 
-def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | None = None
-                     ) -> PolicyTestReport:
-    """Run every test case under `paths` (default: the bundled rules); an invalid test file is
-    reported in `diagnostics` and the valid files still run."""
+def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | None = None,
+                     *, strict: bool = False, cwd: str | Path | None = None) -> PolicyTestReport:
+    """Run every test case under `paths` (default: the `rules` folder of the current folder,
+    or of `cwd`, named in `tested`); an invalid test file is reported in `diagnostics` and the
+    valid files still run. `strict`: a ticket key that looks like a misspelt fact fails."""
     from engine.author.policytest import check_case, collect, coverage
 
-    cases, diags = collect(list(paths) or [str(rules_dir())])
-    results = tuple(check_case(c) for c in cases)
-    return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage)
+    tested = None
+    if not paths:
+        here = Path(cwd) / "rules" if cwd is not None else Path("rules")
+        if not here.is_dir():
+            return PolicyTestReport((Diagnostic(
+                "test_no_rules", f"no `rules` folder in `{here.parent.resolve()}` to test",
+                location=Location(file=str(here)),
+                hint="run it in a project folder, or name what to test: "
+                     "`ticket-policy test PATH...`"),), (), (), min_coverage)
+        ids = sorted(p.parent.name for p in here.glob("*/policy.yaml"))
+        tested = f"{here}{os.sep} ({', '.join(ids) or 'no policies'})"
+        paths = [here]
+    cases, diags = collect(list(paths))
+    results = tuple(check_case(c, strict=strict) for c in cases)
+    return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage,
+                            tested)
 
 
 # --------------------------------------------------------------------------- calendars
@@ -424,6 +478,8 @@ def due(policy_ref: str | Path, calendar: str, start: str, within: str, *,
             raise _BadOption("bad_duration", "--within", str(exc)) from None
         try:
             return DueResult(Status.OK, due=cal.due(moment, amount))
+        except CalendarRangeError as exc:
+            raise _BadOption("calendar_range", "--from", str(exc)) from None
         except (ValueError, OverflowError) as exc:
             raise _BadOption("calendar_exhausted", "--calendar",
                              f"calendar `{calendar}`: {exc}") from None
@@ -442,6 +498,8 @@ def elapsed(policy_ref: str | Path, calendar: str, start: str, end: str, *,
         since, until = _instant("--from", start), _instant("--to", end)
         try:
             return ElapsedResult(Status.OK, elapsed=cal.elapsed(since, until))
+        except CalendarRangeError as exc:
+            raise _BadOption("calendar_range", "--from", str(exc)) from None
         except (ValueError, OverflowError) as exc:
             raise _BadOption("calendar_exhausted", "--calendar",
                              f"calendar `{calendar}`: {exc}") from None

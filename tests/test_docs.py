@@ -43,3 +43,23 @@ def test_example_decides(tmp_path):
                                                    "timezone": "America/New_York"}})
     assert [a.to for a in small.actions] == ["P2", "P3"]
     assert small.plan == "enterprise" and small.sla.timezone == "America/New_York"
+
+
+def test_mapping_example_maps_a_payload(tmp_path):
+    from engine.check.mapping import apply_mapping, load_mapping
+
+    text = (ROOT / "docs" / "mappings.md").read_text("utf-8")
+    block = re.search(r"## The format.*?```yaml\n(.*?)```", text, re.S).group(1)
+    path = tmp_path / "my-helpdesk.yaml"
+    path.write_text(block, "utf-8")
+    mapping, diags = load_mapping(path, load_policy("cloudtalk").policy.facts)
+    assert diags == [] and mapping is not None
+    payload = {"ticket": {"id": 7, "opened": "2026-03-02T10:00:00+0100", "priority": "high",
+                          "custom_fields": [{"id": 360011000102, "value": "staging"}]},
+               "requester": {"time_zone": "Europe/Berlin"}}
+    mapped = apply_mapping(mapping, payload)
+    assert mapped.ok and mapped.ticket == {
+        "id": "7", "submitted_at": "2026-03-02T10:00:00+01:00", "requested_priority": "P2",
+        "environment": "staging", "customer": {"timezone": "Europe/Berlin"}}
+    decision = evaluate(load_policy("cloudtalk"), mapped.ticket)
+    assert (decision.requested_priority, decision.priority) == ("P2", "P3")  # staging

@@ -425,7 +425,7 @@ def test_cli_lint_json_exits_1():
     paths = [str(FIXTURES / "reclassify_cycle.yaml"), str(FIXTURES / "unused_fact.yaml")]
     result = run_cli("lint", "--format", "json", *paths)
     assert result.exit_code == 1
-    out = json.loads(result.stderr)
+    out = json.loads(result.stdout)  # machine-readable output goes to stdout
     assert [(d["code"], d["severity"], d["rule"]) for d in out] == [
         ("reclassify_cycle", "error", "staging-p2-down"), ("unused_fact", "info", None)]
     assert out[0]["line"] == line_of(FIXTURES / "reclassify_cycle.yaml", "- id: staging-p2-down")
@@ -435,7 +435,7 @@ def test_cli_lint_json_exits_1():
 def test_cli_lint_json_clean_exits_0():
     result = run_cli("lint", "--format", "json", str(FIXTURES / "clean.yaml"))
     assert result.exit_code == 0
-    assert json.loads(result.stderr) == []
+    assert json.loads(result.stdout) == []
 
 
 def test_cli_lint_invalid_policy_reports_validation(tmp_path: Path):

@@ -115,7 +115,7 @@ def test_unreadable_json_is_400(client, body, code):
 @pytest.mark.parametrize("params,code", [({"explian": "text"}, "bad_query"),
                                          ({"explain": "html"}, "bad_query"),
                                          ({"now": "tomorrow"}, "bad_now"),
-                                         ({"mapping": "zendesk"}, "mapping_unavailable")])
+                                         ({"mapping": "zendsk"}, "unknown_mapping")])
 def test_bad_query_parameters_are_400(client, params, code):
     body = problem(post(client, params=params), 400, code)
     if "explian" in params:

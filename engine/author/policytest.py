@@ -44,7 +44,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 #: Keys of Decision.to_json() an expectation may name.
 DECISION_KEYS = ("ticket_id", "policy", "requested_priority", "priority", "plan", "actions",
-                 "sla", "sla_reason", "channels", "obligations", "notes", "trace")
+                 "sla", "sla_reason", "channels", "obligations", "notes", "ignored_fields",
+                 "trace")
 #: Everything `expect` may hold.
 EXPECT_KEYS = (*DECISION_KEYS, "fired", "not_fired", "error")
 _FILE_KEYS = ("policy", "cases")
@@ -69,6 +70,8 @@ class Case:
     ticket: object
     now: datetime | None
     expect: Mapping = field(repr=False)
+    ticket_pointer: str = ""  # where the ticket is written in the test file
+    doc: Document | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -85,6 +88,7 @@ class CaseResult:
     case: Case
     problems: tuple[str, ...]         # empty when the case passed
     fired: frozenset[str]             # rules fired (empty for error cases)
+    warnings: tuple[Diagnostic, ...] = ()   # about the ticket, at file:line:col of the test file
 
     @property
     def passed(self) -> bool:
@@ -281,7 +285,8 @@ class _FileChecker:
         if len(self.diags) > before or policy_file is None:
             return None
         line = self.doc.locate(ptr).line or 1
-        return Case(self.name, line, i + 1, note, policy_file, raw["ticket"], now, expect)
+        return Case(self.name, line, i + 1, note, policy_file, raw["ticket"], now, expect,
+                    f"{ptr}/ticket", self.doc)
 
     def expectation(self, expect: object, ptr: str, cp: CompiledPolicy | None) -> None:
         if not isinstance(expect, dict) or not expect:
@@ -487,13 +492,24 @@ def _schema_problems(decision: Decision) -> list[str]:
             for e in validator.iter_errors(decision.to_json())]
 
 
-def check_case(case: Case) -> CaseResult:
-    """Evaluate one case and compare; never raises for a failing or erroring policy."""
+def _placed(case: Case, diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
+    """Ticket diagnostics (JSON pointers into the ticket) at file:line:col of the test file."""
+    if case.doc is None:
+        return tuple(diagnostics)
+    return tuple(Diagnostic(d.code, d.message, d.severity, case.doc.locate(
+        case.ticket_pointer + (d.location.pointer or ""), key=True), d.rule, d.hint)
+        for d in diagnostics)
+
+
+def check_case(case: Case, strict: bool = False) -> CaseResult:
+    """Evaluate one case and compare; never raises for a failing or erroring policy. The
+    ticket's warnings (a key that looks like a misspelt fact) come with the result; `strict`
+    makes them errors."""
     cp = _compiled(case.policy_file)
     expect = case.expect
     wanted = expect.get("error")
     try:
-        decision = evaluate(cp, case.ticket, now=case.now)
+        decision = evaluate(cp, case.ticket, now=case.now, strict=strict)
     except TicketError as exc:
         codes = [d.code for d in exc.diagnostics]
         if wanted is not None and wanted in codes:
@@ -513,7 +529,7 @@ def check_case(case: Case) -> CaseResult:
                                  f"{decision.outcome.plan or 'none'}",),
                           decision.fired)
     problems = _compare(expect, decision) + _schema_problems(decision)
-    return CaseResult(case, tuple(problems), decision.fired)
+    return CaseResult(case, tuple(problems), decision.fired, _placed(case, decision.warnings))
 
 
 def run_case(case: Case) -> list[str]:

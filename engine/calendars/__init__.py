@@ -15,6 +15,7 @@ from engine.calendars.arithmetic import (
     MONTH_CACHE_SIZE,
     ZONE_COPY_CACHE_SIZE,
     Calendar,
+    CalendarRangeError,
     Clock,
     build_calendar,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ZONE_NAME_CACHE_SIZE",
     "Calendar",
     "CalendarIssue",
+    "CalendarRangeError",
     "Clock",
     "build_calendar",
     "cache_info",

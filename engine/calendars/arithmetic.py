@@ -21,7 +21,14 @@ from zoneinfo import ZoneInfo
 
 from engine.calendars.hours import DayHours
 from engine.calendars.spec import Definition, definition_of, describe
-from engine.calendars.zones import EPOCH, holiday_dates, month_bounds, zone_exists, zone_segments
+from engine.calendars.zones import (
+    EPOCH,
+    holiday_dates,
+    holiday_years,
+    month_bounds,
+    zone_exists,
+    zone_segments,
+)
 
 if TYPE_CHECKING:
     from functools import _CacheInfo  # the CacheInfo named tuple; typeshed has no public name
@@ -58,6 +65,33 @@ class _Cached(Protocol[_Key, _Value]):
 
 
 # --------------------------------------------------------------------------- time helpers
+
+
+class CalendarRangeError(ValueError):
+    """An instant outside the years a calendar is exact for: the years its public holidays
+    are known for."""
+
+
+def _check_exact(calendar: Calendar, us: int) -> int:
+    """`us` (epoch µs) when it lies in the years the calendar is exact for; else raise."""
+    definition = calendar._definition
+    if definition.country is not None:
+        lo, hi = _exact_span(definition.country, definition.subdivision, calendar.zone)
+        if not lo <= us < hi:
+            first, last = holiday_years(definition.country, definition.subdivision)
+            shown = _from_us(us, calendar.zone).isoformat()
+            raise CalendarRangeError(
+                f"calendar `{calendar.name}` is exact for {first}-{last} only (the years public "
+                f"holidays of {definition.country} are known for); `{shown}` is outside them")
+    return us
+
+
+@lru_cache(maxsize=1024)
+def _exact_span(country: str, subdivision: str | None, zone: tzinfo) -> tuple[int, int]:
+    """Epoch µs of the first and after the last local instant of the holidays' known years."""
+    first, last = holiday_years(country, subdivision)
+    return (_to_us(datetime(first, 1, 1, tzinfo=zone)),
+            _to_us(datetime(last + 1, 1, 1, tzinfo=zone)))
 
 
 def _to_us(moment: datetime) -> int:
@@ -211,7 +245,7 @@ class Calendar:
 
     def is_open(self, at: datetime) -> bool:
         """Whether the instant `at` is open time."""
-        us = _to_us(at)
+        us = _check_exact(self, _to_us(at))
         if self._clock == "calendar":
             return True
         month = self._month(_month_index(us))
@@ -220,7 +254,7 @@ class Calendar:
 
     def next_opening(self, at: datetime) -> datetime:
         """`at` (in self.zone) if open, else the next instant that is; ValueError after 3 years."""
-        us = _to_us(at)
+        us = _check_exact(self, _to_us(at))
         if self._clock == "calendar":
             return at.astimezone(self._zone)
         index = _month_index(us)
@@ -239,7 +273,7 @@ class Calendar:
 
     def due(self, start: datetime, within: timedelta) -> datetime:
         """The earliest instant t with `within` of open time in [start, t), in self.zone."""
-        us = _to_us(start)
+        us = _check_exact(self, _to_us(start))
         need = within // _ONE_US
         if need < 0:
             raise ValueError(f"invalid target `{within}`: must not be negative")
@@ -259,11 +293,11 @@ class Calendar:
                 last_open = month.ends[-1]
             else:
                 self._guard(last_open, month.hi)
-        return _from_us(month.instant_at(amount), self._zone)
+        return _from_us(_check_exact(self, month.instant_at(amount)), self._zone)
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Open time in [start, end); the negative of elapsed(end, start) if end < start."""
-        a, b = _to_us(start), _to_us(end)
+        a, b = _check_exact(self, _to_us(start)), _check_exact(self, _to_us(end))
         if b < a:
             return -self.elapsed(end, start)
         if self._clock == "calendar":

@@ -170,6 +170,13 @@ def _first_change(zone: tzinfo, lo: int, hi: int, offset: int) -> int:
     return hi
 
 
+@lru_cache(maxsize=256)
+def holiday_years(country: str, subdivision: str | None = None) -> tuple[int, int]:
+    """The first and last year the holidays library knows `country`'s public holidays for."""
+    entity = holidays_lib.country_holidays(country, subdiv=subdivision)
+    return entity.start_year, entity.end_year
+
+
 @lru_cache(maxsize=HOLIDAY_CACHE_SIZE)
 def holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     entity = holidays_lib.country_holidays(country, subdiv=subdivision, years=year)

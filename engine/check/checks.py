@@ -12,6 +12,7 @@ from functools import cache
 import jsonschema
 
 import engine.calendars as cal
+from engine.check.fields import check_ignore_fields
 from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
@@ -274,6 +275,13 @@ class _Checker:
                                         description=decl.get("description", ""),
                                         minimum=decl.get("minimum"), maximum=decl.get("maximum"))
 
+    def ignored_fields(self) -> tuple[str, ...]:
+        """`ignore_fields`: ticket fields the policy knowingly ignores."""
+        raw = self.data.get("ignore_fields") or ()
+        for i, (code, message, hint, severity) in check_ignore_fields(raw, self.facts):
+            self.error(code, message, f"/ignore_fields/{i}", hint=hint, severity=severity)
+        return tuple(raw)
+
     def check_levels(self) -> None:
         for level in self.data.get("level_titles") or {}:
             if level not in self.levels:
@@ -328,6 +336,15 @@ class _Checker:
         within, calendar = (raw, default_calendar) if isinstance(raw, str) else (
             raw["within"], raw.get("calendar", default_calendar))  # type: ignore[index]
         wptr = ptr if isinstance(raw, str) else f"{ptr}/within"
+        if within == "contract":  # the customer's quote, for the ticket's level
+            if calendar is None and rule is None:
+                self.error("missing_calendar", "a contract target needs a calendar", ptr,
+                           hint="give the plan a `calendar`, or write "
+                           "`{within: contract, calendar: NAME}`")
+                return None
+            if isinstance(raw, dict) and "calendar" in raw:
+                self.calendar_ref(calendar, f"{ptr}/calendar", rule)
+            return Target(None, calendar)
         try:
             duration = parse_duration(within)  # type: ignore[arg-type]
         except ValueError as exc:
@@ -355,6 +372,7 @@ class _Checker:
                 self.calendar_ref(calendar, f"{ptr}/calendar")
             targets_raw = raw.get("targets")
             targets: dict | str | None = None
+            cited: dict = {}
             if targets_raw == "contract":
                 targets = "contract"
                 if calendar is None:
@@ -372,6 +390,9 @@ class _Checker:
                     built = self.target(t, tptr, calendar, None)
                     if built:
                         targets[level] = built
+                    if isinstance(t, dict) and ("because" in t or "source" in t):
+                        cited[level] = (t.get("because"),
+                                        self.source(t.get("source"), f"{tptr}/source", None))
             guarantee = raw.get("guarantee", True)
             if not guarantee and targets:
                 self.error("plan_guarantee_conflict", f"plan `{pid}` has `guarantee: false` "
@@ -379,7 +400,8 @@ class _Checker:
             plans[pid] = Plan(id=pid, title=raw.get("title"),
                               channels=tuple(raw.get("channels") or ()), calendar=calendar,
                               guarantee=guarantee, targets=targets, location=self.doc.locate(ptr),
-                              source=self.source(raw.get("source"), f"{ptr}/source", None))
+                              source=self.source(raw.get("source"), f"{ptr}/source", None),
+                              cited=cited)
         default_plan = self.data.get("default_plan")
         if default_plan is not None:
             self.plan_ref(default_plan, "/default_plan")
@@ -583,15 +605,18 @@ class _Checker:
                     at_level = Test("priority", "eq", level, ptr)
                     when = Condition("all", tuple(Condition("test", test=t)
                                                   for t in (on_plan, guaranteed, at_level)))
+                    why, source = plan.cited.get(level, (None, None))
                     out.append(Rule(id=f"plans.{pid}.{level}", stage="target",
                                     actions=(SetTarget(target=target),), when=when,
                                     location=self.doc.locate(f"{ptr}/targets/{_esc(level)}"),
-                                    because=because, source=plan.source, group=f"plans.{pid}",
-                                    origin="plan", order=order, pointer=ptr))
+                                    because=why or because, source=source or plan.source,
+                                    group=f"plans.{pid}", origin="plan", order=order,
+                                    pointer=ptr))
         return out
 
     def run(self) -> Policy | None:
         self.declared_facts()
+        ignore_fields = self.ignored_fields()
         self.check_levels()
         calendars = self.build_calendars()
         plans = self.build_plans()
@@ -620,6 +645,9 @@ class _Checker:
             max_firings=self.data.get("max_firings") or max(DEFAULT_MAX_FIRINGS,
                                                             2 * len(rules)),
             canonical=canonical,
+            ignore_fields=ignore_fields,
+            ignore_locations=tuple(self.doc.locate(f"/ignore_fields/{i}") for i, f in enumerate(
+                self.data.get("ignore_fields") or ()) if f in ignore_fields),
             raw=self.data,
         )
 

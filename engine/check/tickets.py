@@ -2,7 +2,9 @@
 
 durable_rules compares loosely (the string "9" is greater than 10), so facts are checked strictly
 against the policy's fact catalogue first (every catalogued fact, read by a rule or not). Fields
-outside the catalogue (subject, description, ...) are accepted and ignored.
+the decision does not read (subject, description, a misspelt fact...) are accepted and listed in
+the ticket's `ignored`; a key that looks like a misspelt fact is a warning ("did you mean"), an
+error when checking strictly (see `engine.check.fields`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
+from engine.check.fields import FieldScan
 from engine.core.diagnostics import Diagnostic, Location, did_you_mean, pointer_join
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import FactSpec, engine_number_problem, iana_zones, iso_countries
@@ -77,13 +80,21 @@ class Ticket:
     customer_zone: ZoneInfo | None
     response_targets: dict  # level -> timedelta (from contract.response_targets)
     targets_key: tuple = ()  # contract.response_targets in a canonical, hashable form
+    ignored: tuple[str, ...] = ()           # keys the decision does not read (sorted paths)
+    warnings: tuple[Diagnostic, ...] = ()   # near misses: "did you mean" (JSON pointers)
 
 
 class TicketChecker:
-    """Validates tickets against one policy's fact catalogue (core + declared facts)."""
+    """Validates tickets against one policy's fact catalogue (core + declared facts).
 
-    def __init__(self, specs: dict[str, FactSpec], levels: tuple[str, ...], plans: tuple[str, ...]):
+    `read`: the paths decisions depend on (default: every catalogued fact); `ignore`: the fields
+    the policy knowingly ignores (never listed as ignored, never a near miss).
+    """
+
+    def __init__(self, specs: dict[str, FactSpec], levels: tuple[str, ...], plans: tuple[str, ...],
+                 *, read: tuple[str, ...] | None = None, ignore: tuple[str, ...] = ()):
         self.specs = {p: s for p, s in specs.items() if not s.derived}
+        self.fields = FieldScan(self.specs, self.specs if read is None else read, ignore)
         self.levels = levels
         self.plans = plans
         self._split = {p: tuple(p.split(".")) for p in self.specs}
@@ -121,8 +132,11 @@ class TicketChecker:
         self._required = [(path, parts[0]) for path, spec in self.specs.items() if spec.required
                           for parts in (self._split[path],)]
 
-    def check(self, ticket: object) -> tuple[Ticket | None, list[Diagnostic]]:
-        """Return the normalised ticket, or None with every problem found."""
+    def check(self, ticket: object, strict: bool = False
+              ) -> tuple[Ticket | None, list[Diagnostic]]:
+        """Return the normalised ticket, or None with every problem found. Near misses are
+        the ticket's `warnings`, or errors when `strict` (listed with the problems either way
+        when the ticket is invalid)."""
         if ticket.__class__ is not dict and isinstance(ticket, Mapping):
             ticket = dict(ticket)
         if not isinstance(ticket, dict):
@@ -222,8 +236,10 @@ class TicketChecker:
                                   f"`first_response_at` {values['first_response_at']} is before "
                                   f"`submitted_at` {values['submitted_at']}",
                                   "a response cannot precede the ticket"))
-        if problems:
-            return None, problems
+        ignored = self.fields.ignored(ticket)
+        warnings = self.fields.diagnostics(ticket, ignored, strict) if ignored else []
+        if problems or strict and warnings:
+            return None, problems + warnings
         zone_name = values.get("customer.timezone")
         return Ticket(
             id=values["id"],
@@ -233,6 +249,8 @@ class TicketChecker:
             customer_zone=_zone(zone_name) if zone_name else None,
             response_targets=parsed.get("contract.response_targets", {}),
             targets_key=parsed.get("$targets_key", ()),
+            ignored=ignored,
+            warnings=tuple(warnings),
         ), []
 
     @staticmethod

@@ -19,7 +19,7 @@ from engine.compile.compiled import CompiledPolicy, CompiledRule
 from engine.compile.keys import key_plan
 from engine.compile.limits import engine_limits as find_engine_limits
 from engine.core.decision import Citation, PolicyRef
-from engine.core.diagnostics import Diagnostic
+from engine.core.diagnostics import Diagnostic, Location
 from engine.core.facts import CHANNELS
 from engine.core.logic import (
     MAX_CONJUNCTIONS,
@@ -95,7 +95,9 @@ class Build:
             input_paths=tuple(sorted(self.key_paths | TIME_FACTS)),
             ticket_parts=tuple((p, tuple(p.split("."))) for p in sorted(self.ticket_paths)),
             reads_priority=self.reads_priority, reads_entitlement=self.reads_entitlement,
-            checker=TicketChecker(policy.facts, policy.levels, tuple(policy.plans)),
+            checker=TicketChecker(policy.facts, policy.levels, tuple(policy.plans),
+                                  read=tuple(sorted(self.key_paths | TIME_FACTS)),
+                                  ignore=policy.ignore_fields),
             stage_index=tuple(STAGES.index(r.stage) for r in policy.rules),
             key_plan=plan, merged_order=tuple(merged), merged_paths=frozenset(merged),
             cache_scope=(digest, self.cited, tuple(
@@ -135,7 +137,7 @@ def action_inputs(b: Build) -> None:
                 case SetPriority(level={"fact": str(fact)}):
                     b.key_paths.add(fact)
                     b.raw_paths.add(fact)
-                case SetTarget(target=None):
+                case SetTarget() if action.from_contract:
                     b.key_paths.add("contract.response_targets")
 
 
@@ -172,6 +174,20 @@ def engine_limits(b: Build) -> None:
     b.stop = bool(b.problems)
 
 
+def ignored_fields(b: Build) -> None:
+    """`ignore_fields` may not name a fact the policy's decisions read."""
+    read = b.key_paths | TIME_FACTS
+    policy = b.policy
+    for i, path in enumerate(policy.ignore_fields):
+        if path in read:
+            where = policy.ignore_locations[i] if i < len(policy.ignore_locations) else \
+                Location(file=policy.file, pointer=f"/ignore_fields/{i}")
+            b.problems.append(Diagnostic(
+                "fact_ignored_but_read", f"`{path}` is listed in `ignore_fields` but the "
+                "policy's decisions read it", location=where,
+                hint=f"remove `{path}` from `ignore_fields`"))
+
+
 def digest(b: Build) -> None:
     """sha256 of the policy's canonical content."""
     b.digest = "sha256:" + hashlib.sha256(b.policy.canonical.encode("utf-8")).hexdigest()
@@ -194,6 +210,7 @@ PASSES: tuple[tuple[str, Callable[[Build], None]], ...] = (
     ("action inputs", action_inputs),
     ("patterns", patterns),
     ("engine limits", engine_limits),
+    ("ignored fields", ignored_fields),
     ("digest", digest),
     ("cache plan", cache_plan),
     ("provenance", provenance),

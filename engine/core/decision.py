@@ -206,16 +206,21 @@ class Decision:
 
     `inputs` are the ticket facts the decision depends on — (paths, values by path); only their
     digest is part of the record (`input_digest`), computed when first asked for.
+    `ignored_fields` are the ticket's keys the decision did not read (sorted dotted paths; the
+    policy's `ignore_fields` excepted). `warnings` (not part of the record) are diagnostics
+    about the input, such as a key that looks like a misspelt fact.
     """
 
     __slots__ = ("ticket_id", "policy", "now", "requested_priority", "outcome", "sla",
-                 "request_id", "_inputs", "_digest")
+                 "request_id", "ignored_fields", "warnings", "_inputs", "_digest")
 
     def __init__(self, *, ticket_id: str, policy: PolicyRef, requested_priority: str | None,
                  outcome: Outcome, sla: Sla | None, now: datetime | None = None,
                  inputs: tuple[tuple[str, ...], dict] | None = None,
                  input_digest: str | None = None,
-                 request_id: str | None = None):
+                 request_id: str | None = None,
+                 ignored_fields: tuple[str, ...] = (),
+                 warnings: tuple = ()):
         self.ticket_id = ticket_id
         self.policy = policy
         self.now = now
@@ -223,6 +228,8 @@ class Decision:
         self.outcome = outcome
         self.sla = sla
         self.request_id = request_id
+        self.ignored_fields = ignored_fields
+        self.warnings = warnings
         self._inputs = inputs
         self._digest = input_digest
 
@@ -292,7 +299,8 @@ class Decision:
         return Decision(ticket_id=self.ticket_id, policy=self.policy, now=self.now,
                         requested_priority=self.requested_priority, outcome=self.outcome,
                         sla=self.sla, inputs=self._inputs, input_digest=self._digest,
-                        request_id=request_id)
+                        request_id=request_id, ignored_fields=self.ignored_fields,
+                        warnings=self.warnings)
 
     # ---- JSON -------------------------------------------------------------------------
     def to_json(self) -> dict:
@@ -313,6 +321,7 @@ class Decision:
             "channels": list(o.channels),
             "obligations": [x.to_json() for x in o.obligations],
             "notes": list(o.notes),
+            "ignored_fields": list(self.ignored_fields),
             "suppressed": [{"rule": r, "reason": why} for r, why in o.suppressed],
             "trace": [t.to_json() for t in o.trace],
         }
@@ -349,7 +358,8 @@ class Decision:
         return cls(ticket_id=d["ticket_id"], policy=PolicyRef(p["id"], p["version"], p["digest"]),
                    now=datetime.fromisoformat(now) if now is not None else None,
                    requested_priority=d["requested_priority"], outcome=outcome, sla=sla,
-                   input_digest=d["input_digest"], request_id=d.get("request_id"))
+                   input_digest=d["input_digest"], request_id=d.get("request_id"),
+                   ignored_fields=tuple(d.get("ignored_fields", ())))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Decision):

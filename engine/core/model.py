@@ -86,11 +86,19 @@ class Source:
 
 @dataclass(frozen=True)
 class Target:
-    """A response target: open time `within` on `calendar`, for one SLA metric."""
+    """A response target: open time `within` on `calendar`, for one SLA metric.
 
-    within: timedelta
+    `within` is None for the customer's contract's time at the ticket's level
+    (`contract.response_targets`), measured on `calendar` (None: the plan in effect's).
+    """
+
+    within: timedelta | None
     calendar: str | None   # None in a rule: the calendar of the plan in effect
     metric: str = "first_response"
+
+    @property
+    def from_contract(self) -> bool:
+        return self.within is None
 
 
 #: A level expression: a literal level, `{fact: path}` (the level a ticket fact holds) or
@@ -136,18 +144,23 @@ class NoGuarantee:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetTarget:
-    """A response target: a `Target`, or the customer's contract (`target` is None)."""
+    """A response target: a `Target`, or the customer's contract's time for the level (`target`
+    None: on the plan in effect's calendar; a Target whose `within` is None: on its calendar)."""
 
     target: Target | None
     kind: ClassVar[str] = "target"
 
     @property
     def from_contract(self) -> bool:
-        return self.target is None
+        return self.target is None or self.target.within is None
 
     @property
     def value(self) -> object:
-        return "contract" if self.target is None else self.target
+        if self.target is None or self.target.within is None and self.target.calendar is None:
+            return "contract"
+        if self.target.within is None:
+            return f"contract on `{self.target.calendar}`"
+        return self.target
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,6 +245,7 @@ class Plan:
     targets: dict | str | None     # level -> Target, "contract", or None
     location: Location
     source: Source | None = None
+    cited: dict = field(default_factory=dict)   # level -> (because, Source) of its own target
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,4 +269,6 @@ class Policy:
     readings: tuple[dict, ...]
     max_firings: int
     canonical: str                 # canonical JSON of the document, hashed into the digest
+    ignore_fields: tuple[str, ...] = ()   # ticket fields the policy knowingly ignores
+    ignore_locations: tuple[Location, ...] = ()   # where each is written
     raw: dict = field(repr=False, default_factory=dict)

@@ -30,6 +30,9 @@ def describe_change(change: Change) -> str:
     if f in ("guaranteed", "sla"):
         return f"no guaranteed response: {change.reason}"
     if f == "target":
+        if after is None and before is not None and change.reason:
+            return (f"response target {before['within']} on `{before['calendar']}` discarded: "
+                    f"{change.reason}")
         if after is None:
             return f"no response target: {change.reason}"
         text = f"response target {after['within']} on `{after['calendar']}`"
@@ -116,6 +119,8 @@ def _summary(decision: Decision) -> list[str]:
         lines.append(f"obligation ({o.party}): {o.duty}")
     for note in decision.notes:
         lines.append(f"note: {' '.join(note.split())}")
+    if decision.ignored_fields:
+        lines.append(f"ignored (not read by this policy): {', '.join(decision.ignored_fields)}")
     return lines
 
 

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.calendars import CalendarRangeError
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
-from engine.core.decision import Decision, Outcome, Sla
+from engine.core.decision import Change, Decision, Outcome, Sla, TraceEvent
 from engine.core.diagnostics import Diagnostic, Location
 from engine.run.adapter import EngineAdapter, ThreadMode
 from engine.run.errors import CalendarError, EngineThreadError, EvaluationError, TicketError
@@ -63,12 +64,15 @@ class Evaluator:
 
     `thread="caller"`: the building thread evaluates (a thread that takes over after it exited
     may too); `thread="dedicated"`: any thread may call, work is handed to one engine thread.
+    `strict=True`: a ticket key that looks like a misspelt fact is an error (TicketError), not
+    a warning on the decision.
     """
 
     def __init__(self, *, thread: ThreadMode = "caller", cache_size: int = CACHE_SIZE,
-                 max_policies: int = MAX_POLICIES):
+                 max_policies: int = MAX_POLICIES, strict: bool = False):
         if cache_size < 0 or max_policies < 1:
             raise ValueError("cache_size must be >= 0 and max_policies >= 1")
+        self.strict = strict
         self.adapter = EngineAdapter(thread)
         self.cache_size = cache_size
         self.max_policies = max_policies
@@ -78,29 +82,32 @@ class Evaluator:
 
     # ---- the one loop -----------------------------------------------------------------
     def evaluate(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
-                 cache: bool = True) -> Decision:
+                 cache: bool = True, strict: bool | None = None) -> Decision:
         """Decide one ticket. Raises TicketError for invalid input, EvaluationError when the
-        policy fails to decide, ValueError for a `now` without a time zone."""
-        checked, problems = policy.checker.check(ticket)
+        policy fails to decide, ValueError for a `now` without a time zone. `strict`: as the
+        evaluator's (None) or as given, for this ticket."""
+        checked, problems = policy.checker.check(
+            ticket, self.strict if strict is None else strict)
         if problems:
             raise TicketError(problems)
         assert checked is not None
         if now is not None and now.tzinfo is None:
             raise ValueError("`now` must be timezone-aware")
-        outcome = self._outcome(policy, checked) if cache else self.adapter.run(policy, checked)
+        outcome = self._outcome(policy, checked) if cache else self._run(policy, checked)
         values = checked.values
         return Decision(
             ticket_id=checked.id, policy=policy.ref,
             requested_priority=values.get("requested_priority"), outcome=outcome,
-            sla=_sla(policy, checked, outcome, now), now=now, inputs=(policy.input_paths, values))
+            sla=_sla(policy, checked, outcome, now), now=now, inputs=(policy.input_paths, values),
+            ignored_fields=checked.ignored, warnings=checked.warnings)
 
     def evaluate_many(self, policy: CompiledPolicy, tickets: Iterable[Mapping], *,
-                      now: datetime | None = None,
-                      cache: bool = True) -> Iterator[Decision | Failure]:
+                      now: datetime | None = None, cache: bool = True,
+                      strict: bool | None = None) -> Iterator[Decision | Failure]:
         """Each ticket's Decision, or a Failure naming its problems, in input order."""
         for index, ticket in enumerate(tickets):
             try:
-                yield self.evaluate(policy, ticket, now=now, cache=cache)
+                yield self.evaluate(policy, ticket, now=now, cache=cache, strict=strict)
             except TicketError as exc:
                 yield Failure(index, _ticket_id(ticket), tuple(exc.diagnostics))
             except EvaluationError as exc:
@@ -131,7 +138,7 @@ class Evaluator:
                 outcome = _rematch(outcome, values, rematch, policy.merged_paths)
             return outcome
         self.misses += 1
-        outcome = self.adapter.run(policy, checked)
+        outcome = self._run(policy, checked)
         if self.cache_size:
             if len(memo) >= self.cache_size:
                 del memo[next(iter(memo))]
@@ -139,6 +146,9 @@ class Evaluator:
                             if any(p in policy.merged_paths for p, _ in e.matched))
             memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
         return outcome
+
+    def _run(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
+        return discard_unguaranteed(self.adapter.run(policy, checked))
 
     def clear_cache(self) -> None:
         """Forget every memoised outcome."""
@@ -165,21 +175,49 @@ class Evaluator:
         self.adapter.close()
 
 
+def discard_unguaranteed(outcome: Outcome) -> Outcome:
+    """A target set on a ticket that has no guaranteed response is discarded: the trace ends
+    with the target going to null, and why (the decision's `sla` is null)."""
+    if outcome.guaranteed:
+        return outcome
+    last = None
+    for event in outcome.trace:
+        for change in event.changes:
+            if change.field == "target":
+                last = change.after
+    if last is None:
+        return outcome
+    trace = outcome.trace
+    event = TraceEvent(len(trace) + 1, "no_sla", None, None, None,
+                       (("entitlement.guaranteed", False),),
+                       (Change("target", last, None, outcome.no_guarantee_reason),), None, None)
+    return outcome._replace(trace=(*trace, event))
+
+
 def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
          now: datetime | None) -> Sla | None:
     target = outcome.target
     if target is None or target.calendar is None:  # a rule's bare target gets the plan's
         return None
     calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
+    zone = calendar.zone
     try:
-        due = calendar.due(checked.submitted_at, target.within)
+        try:
+            due = calendar.due(checked.submitted_at, target.within)
+            if calendar.clock == "calendar" and checked.customer_zone is not None:
+                zone = checked.customer_zone  # around the clock: shown in the customer's zone
+                due = due.astimezone(zone)
+        except CalendarRangeError as exc:  # outside the years its SLA can be exact for
+            raise TicketError([Diagnostic(
+                "ticket_calendar_range", str(exc), location=Location(pointer="/submitted_at"),
+                hint="tickets are decided within those years")]) from exc
         remaining = None if now is None else calendar.elapsed(now, due)
     except (ValueError, OverflowError) as exc:  # e.g. a calendar whose open time runs out
         raise CalendarError(f"calendar `{target.calendar}`: {exc}",
                             (outcome.target_rule,) if outcome.target_rule else ()) from exc
     first = checked.first_response_at
     return Sla(target=target.within, clock=calendar.clock, calendar=target.calendar,
-               timezone=calendar.zone.key, due_at=due,
+               timezone=zone.key, due_at=due,
                met=None if first is None else first <= due, remaining=remaining,
                rule=outcome.target_rule, metric=target.metric)
 
@@ -226,9 +264,9 @@ def use_engine_thread() -> None:
 
 
 def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
-             cache: bool = True) -> Decision:
+             cache: bool = True, strict: bool = False) -> Decision:
     """Decide one ticket on the default evaluator (see `Evaluator.evaluate`)."""
-    return default_evaluator().evaluate(policy, ticket, now=now, cache=cache)
+    return default_evaluator().evaluate(policy, ticket, now=now, cache=cache, strict=strict)
 
 
 def clear_cache() -> None:

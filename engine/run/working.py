@@ -225,9 +225,10 @@ class Working:
         return Change("target", before, after, reason)
 
     def set_target(self, rule: Rule, value: Target | None) -> Change:
-        """Apply a target (None: the customer's contract's target for the current level)."""
+        """Apply a target (None, or a `within` of None: the customer's contract's target for
+        the current level, on the target's calendar or else the plan's)."""
         plan = self.cp.policy.plans.get(self.plan) if self.plan else None
-        if value is not None:
+        if value is not None and value.within is not None:
             if value.calendar is None:  # `target: PT4H`: on the plan in effect's calendar
                 if plan is None or plan.calendar is None:
                     self.target, self.target_rule = None, rule.id
@@ -243,10 +244,12 @@ class Working:
             self.sla_reason = (f"the customer's contract sets no response target for "
                                f"{level or 'this ticket'}")
             return self._target_change(None, "contract", self.sla_reason)
-        if plan is None or plan.calendar is None:
+        calendar = value.calendar if value is not None and value.calendar else (
+            plan.calendar if plan is not None else None)
+        if calendar is None:
             self.sla_reason = "no plan calendar to measure the contract's target on"
             return self._target_change(None, "contract", self.sla_reason)
-        self.target, self.sla_reason = Target(within, plan.calendar), None
+        self.target, self.sla_reason = Target(within, calendar), None
         return self._target_change(self.target, "contract")
 
     def outcome(self) -> Outcome:
