@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
+from functools import cache
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +37,16 @@ plans:
     guarantee: false
 default_plan: std
 """
+
+
+@cache
+def schema_validator(name: str) -> jsonschema.protocols.Validator:
+    """The validator for schemas/<name>.schema.json, built once (and the schema checked once):
+    `jsonschema.validate()` re-checks the schema and builds a new validator on every call."""
+    schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text("utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
 
 
 def policy_text(rules: str, base: str = BASE) -> str:

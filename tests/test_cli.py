@@ -6,15 +6,13 @@ import json
 import subprocess
 import sys
 
-import jsonschema
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, schema_validator
 
 from cli import main
 
 EXAMPLE = str(ROOT / "examples" / "cloudtalk-staging-p1.json")
-DECISION_SCHEMA = json.loads((ROOT / "schemas" / "decision.schema.json").read_text())
 
 
 def run(*args, stdin=None):
@@ -25,7 +23,7 @@ def test_evaluate_prints_decision_json():
     r = run("evaluate", "--policy", "cloudtalk", EXAMPLE)
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
-    jsonschema.validate(d, DECISION_SCHEMA)
+    schema_validator("decision").validate(d)
     assert d["priority"] == "P3" and d["requested_priority"] == "P1"
     assert [a["type"] for a in d["actions"]] == ["assign", "reclassify"]
     assert d["sla"]["due_at"] == "2026-03-10T09:30:00+01:00"

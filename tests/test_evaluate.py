@@ -7,13 +7,10 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import jsonschema
 import pytest
-from conftest import ROOT, ticket
+from conftest import ROOT, schema_validator, ticket
 
 from engine import TicketError, evaluate, load_policy
-
-DECISION_SCHEMA = json.loads((ROOT / "schemas" / "decision.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +82,7 @@ def test_cache_gives_the_same_decisions_as_the_engine(cloudtalk):
         cached = evaluate(cloudtalk, t).to_json()
         cold = evaluate(cloudtalk, t, cache=False).to_json()
         assert cached == cold
-        jsonschema.validate(cached, DECISION_SCHEMA)
+        schema_validator("decision").validate(cached)
 
 
 def test_sla_met_and_remaining(cloudtalk):
