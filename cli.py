@@ -59,7 +59,11 @@ def main() -> None:
 _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
                            help="A bundled policy id (see `policies`) or a rule file.")
 _now_opt = click.option("--now", metavar="TS",
-                        help="RFC 3339 instant: adds `remaining` to the SLA.")
+                        help="RFC 3339 instant the clocks are read at (default: the last event); "
+                        "adds `remaining` to the SLA.")
+_at_opt = click.option("--at", metavar="TS",
+                       help="RFC 3339: the decision as it stood then (later events and a later "
+                       "first response left out).")
 _ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
 
 
@@ -73,26 +77,32 @@ def _ticket(source: str) -> dict:
 @main.command("evaluate")
 @_policy_opt
 @_now_opt
+@_at_opt
 @_ticket_arg
-def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
-    """Print the decision for one ticket as JSON."""
-    decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
+def evaluate_cmd(policy: str, now: str | None, at: str | None, ticket: str) -> None:
+    """Print the decision for one ticket as JSON (following its events)."""
+    decided = _check(app.decide(policy, now_text=now, at_text=at, **_ticket(ticket)))
     click.echo(json.dumps(decided.decision.to_json(), indent=2, ensure_ascii=False))
 
 
 @main.command("explain")
 @_policy_opt
 @_now_opt
+@_at_opt
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
-@click.option("--why-not", "why_not", metavar="RULE", help="Why RULE did not fire.")
+@click.option("--why-not", "why_not", metavar="RULE",
+              help="Why RULE did not fire (at --at TS: on the facts of that instant).")
 @_ticket_arg
-def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, ticket: str) -> None:
-    """Explain a decision as a numbered story a reviewer can check."""
+def explain_cmd(policy: str, now: str | None, at: str | None, fmt: str, why_not: str | None,
+                ticket: str) -> None:
+    """Explain a decision as a numbered story a reviewer can check, and a ticket's timeline as
+    a dated one."""
     if why_not:
-        found = _check(app.why_not(policy, rule=why_not, now_text=now, **_ticket(ticket)))
+        found = _check(app.why_not(policy, rule=why_not, now_text=now, at_text=at,
+                                   **_ticket(ticket)))
         click.echo(why_not_.render_why_not(found.report, fmt), nl=False)
         return
-    decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
+    decided = _check(app.decide(policy, now_text=now, at_text=at, **_ticket(ticket)))
     show = {"text": render.render_text, "json": render.render_json,
             "markdown": render.render_markdown}[fmt]
     click.echo(show(decided.decision, str(Path(decided.policy.policy.file).parent)), nl=False)

@@ -40,7 +40,7 @@ from engine.explain import why_not as explain_why_not
 from engine.load.loader import Document, load_json, read_text
 from engine.load.policies import bundled, display_path, expand, resolve, rules_dir
 from engine.run.errors import EvaluationError, TicketError
-from engine.run.evaluator import evaluate
+from engine.timeline.evaluator import Timeline, default_timeline
 
 if TYPE_CHECKING:  # the author tools load when used: deciding does not need them
     from engine.author.policytest import CaseResult, Coverage
@@ -119,9 +119,10 @@ def clear_policy_cache() -> None:
 
 
 def _evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None,
-              cache: bool) -> Decision:
-    """The one evaluation call of the use cases (switch to an Evaluator here)."""
-    return evaluate(policy, ticket, now=now, cache=cache)
+              cache: bool, at: datetime | None = None) -> Timeline:
+    """The one evaluation call of the use cases (switch to an Evaluator here): the ticket's
+    timeline — its events followed, the decision as of `now` or as it stood `at`."""
+    return default_timeline().run(policy, ticket, now=now, at=at, cache=cache)
 
 
 # --------------------------------------------------------------------------- validate and lint
@@ -184,6 +185,7 @@ class DecideResult:
     policy: CompiledPolicy | None = None
     decision: Decision | None = None
     ticket_data: object = field(default=None, repr=False)  # the parsed ticket, if readable
+    values: dict | None = field(default=None, repr=False)  # the facts in effect at the end
 
     @property
     def ok(self) -> bool:
@@ -191,9 +193,12 @@ class DecideResult:
 
 
 def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | None = None,
-           now_text: str | None = None, cache: bool = True) -> DecideResult:
-    """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339,
-    adds `remaining` to the SLA), evaluate.
+           now_text: str | None = None, at_text: str | None = None,
+           cache: bool = True) -> DecideResult:
+    """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339:
+    the clocks are read then, and `sla.remaining` measured) or `at_text` (the decision as it
+    stood then: later events and a later first response are left out), evaluate — following
+    the ticket's `events`.
 
     Problems of the policy are reported alone (``POLICY_ERROR``); then every problem of the
     options (located at the option, e.g. `--now`) and of the ticket (at `file:line:col` of its
@@ -204,6 +209,12 @@ def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | N
         return DecideResult(Status.POLICY_ERROR, diags)
     problems: list[Diagnostic] = []
     moment = _parse_now(now_text, problems)
+    at = _parse_now(at_text, problems, "--at")
+    if now_text is not None and at_text is not None:
+        problems.append(Diagnostic("bad_at", "`--now` and `--at` cannot be combined",
+                                   location=Location(file="--at"), hint="`--now` reads the "
+                                   "clocks of the whole ticket then; `--at` shows the ticket as "
+                                   "it stood then"))
     data, doc, unreadable = _read_ticket(ticket, source_name)
     problems += unreadable
     if problems and doc is not None:  # an option is bad: report the ticket's problems with it
@@ -211,7 +222,7 @@ def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | N
     if problems:
         return DecideResult(Status.INPUT_ERROR, _sorted(problems), cp, ticket_data=data)
     try:
-        decision = _evaluate(cp, data, now=moment, cache=cache)
+        timeline = _evaluate(cp, data, now=moment, at=at, cache=cache)
     except TicketError as exc:
         return DecideResult(Status.INPUT_ERROR, _sorted(_located(doc, exc.diagnostics)), cp,
                             ticket_data=data)
@@ -219,16 +230,18 @@ def decide(policy_ref: str | Path, ticket: TicketSource, *, source_name: str | N
         return DecideResult(Status.FAILED, (Diagnostic(
             exc.code, str(exc), location=Location(file=cp.policy.file),
             rule=exc.rules[0] if exc.rules else None),), cp, ticket_data=data)
-    return DecideResult(Status.OK, (), cp, decision, data)
+    return DecideResult(Status.OK, (), cp, timeline.decision, data, timeline.values)
 
 
-def _parse_now(value: str | None, problems: list[Diagnostic]) -> datetime | None:
+def _parse_now(value: str | None, problems: list[Diagnostic],
+               option: str = "--now") -> datetime | None:
     if value is None:
         return None
     try:
         return parse_timestamp(value)
     except ValueError as exc:
-        problems.append(Diagnostic("bad_now", str(exc), location=Location(file="--now")))
+        problems.append(Diagnostic("bad_now" if option == "--now" else "bad_at", str(exc),
+                                   location=Location(file=option)))
         return None
 
 
@@ -281,17 +294,18 @@ class WhyNotResult:
 
 def why_not(policy_ref: str | Path, ticket: TicketSource, rule: str, *,
             source_name: str | None = None, now_text: str | None = None,
-            cache: bool = True) -> WhyNotResult:
-    """Decide the ticket (as `decide`), then explain why `rule` did not fire; an unknown rule
-    is ``INPUT_ERROR`` with a "did you mean" hint."""
+            at_text: str | None = None, cache: bool = True) -> WhyNotResult:
+    """Decide the ticket (as `decide`; with `at_text`, as it stood then), then explain why
+    `rule` did not fire on the facts in effect at that instant; an unknown rule is
+    ``INPUT_ERROR`` with a "did you mean" hint."""
     decided = decide(policy_ref, ticket, source_name=source_name, now_text=now_text,
-                     cache=cache)
+                     at_text=at_text, cache=cache)
     if not decided.ok:
         return WhyNotResult(decided.status, decided.diagnostics, decided=decided)
     cp = decided.policy
-    checked, _ = cp.checker.check(decided.ticket_data)
+    assert cp is not None and decided.decision is not None and decided.values is not None
     try:
-        report = explain_why_not.why_not(cp, decided.decision, rule, checked.values)
+        report = explain_why_not.why_not(cp, decided.decision, rule, decided.values)
     except KeyError:
         ids = sorted({r.id for r in cp.rules} | {r.group for r in cp.rules if r.group})
         return WhyNotResult(Status.INPUT_ERROR, (Diagnostic(
@@ -338,9 +352,10 @@ def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | Non
     """Run every test case under `paths` (default: the bundled rules); an invalid test file is
     reported in `diagnostics` and the valid files still run."""
     from engine.author.policytest import check_case, collect, coverage
+    from engine.timeline.evaluator import evaluate as follow
 
     cases, diags = collect(list(paths) or [str(rules_dir())])
-    results = tuple(check_case(c) for c in cases)
+    results = tuple(check_case(c, evaluate=follow) for c in cases)
     return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage)
 
 

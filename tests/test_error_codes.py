@@ -9,7 +9,7 @@ from conftest import ROOT
 NOT_CODES = {"no_guarantee", "no_guarantee_reason", "ticket_id"}  # action and field names
 PREFIXES = ("yaml", "json", "schema", "ticket", "calendar", "engine", "test", "file", "unknown",
             "bad", "fact", "table", "plan", "rule", "reserved", "duplicate", "type", "operator",
-            "number", "missing", "condition", "no", "fixed", "firing", "evaluation")
+            "number", "missing", "condition", "no", "fixed", "firing", "evaluation", "metric")
 
 
 def test_every_code_is_documented():
