@@ -337,3 +337,25 @@ def test_sla_is_the_first_response_clock_and_the_quick_clock_is_the_full_one(clo
             None if first is None else (first, -1), now or checked.submitted_at,
             cloudtalk.policy.levels)).record()
         assert full == fr
+
+
+# --------------------------------------------------------------------------- sla (issue 9)
+
+
+@pytest.mark.parametrize("decide", [evaluate, snapshot], ids=["timeline", "snapshot"])
+def test_sla_status_and_nothing_remaining_once_answered(cloudtalk, decide):
+    """Professional P2 (6 business hours) from Fri 16:30: due Mon 14:30."""
+    base = {"id": "CT-5", "submitted_at": "2026-03-06T16:30:00+01:00", "plan": "professional",
+            "requested_priority": "P2", "environment": "production"}
+    answered = dict(base, first_response_at="2026-03-09T14:00:00+01:00")
+    d = decide(cloudtalk, answered, now=t("2026-03-09T15:00:00+01:00")).to_json()["sla"]
+    assert (d["status"], d["met"], "remaining" in d) == ("met", True, False)
+    d = decide(cloudtalk, answered, now=t("2026-03-09T10:00:00+01:00")).to_json()["sla"]
+    assert (d["status"], d["remaining"]) == ("met", "PT4H30M")  # before the answer
+    late = decide(cloudtalk, base, now=t("2026-03-09T16:00:00+01:00")).to_json()["sla"]
+    assert (late["status"], late["breached_at"], late["remaining"]) == (
+        "breached", "2026-03-09T14:30:00+01:00", "-PT1H30M")
+    slow = decide(cloudtalk, dict(base, first_response_at="2026-03-09T15:00:00+01:00"))
+    assert (slow.sla.status, slow.sla.breached_at.isoformat()) == (
+        "breached", "2026-03-09T14:30:00+01:00")
+    assert decide(cloudtalk, base).sla.status == "pending"

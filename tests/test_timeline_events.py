@@ -156,3 +156,8 @@ def test_ticket_schema_describes_events():
     kinds = {b["properties"]["type"]["const"]
              for b in schema["$defs"]["event"]["oneOf"]}
     assert kinds == {"priority_requested", "agent_priority", "fact", "status", "reply"}
+
+
+def test_too_many_events(cloudtalk):
+    many = [{"at": at(11), "type": "reply", "by": "customer"}] * 10_001
+    assert problems(cloudtalk, ticket(*many)) == [("ticket_range", "/events")]

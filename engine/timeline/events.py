@@ -10,8 +10,8 @@ the policy's own ticket checker, so it obeys exactly the rules a ticket field do
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from engine.check.tickets import Ticket, TicketChecker, parse_timestamp
 from engine.core.decision import canonical_json
@@ -28,8 +28,7 @@ _KEYS = {"priority_requested": ("level",), "agent_priority": ("level",),
 _LEVEL_FACT = {"priority_requested": "requested_priority", "agent_priority": "agent_priority"}
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One checked event. `fact`/`value`: the fact it sets (priority events set
     `requested_priority` / `agent_priority`); `checked`: that value as the policy's checker
     normalised it (a one-fact ticket)."""
@@ -37,12 +36,17 @@ class Event:
     index: int
     at: datetime
     type: str
-    cause: dict                    # the event as given, without `at`
+    raw: Mapping                   # the event as given
     fact: str | None = None
     value: object = None
     checked: Ticket | None = None
     status: str | None = None
     by: str | None = None
+
+    @property
+    def cause(self) -> dict:
+        """The event as given, without its `at`."""
+        return {k: v for k, v in self.raw.items() if k != "at"}
 
 
 def _diag(code: str, pointer: str, message: str, hint: str | None = None) -> Diagnostic:
@@ -128,7 +132,7 @@ class EventChecker:
                                       f"has no `{key}`"))
         if len(problems) > before or at is None:
             return None
-        cause = {k: v for k, v in item.items() if k != "at"}
+        cause = item
         if kind == "status":
             status = item["status"]
             if status not in STATUSES:
@@ -195,6 +199,8 @@ class EventChecker:
                     self._memo.clear()
                 self._memo[key] = found
         checked, issues = found
+        if not issues:
+            return checked
         own = pointer_join("", *fact.split("."))
         for d in issues:
             pointer = d.location.pointer or ""
