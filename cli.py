@@ -64,7 +64,11 @@ def main() -> None:
 _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
                            help="A bundled policy id (see `policies`) or a rule file.")
 _now_opt = click.option("--now", metavar="TS",
-                        help="RFC 3339 instant: adds `remaining` to the SLA.")
+                        help="RFC 3339 instant the clocks are read at (default: the last event); "
+                        "adds `remaining` to the SLA.")
+_at_opt = click.option("--at", metavar="TS",
+                       help="RFC 3339: the decision as it stood then (later events and a later "
+                       "first response left out).")
 _ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
 _mapping_opt = click.option("--mapping", "-m", metavar="ID|PATH",
                             help="The input is a helpdesk payload: map it with a bundled mapping "
@@ -91,12 +95,13 @@ def _ticket(source: str) -> dict:
 @main.command("evaluate")
 @_policy_opt
 @_now_opt
+@_at_opt
 @_inputs
 @_ticket_arg
-def evaluate_cmd(policy: str, now: str | None, mapping: str | None, strict: bool,
-                 error_format: str, ticket: str) -> None:
-    """Print the decision for one ticket as JSON."""
-    decided = _check(app.decide(policy, now_text=now, mapping=mapping, strict=strict,
+def evaluate_cmd(policy: str, now: str | None, at: str | None, mapping: str | None,
+                 strict: bool, error_format: str, ticket: str) -> None:
+    """Print the decision for one ticket as JSON (following its events)."""
+    decided = _check(app.decide(policy, now_text=now, at_text=at, mapping=mapping, strict=strict,
                                 **_ticket(ticket)), fmt=error_format)
     click.echo(app.decision_text(decided.decision))
 
@@ -104,14 +109,18 @@ def evaluate_cmd(policy: str, now: str | None, mapping: str | None, strict: bool
 @main.command("explain")
 @_policy_opt
 @_now_opt
+@_at_opt
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
-@click.option("--why-not", "why_not", metavar="RULE", help="Why RULE did not fire.")
+@click.option("--why-not", "why_not", metavar="RULE",
+              help="Why RULE did not fire (at --at TS: on the facts of that instant).")
 @_inputs
 @_ticket_arg
-def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None,
+def explain_cmd(policy: str, now: str | None, at: str | None, fmt: str, why_not: str | None,
                 mapping: str | None, strict: bool, error_format: str, ticket: str) -> None:
-    """Explain a decision as a numbered story a reviewer can check."""
-    given = {"now_text": now, "mapping": mapping, "strict": strict, **_ticket(ticket)}
+    """Explain a decision as a numbered story a reviewer can check, and a ticket's timeline as
+    a dated one."""
+    given = {"now_text": now, "at_text": at, "mapping": mapping, "strict": strict,
+             **_ticket(ticket)}
     if why_not:
         found = _check(app.why_not(policy, rule=why_not, **given), fmt=error_format)
         click.echo(why_not_.render_why_not(found.report, fmt), nl=False)

@@ -3,7 +3,9 @@
 Layers (each imports only those before it; `tests/test_layers.py` keeps it so):
 core ← load, calendars ← check ← compile ← run ← explain, author, timeline ← ops ← app ←
 adapters. The names below are loaded on first use, so `import engine.core.decision` stays free
-of the durable_rules engine.
+of the durable_rules engine. `evaluate` follows a ticket's events (`engine.timeline`); a ticket
+without events is decided as `engine.run.evaluator.evaluate` decides it, plus its history and
+clocks.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ _EXPORTS = {
     "EvaluationError": "engine.run.errors", "EngineFailure": "engine.run.errors",
     "EngineThreadError": "engine.run.errors", "FiringBoundError": "engine.run.errors",
     "RuleActionError": "engine.run.errors",
-    "evaluate": "engine.run.evaluator", "Evaluator": "engine.run.evaluator",
-    "Failure": "engine.run.evaluator",
+    "evaluate": "engine.timeline.evaluator", "Evaluator": "engine.run.evaluator",
+    "Failure": "engine.run.evaluator", "TimelineEvaluator": "engine.timeline.evaluator",
     "bundled": "engine.load.policies", "check_file": "engine.check.files",
     "load_policy": "engine.compile.pipeline",
 }
@@ -41,6 +43,7 @@ __all__ = [
     "RuleActionError",
     "Sla",
     "TicketError",
+    "TimelineEvaluator",
     "bundled",
     "check_file",
     "compile_policy",
@@ -64,7 +67,8 @@ if TYPE_CHECKING:
         RuleActionError,
         TicketError,
     )
-    from engine.run.evaluator import Evaluator, Failure, evaluate
+    from engine.run.evaluator import Evaluator, Failure
+    from engine.timeline.evaluator import TimelineEvaluator, evaluate
 
 
 def __getattr__(name: str) -> Any:

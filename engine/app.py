@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,7 +45,8 @@ from engine.explain import why_not as explain_why_not
 from engine.load import Document, load_json, read_text
 from engine.load.policies import bundled, display_path, expand, resolve
 from engine.run.errors import EvaluationError, TicketError
-from engine.run.evaluator import Evaluator, evaluate
+from engine.run.evaluator import Evaluator
+from engine.timeline.evaluator import Timeline, TimelineEvaluator, default_timeline
 
 if TYPE_CHECKING:  # the author tools load when used: deciding does not need them
     from engine.author.policytest import CaseResult, Coverage
@@ -127,12 +129,18 @@ def clear_policy_cache() -> None:
 
 
 def _evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None,
-              cache: bool, strict: bool = False, evaluator: Evaluator | None = None
-              ) -> Decision:
-    """The one evaluation call of the use cases: on `evaluator`, else the default one."""
-    if evaluator is not None:
-        return evaluator.evaluate(policy, ticket, now=now, cache=cache, strict=strict)
-    return evaluate(policy, ticket, now=now, cache=cache, strict=strict)
+              cache: bool, at: datetime | None = None, strict: bool = False,
+              evaluator: Evaluator | None = None) -> Timeline:
+    """The one evaluation call of the use cases: the ticket's timeline — its events followed,
+    the decision as of `now` or as it stood `at` — on `evaluator` (a host's own), else on the
+    process's default."""
+    timeline = default_timeline() if evaluator is None else _timelines.setdefault(
+        evaluator, TimelineEvaluator(evaluator))
+    return timeline.run(policy, ticket, now=now, at=at, cache=cache, strict=strict)
+
+
+_timelines: weakref.WeakKeyDictionary[Evaluator, TimelineEvaluator] = \
+    weakref.WeakKeyDictionary()
 
 
 def mapping_for(mapping_ref: str | Path, policy: CompiledPolicy
@@ -216,6 +224,7 @@ class DecideResult:
     policy: CompiledPolicy | None = None
     decision: Decision | None = None
     ticket_data: object = field(default=None, repr=False)  # the parsed ticket, if readable
+    values: dict | None = field(default=None, repr=False)  # the facts in effect at the end
 
     @property
     def ok(self) -> bool:
@@ -223,14 +232,17 @@ class DecideResult:
 
 
 def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
-           source_name: str | None = None, now_text: str | None = None, cache: bool = True,
-           strict: bool = False, mapping: str | Path | PayloadMapping | None = None,
+           source_name: str | None = None, now_text: str | None = None,
+           at_text: str | None = None, cache: bool = True, strict: bool = False,
+           mapping: str | Path | PayloadMapping | None = None,
            evaluator: Evaluator | None = None) -> DecideResult:
-    """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339,
-    adds `remaining` to the SLA), evaluate. With `mapping` (a bundled id such as `zendesk`, a
-    mapping file, or a checked `PayloadMapping`) the input is a helpdesk payload, mapped onto a
-    ticket first (`engine.check.mapping.apply_mapping`). `strict`: a key that looks like a misspelt
-    fact is an error instead of a warning.
+    """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339:
+    the clocks are read then, and `sla.remaining` measured) or `at_text` (the decision as it
+    stood then: later events and a later first response are left out), evaluate — following
+    the ticket's `events`. With `mapping` (a bundled id such as `zendesk`, a mapping file, or a
+    checked `PayloadMapping`) the input is a helpdesk payload, mapped onto a ticket first
+    (`engine.check.mapping.apply_mapping`). `strict`: a key that looks like a misspelt fact is
+    an error instead of a warning.
 
     Problems of the policy are reported alone (``POLICY_ERROR``), then those of the mapping
     file; then every problem of the options (located at the option, e.g. `--now`) and of the
@@ -249,6 +261,12 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
             return DecideResult(Status.INPUT_ERROR, diags, cp)
     problems: list[Diagnostic] = []
     moment = _parse_now(now_text, problems)
+    at = _parse_now(at_text, problems, "--at")
+    if now_text is not None and at_text is not None:
+        problems.append(Diagnostic("bad_at", "`--now` and `--at` cannot be combined",
+                                   location=Location(file="--at"), hint="`--now` reads the "
+                                   "clocks of the whole ticket then; `--at` shows the ticket as "
+                                   "it stood then"))
     data, doc, unreadable = _read_ticket(ticket, source_name)
     problems += unreadable
     mapped: Mapped | None = None
@@ -267,7 +285,7 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
     if problems:
         return DecideResult(Status.INPUT_ERROR, _sorted(problems), cp, ticket_data=data)
     try:
-        decision = _evaluate(cp, data, now=moment, cache=cache, strict=strict,
+        timeline = _evaluate(cp, data, now=moment, at=at, cache=cache, strict=strict,
                              evaluator=evaluator)
     except TicketError as exc:
         return DecideResult(Status.INPUT_ERROR, _sorted(place(exc.diagnostics)), cp,
@@ -276,16 +294,19 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
         return DecideResult(Status.FAILED, (Diagnostic(
             exc.code, str(exc), location=Location(file=cp.policy.file),
             rule=exc.rules[0] if exc.rules else None),), cp, ticket_data=data)
-    return DecideResult(Status.OK, _sorted(place(decision.warnings)), cp, decision, data)
+    return DecideResult(Status.OK, _sorted(place(timeline.decision.warnings)), cp,
+                        timeline.decision, data, timeline.values)
 
 
-def _parse_now(value: str | None, problems: list[Diagnostic]) -> datetime | None:
+def _parse_now(value: str | None, problems: list[Diagnostic],
+               option: str = "--now") -> datetime | None:
     if value is None:
         return None
     try:
         return parse_timestamp(value)
     except ValueError as exc:
-        problems.append(Diagnostic("bad_now", str(exc), location=Location(file="--now")))
+        problems.append(Diagnostic("bad_now" if option == "--now" else "bad_at", str(exc),
+                                   location=Location(file=option)))
         return None
 
 
@@ -342,19 +363,21 @@ class WhyNotResult:
 
 def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule: str, *,
             source_name: str | None = None, now_text: str | None = None,
-            cache: bool = True, strict: bool = False,
+            at_text: str | None = None, cache: bool = True, strict: bool = False,
             mapping: str | Path | PayloadMapping | None = None,
             evaluator: Evaluator | None = None) -> WhyNotResult:
-    """Decide the ticket (as `decide`), then explain why `rule` did not fire; an unknown rule
-    is ``INPUT_ERROR`` with a "did you mean" hint."""
+    """Decide the ticket (as `decide`; with `at_text`, as it stood then), then explain why
+    `rule` did not fire on the facts in effect at that instant; an unknown rule is
+    ``INPUT_ERROR`` with a "did you mean" hint."""
     decided = decide(policy_ref, ticket, source_name=source_name, now_text=now_text,
-                     cache=cache, strict=strict, mapping=mapping, evaluator=evaluator)
+                     at_text=at_text, cache=cache, strict=strict, mapping=mapping,
+                     evaluator=evaluator)
     if not decided.ok:
         return WhyNotResult(decided.status, decided.diagnostics, decided=decided)
     cp = decided.policy
-    checked, _ = cp.checker.check(decided.ticket_data)
+    assert cp is not None and decided.decision is not None and decided.values is not None
     try:
-        report = explain_why_not.why_not(cp, decided.decision, rule, checked.values)
+        report = explain_why_not.why_not(cp, decided.decision, rule, decided.values)
     except KeyError:
         ids = sorted({r.id for r in cp.rules} | {r.group for r in cp.rules if r.group})
         return WhyNotResult(Status.INPUT_ERROR, (Diagnostic(
@@ -403,6 +426,7 @@ def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | Non
     or of `cwd`, named in `tested`); an invalid test file is reported in `diagnostics` and the
     valid files still run. `strict`: a ticket key that looks like a misspelt fact fails."""
     from engine.author.policytest import check_case, collect, coverage
+    from engine.timeline.evaluator import evaluate as follow
 
     tested = None
     if not paths:
@@ -417,7 +441,7 @@ def run_policy_tests(paths: Sequence[str | Path] = (), min_coverage: float | Non
         tested = f"{here}{os.sep} ({', '.join(ids) or 'no policies'})"
         paths = [here]
     cases, diags = collect(list(paths))
-    results = tuple(check_case(c, strict=strict) for c in cases)
+    results = tuple(check_case(c, evaluate=follow, strict=strict) for c in cases)
     return PolicyTestReport(_sorted(diags), results, tuple(coverage(results)), min_coverage,
                             tested)
 

@@ -63,3 +63,26 @@ def test_mapping_example_maps_a_payload(tmp_path):
         "environment": "staging", "customer": {"timezone": "Europe/Berlin"}}
     decision = evaluate(load_policy("cloudtalk"), mapped.ticket)
     assert (decision.requested_priority, decision.priority) == ("P2", "P3")  # staging
+
+
+TIMELINES = ROOT / "docs" / "timelines.md"
+
+
+def test_the_timeline_story_in_the_docs_is_what_explain_prints(tmp_path):
+    """docs/timelines.md: its policy validates and lints clean, and its ticket's story is the
+    one the page shows."""
+    import json
+
+    from engine.explain.render import render_text
+
+    text = TIMELINES.read_text("utf-8")
+    section = text[text.index("## The story"):]
+    policy = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    ticket = re.search(r"```json\n(.*?)```", section, re.S).group(1)
+    shown = re.search(r"```text\n.*?\n…\n(.*?)```", section, re.S).group(1)
+    path = tmp_path / "policy.yaml"
+    path.write_text(policy, "utf-8")
+    model, diags = check_file(path)
+    assert diags == [] and lint_policy(model) == []
+    story = render_text(evaluate(load_policy(str(path)), json.loads(ticket)), "rules/desk")
+    assert story.split("\n\n")[-1] == shown

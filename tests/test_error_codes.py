@@ -11,7 +11,8 @@ NOT_CODES = {"no_guarantee", "no_guarantee_reason", "ticket_id", "no_match", "no
              "mapping_for"}
 PREFIXES = ("yaml", "json", "schema", "ticket", "calendar", "engine", "test", "file", "unknown",
             "bad", "fact", "table", "plan", "rule", "reserved", "duplicate", "type", "operator",
-            "number", "missing", "condition", "no", "fixed", "firing", "evaluation", "mapping")
+            "number", "missing", "condition", "no", "fixed", "firing", "evaluation", "mapping",
+            "metric")
 
 
 def test_every_code_is_documented():

@@ -28,8 +28,10 @@ out = {}
 for path in sys.argv[2:]:
     name = Path(path).stem
     pid = next(p for p in ids if name.startswith(p + "-"))
-    d = evaluate(load_policy(pid), json.loads(Path(path).read_text()),
-                 now=parse_timestamp(sys.argv[1]))
+    ticket = json.loads(Path(path).read_text())
+    now = parse_timestamp(sys.argv[1])
+    d = evaluate(load_policy(pid), ticket,
+                 now=now if parse_timestamp(ticket["submitted_at"]) <= now else None)
     out[name] = d.canonical()
 print(json.dumps(out))
 """

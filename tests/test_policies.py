@@ -13,6 +13,7 @@ from engine import load_policy
 from engine.author.policytest import check_case, coverage, discover, run_case
 from engine.check.files import check_file
 from engine.load.policies import bundled
+from engine.timeline.evaluator import evaluate as follow
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = discover([ROOT / "rules"])
@@ -21,7 +22,7 @@ MODELINE = "# yaml-language-server: $schema=../../schemas/policy.schema.json"
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case):
-    problems = run_case(case)
+    problems = run_case(case, follow)
     assert not problems, f"{case.where}: {case.note}\n" + "\n".join(problems)
 
 
@@ -30,7 +31,7 @@ def test_enough_cases():
 
 
 def test_every_bundled_policy_is_fully_covered():
-    results = [check_case(c) for c in CASES]
+    results = [check_case(c, follow) for c in CASES]
     by_id = {c.policy_id: c for c in coverage(results)}
     assert sorted(by_id) == sorted(bundled())
     for cov in by_id.values():
@@ -104,6 +105,8 @@ def test_quotes_are_verbatim(policy_id):
     cited = [(r.id, r.source.document, r.source.quote) for r in cp.rules if r.source]
     cited += [(f"readings: {x['topic']}", x["source"]["document"], x["source"]["quote"])
               for x in cp.policy.readings if x.get("source")]
+    cited += [(f"metrics: {m.name}", m.source.document, m.source.quote)
+              for m in cp.policy.metrics if m.source]
     assert cited
     for where, document, quote in cited:
         for piece in quote.split(" … "):

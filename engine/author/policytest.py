@@ -1,9 +1,14 @@
 """Policy test cases: YAML files of tickets and the decisions they must produce.
 
-A test file (see docs/policy-tests.md) holds `cases`, each a `note`, a `ticket`, an optional
-`now` and an `expect`ation: any subset of the decision, rules that must (not) fire, or the error
-code evaluation must fail with. `run_cli` backs `ticket-policy test`; `discover` and `run_case`
-are what tests/test_policies.py reuses, one pytest test per case.
+A test file (see docs/policy-tests.md) holds `cases`, each a `note`, a `ticket` (which may
+carry `events`), an optional `now` or `at` and an `expect`ation: any subset of the decision (its
+`history` and `clocks` included), rules that must (not) fire, or the error code evaluation must
+fail with. `run_cli` backs `ticket-policy test`; `discover` and `run_case` are what
+tests/test_policies.py reuses, one pytest test per case.
+
+How a case is decided is given (`evaluate=`): the run stage decides one snapshot and refuses
+`events`; `engine.app` passes the timeline's evaluator, which follows them (this layer cannot
+import it).
 """
 
 from __future__ import annotations
@@ -45,16 +50,19 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 #: Keys of Decision.to_json() an expectation may name.
 DECISION_KEYS = ("ticket_id", "policy", "requested_priority", "priority", "plan", "actions",
                  "sla", "sla_reason", "channels", "obligations", "notes", "ignored_fields",
-                 "trace")
+                 "trace", "history", "clocks", "held")
 #: Everything `expect` may hold.
 EXPECT_KEYS = (*DECISION_KEYS, "fired", "not_fired", "error")
 _FILE_KEYS = ("policy", "cases")
-_CASE_KEYS = ("note", "ticket", "now", "expect")
-_ITEM_LISTS = ("actions", "obligations", "trace")     # same length, each item a subset match
+_CASE_KEYS = ("note", "ticket", "now", "at", "expect")
+# same length, each item a subset match
+_ITEM_LISTS = ("actions", "obligations", "trace", "history", "clocks", "held")
 _STRING_LISTS = ("channels", "notes", "fired", "not_fired")
 _MAPPINGS = ("policy", "sla")                         # subset match (sla may also be null)
-_DURATION_KEYS = ("target", "remaining")              # compared as durations: P1D == PT24H
-_INSTANT_KEYS = ("due_at",)                           # compared as instants
+# compared as durations (P1D == PT24H) and as instants (Z == +00:00), wherever they occur
+_DURATION_KEYS = ("target", "remaining", "consumed")
+_INSTANT_KEYS = ("due_at", "breached_at", "warn_at", "fulfilled_at", "started_at", "as_of",
+                 "at", "start", "end", "since")
 _DECISION_SCHEMA = data_dir("schemas") / "decision.schema.json"
 
 
@@ -72,6 +80,7 @@ class Case:
     expect: Mapping = field(repr=False)
     ticket_pointer: str = ""  # where the ticket is written in the test file
     doc: Document | None = field(default=None, repr=False, compare=False)
+    at: datetime | None = None    # decide the ticket as it stood at this instant
 
     @property
     def id(self) -> str:
@@ -273,12 +282,20 @@ class _FileChecker:
         if "note" in raw and (not isinstance(note, str) or not note.strip()):
             self.error("test_type", "`note` must be a sentence saying what the case checks",
                        f"{ptr}/note")
-        now = None
+        now = at = None
         if raw.get("now") is not None:
             try:
                 now = parse_timestamp(raw["now"])
             except ValueError as exc:
                 self.error("test_bad_now", f"`now`: {exc}", f"{ptr}/now")
+        if raw.get("at") is not None:
+            try:
+                at = parse_timestamp(raw["at"])
+            except ValueError as exc:
+                self.error("test_bad_now", f"`at`: {exc}", f"{ptr}/at")
+            if "now" in raw:
+                self.error("test_bad_now", "a case gives `now` or `at`, not both", f"{ptr}/at",
+                           key=True)
         expect = raw.get("expect")
         if "expect" in raw:
             self.expectation(expect, f"{ptr}/expect", cp)
@@ -286,7 +303,7 @@ class _FileChecker:
             return None
         line = self.doc.locate(ptr).line or 1
         return Case(self.name, line, i + 1, note, policy_file, raw["ticket"], now, expect,
-                    f"{ptr}/ticket", self.doc)
+                    f"{ptr}/ticket", self.doc, at)
 
     def expectation(self, expect: object, ptr: str, cp: CompiledPolicy | None) -> None:
         if not isinstance(expect, dict) or not expect:
@@ -501,15 +518,24 @@ def _placed(case: Case, diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, 
         for d in diagnostics)
 
 
-def check_case(case: Case, strict: bool = False) -> CaseResult:
-    """Evaluate one case and compare; never raises for a failing or erroring policy. The
-    ticket's warnings (a key that looks like a misspelt fact) come with the result; `strict`
-    makes them errors."""
+def _snapshot(cp: CompiledPolicy, ticket: object, *, now: datetime | None = None,
+              at: datetime | None = None, strict: bool = False) -> Decision:
+    """The run stage's evaluation (one snapshot; no `at`, no `events`)."""
+    if at is not None:
+        raise ValueError("`at` needs an evaluator that follows a ticket's timeline")
+    return evaluate(cp, ticket, now=now, strict=strict)  # type: ignore[arg-type]
+
+
+def check_case(case: Case, evaluate: Callable[..., Decision] = _snapshot,
+               strict: bool = False) -> CaseResult:
+    """Evaluate one case (with `evaluate(policy, ticket, now=, at=, strict=)`) and compare;
+    never raises for a failing or erroring policy. The ticket's warnings (a key that looks like
+    a misspelt fact) come with the result; `strict` makes them errors."""
     cp = _compiled(case.policy_file)
     expect = case.expect
     wanted = expect.get("error")
     try:
-        decision = evaluate(cp, case.ticket, now=case.now, strict=strict)
+        decision = evaluate(cp, case.ticket, now=case.now, at=case.at, strict=strict)
     except TicketError as exc:
         codes = [d.code for d in exc.diagnostics]
         if wanted is not None and wanted in codes:
@@ -532,9 +558,9 @@ def check_case(case: Case, strict: bool = False) -> CaseResult:
     return CaseResult(case, tuple(problems), decision.fired, _placed(case, decision.warnings))
 
 
-def run_case(case: Case) -> list[str]:
+def run_case(case: Case, evaluate: Callable[..., Decision] = _snapshot) -> list[str]:
     """The mismatches of one case (empty when it passes)."""
-    return list(check_case(case).problems)
+    return list(check_case(case, evaluate).problems)
 
 
 def coverage(results: Iterable[CaseResult]) -> list[Coverage]:
@@ -555,7 +581,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 def run_cli(paths: list[str], min_coverage: float | None,
-            echo: Callable[[str], None]) -> int:
+            echo: Callable[[str], None], evaluate: Callable[..., Decision] = _snapshot) -> int:
     """`ticket-policy test`: run every case under `paths`, print failures, coverage and a summary.
 
     Exit 0 when everything passed; 1 on a failing case or coverage below `min_coverage`; 2 when a
@@ -564,7 +590,7 @@ def run_cli(paths: list[str], min_coverage: float | None,
     cases, diags = collect(paths)
     for d in sorted(diags, key=Diagnostic.sort_key):
         echo(d.render())
-    results = [check_case(c) for c in cases]
+    results = [check_case(c, evaluate) for c in cases]
     failed = [r for r in results if not r.passed]
     for r in failed:
         echo(f"FAIL {r.case.where}: {r.case.note}")

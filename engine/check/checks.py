@@ -13,7 +13,8 @@ import jsonschema
 
 import engine.calendars as cal
 from engine.check.fields import check_ignore_fields
-from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
+from engine.check.metrics import build_metrics
+from engine.core.diagnostics import Diagnostic, Location, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import (
@@ -233,6 +234,9 @@ class _Checker:
         self.sources = {s["id"]: s for s in self.data["sources"]}
         self.facts: dict[str, FactSpec] = {f.path: f for f in (*CORE_FACTS, *DERIVED_FACTS)}
         self.rule_ids: dict[str, str] = {}
+
+    def locate(self, pointer: str) -> Location:
+        return self.doc.locate(pointer)
 
     def error(self, code: str, message: str, pointer: str, *, rule: str | None = None,
               hint: str | None = None, key: bool = False, severity: str = "error") -> None:
@@ -538,7 +542,8 @@ class _Checker:
                     location=self.doc.locate(ptr), because=raw.get("because"),
                     source=self.source(raw.get("source"), f"{ptr}/source", rid),
                     salience=raw.get("salience", 0), group=raw.get("group"),
-                    repeat=raw.get("repeat", False), origin="rule", order=index, pointer=ptr)
+                    repeat=raw.get("repeat", False), origin="rule", order=index, pointer=ptr,
+                    once=raw.get("once", False))
 
     def table(self, raw: dict, index: int, order: int) -> list[Rule]:
         ptr = f"/tables/{index}"
@@ -627,6 +632,7 @@ class _Checker:
             rules.extend(self.table(raw, i, len(rules)))
         for i, raw in enumerate(self.data["rules"]):
             rules.append(self.rule(raw, i))
+        metrics = build_metrics(self, self.data.get("metrics") or {}, plans)
         ordered = sorted(enumerate(rules), key=lambda ir: (STAGES.index(ir[1].stage),
                                                            -ir[1].salience, ir[0]))
         if any(d.severity == "error" for d in self.diags):
@@ -649,6 +655,7 @@ class _Checker:
             ignore_locations=tuple(self.doc.locate(f"/ignore_fields/{i}") for i, f in enumerate(
                 self.data.get("ignore_fields") or ()) if f in ignore_fields),
             raw=self.data,
+            metrics=metrics,
         )
 
 

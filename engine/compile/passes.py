@@ -96,7 +96,7 @@ class Build:
             ticket_parts=tuple((p, tuple(p.split("."))) for p in sorted(self.ticket_paths)),
             reads_priority=self.reads_priority, reads_entitlement=self.reads_entitlement,
             checker=TicketChecker(policy.facts, policy.levels, tuple(policy.plans),
-                                  read=tuple(sorted(self.key_paths | TIME_FACTS)),
+                                  read=tuple(sorted(self.key_paths | TIME_FACTS | {"events"})),
                                   ignore=policy.ignore_fields),
             stage_index=tuple(STAGES.index(r.stage) for r in policy.rules),
             key_plan=plan, merged_order=tuple(merged), merged_paths=frozenset(merged),

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from engine.core.clock import Clock, Held, HistoryEntry
 from engine.core.durations import format_duration, parse_duration
 from engine.core.model import Target
 
@@ -166,8 +168,16 @@ class PolicyRef(NamedTuple):
         return {"id": self.id, "version": self.version, "digest": self.digest}
 
 
+#: SLA statuses: no first response yet and not overdue, answered in time, overdue.
+SLA_STATUSES = ("pending", "met", "breached")
+
+
 class Sla(NamedTuple):
-    """A first-response target and when it falls due for this ticket."""
+    """A first-response target and when it falls due for this ticket.
+
+    `remaining` (with a `now`) is the open time left, negative when overdue, and absent once the
+    first response was given; `status` is pending, met or breached, with `breached_at` when
+    breached."""
 
     target: timedelta
     clock: str               # business | calendar
@@ -178,11 +188,16 @@ class Sla(NamedTuple):
     remaining: timedelta | None
     rule: str | None
     metric: str = "first_response"
+    status: str = "pending"
+    breached_at: datetime | None = None
 
     def to_json(self) -> dict:
         out = {"metric": self.metric, "target": format_duration(self.target, days=False),
                "clock": self.clock, "calendar": self.calendar, "timezone": self.timezone,
-               "due_at": self.due_at.isoformat(), "met": self.met, "rule": self.rule}
+               "due_at": self.due_at.isoformat(), "met": self.met, "status": self.status}
+        if self.breached_at is not None:
+            out["breached_at"] = self.breached_at.isoformat()
+        out["rule"] = self.rule
         if self.remaining is not None:
             out["remaining"] = format_duration(self.remaining, days=False)
         return out
@@ -190,9 +205,11 @@ class Sla(NamedTuple):
     @classmethod
     def from_json(cls, d: dict) -> Sla:
         remaining = d.get("remaining")
+        breached = d.get("breached_at")
         return cls(_duration(d["target"]), d["clock"], d["calendar"], d["timezone"],
                    datetime.fromisoformat(d["due_at"]), d["met"],
-                   None if remaining is None else _duration(remaining), d["rule"], d["metric"])
+                   None if remaining is None else _duration(remaining), d["rule"], d["metric"],
+                   d["status"], None if breached is None else datetime.fromisoformat(breached))
 
 
 def _duration(text: str) -> timedelta:
@@ -209,10 +226,16 @@ class Decision:
     `ignored_fields` are the ticket's keys the decision did not read (sorted dotted paths; the
     policy's `ignore_fields` excepted). `warnings` (not part of the record) are diagnostics
     about the input, such as a key that looks like a misspelt fact.
+
+    `history` (priority changes over the ticket's life), `clocks` (one per SLA metric) and
+    `held` (facts a `once` rule holds) are set by `engine.timeline` — given, or computed when
+    first read by `lazy() -> (history, clocks, held)`; a decision of one snapshot (`engine.run`)
+    has None and leaves them out of its JSON.
     """
 
     __slots__ = ("ticket_id", "policy", "now", "requested_priority", "outcome", "sla",
-                 "request_id", "ignored_fields", "warnings", "_inputs", "_digest")
+                 "request_id", "ignored_fields", "warnings", "_history", "_clocks", "_held",
+                 "_lazy", "_inputs", "_digest")
 
     def __init__(self, *, ticket_id: str, policy: PolicyRef, requested_priority: str | None,
                  outcome: Outcome, sla: Sla | None, now: datetime | None = None,
@@ -220,7 +243,11 @@ class Decision:
                  input_digest: str | None = None,
                  request_id: str | None = None,
                  ignored_fields: tuple[str, ...] = (),
-                 warnings: tuple = ()):
+                 warnings: tuple = (),
+                 history: tuple[HistoryEntry, ...] | None = None,
+                 clocks: tuple[Clock, ...] | None = None,
+                 held: tuple[Held, ...] | None = None,
+                 lazy: Callable[[], tuple] | None = None):
         self.ticket_id = ticket_id
         self.policy = policy
         self.now = now
@@ -230,10 +257,41 @@ class Decision:
         self.request_id = request_id
         self.ignored_fields = ignored_fields
         self.warnings = warnings
+        self._history = history
+        self._clocks = clocks
+        self._held = held
+        self._lazy = lazy
         self._inputs = inputs
         self._digest = input_digest
 
     # ---- views ------------------------------------------------------------------------
+    def _timeline(self) -> None:
+        lazy = self._lazy
+        if lazy is not None:
+            self._history, self._clocks, self._held = lazy()
+            self._lazy = None
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...] | None:
+        """Every change of the decided priority, with its instant, rule and event."""
+        if self._lazy is not None:
+            self._timeline()
+        return self._history
+
+    @property
+    def clocks(self) -> tuple[Clock, ...] | None:
+        """One clock per SLA metric, first_response first."""
+        if self._lazy is not None:
+            self._timeline()
+        return self._clocks
+
+    @property
+    def held(self) -> tuple[Held, ...] | None:
+        """Facts a `once` rule holds, with the events whose change it overrode."""
+        if self._lazy is not None:
+            self._timeline()
+        return self._held
+
     @property
     def input_digest(self) -> str:
         """sha256 of the canonical JSON of the ticket facts the decision depends on."""
@@ -300,7 +358,21 @@ class Decision:
                         requested_priority=self.requested_priority, outcome=self.outcome,
                         sla=self.sla, inputs=self._inputs, input_digest=self._digest,
                         request_id=request_id, ignored_fields=self.ignored_fields,
-                        warnings=self.warnings)
+                        warnings=self.warnings, history=self._history,
+                        clocks=self._clocks, held=self._held, lazy=self._lazy)
+
+    def with_timeline(self, lazy: Callable[[], tuple]) -> Decision:
+        """The same decision with its history, clocks and held facts computed by `lazy`
+        when first read."""
+        return Decision(ticket_id=self.ticket_id, policy=self.policy, now=self.now,
+                        requested_priority=self.requested_priority, outcome=self.outcome,
+                        sla=self.sla, inputs=self._inputs, input_digest=self._digest,
+                        request_id=self.request_id, ignored_fields=self.ignored_fields,
+                        warnings=self.warnings, lazy=lazy)
+
+    def clock(self, metric: str) -> Clock | None:
+        """The clock of one SLA metric, if the decision has clocks and the metric one."""
+        return next((c for c in self.clocks or () if c.metric == metric), None)
 
     # ---- JSON -------------------------------------------------------------------------
     def to_json(self) -> dict:
@@ -325,6 +397,14 @@ class Decision:
             "suppressed": [{"rule": r, "reason": why} for r, why in o.suppressed],
             "trace": [t.to_json() for t in o.trace],
         }
+        if self._lazy is not None:
+            self._timeline()
+        if self._history is not None:
+            out["history"] = [h.to_json() for h in self._history]
+        if self._clocks is not None:
+            out["clocks"] = [c.to_json() for c in self._clocks]
+        if self._held is not None:
+            out["held"] = [h.to_json() for h in self._held]
         if self.request_id is not None:
             out["request_id"] = self.request_id
         return out
@@ -355,11 +435,16 @@ class Decision:
             suppressed=tuple((s["rule"], s["reason"]) for s in d["suppressed"]))
         p = d["policy"]
         now = d["now"]
+        history, clocks, held = d.get("history"), d.get("clocks"), d.get("held")
         return cls(ticket_id=d["ticket_id"], policy=PolicyRef(p["id"], p["version"], p["digest"]),
                    now=datetime.fromisoformat(now) if now is not None else None,
                    requested_priority=d["requested_priority"], outcome=outcome, sla=sla,
                    input_digest=d["input_digest"], request_id=d.get("request_id"),
-                   ignored_fields=tuple(d.get("ignored_fields", ())))
+                   ignored_fields=tuple(d.get("ignored_fields", ())),
+                   history=None if history is None else tuple(
+                       HistoryEntry.from_json(h) for h in history),
+                   clocks=None if clocks is None else tuple(Clock.from_json(c) for c in clocks),
+                   held=None if held is None else tuple(Held.from_json(h) for h in held))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Decision):

@@ -226,6 +226,7 @@ class Rule:
     origin: str = "rule"      # rule | table | plan
     order: int = 0            # declaration order across the file
     pointer: str = ""
+    once: bool = False        # over a ticket's life: once fired, the facts it matched are held
 
     @property
     def priority_action(self) -> SetPriority | None:
@@ -246,6 +247,40 @@ class Plan:
     location: Location
     source: Source | None = None
     cited: dict = field(default_factory=dict)   # level -> (because, Source) of its own target
+
+
+#: The SLA metrics a policy may declare, in the order decisions list their clocks.
+METRICS = ("first_response", "next_response", "resolution")
+#: How a running clock takes a new target when the priority changes (see docs/timelines.md).
+CLOCK_RULES = ("from_start", "from_change", "sooner")
+#: Ticket statuses an event may set; statuses a metric may pause on.
+STATUSES = ("open", "pending", "on_hold", "solved", "closed", "reopened")
+PAUSE_STATUSES = ("pending", "on_hold")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """An SLA metric: what starts and fulfils its clock, what pauses it, its targets, and how a
+    priority change moves it. `targets` (plan -> level -> Target) is empty for
+    `first_response`, whose targets the plans and rules decide."""
+
+    name: str
+    title: str | None = None
+    starts: str = "submitted"                 # submitted | customer_reply
+    fulfilled_by: tuple[str, ...] = ("agent_reply",)
+    pauses: tuple[str, ...] = ()
+    reopen: str = "keep"                      # keep | resume
+    calendar: str | None = None
+    targets: dict = field(default_factory=dict)
+    on_raise: str = "from_start"
+    on_lower: str = "from_start"
+    warn_before: timedelta | None = None
+    warn_fraction: float | None = None
+    not_promised: str | None = None           # the policy says this is not promised, and why
+    because: str | None = None
+    source: Source | None = None
+    location: Location = field(default_factory=Location)
+    declared: bool = True                     # False: the default first_response metric
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -272,3 +307,4 @@ class Policy:
     ignore_fields: tuple[str, ...] = ()   # ticket fields the policy knowingly ignores
     ignore_locations: tuple[Location, ...] = ()   # where each is written
     raw: dict = field(repr=False, default_factory=dict)
+    metrics: tuple[Metric, ...] = ()   # declared SLA metrics (none: the default first_response)

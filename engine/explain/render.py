@@ -9,6 +9,7 @@ import json
 from engine.core.decision import Change, Decision, TraceEvent
 from engine.core.durations import format_duration
 from engine.core.model import _show
+from engine.explain.timeline_story import clock_summaries, has_timeline, timeline_lines
 
 _VERBS = {"assign": "assigned", "default": "defaulted to", "override": "overridden",
           "reclassify": "reclassified"}
@@ -114,6 +115,7 @@ def _summary(decision: Decision) -> list[str]:
         if sla.remaining is not None:
             text += f", remaining {format_duration(sla.remaining, days=False)}"
         lines.append(text)
+    lines += clock_summaries(decision)
     lines.append(f"channels: {', '.join(decision.channels) or 'none'}")
     for o in decision.obligations:
         lines.append(f"obligation ({o.party}): {o.duty}")
@@ -125,8 +127,12 @@ def _summary(decision: Decision) -> list[str]:
 
 
 def render_text(decision: Decision, root: str | None = None) -> str:
-    """The summary and the numbered story; citations under `root` (see `cite`)."""
-    return "\n".join([*_summary(decision), "", *story(decision, root)]) + "\n"
+    """The summary, the numbered story and, for a ticket with a life after its submission, the
+    dated timeline; citations under `root` (see `cite`)."""
+    out = [*_summary(decision), "", *story(decision, root)]
+    if has_timeline(decision):
+        out += ["", "timeline:", *(f"  {line}" for line in timeline_lines(decision, root))]
+    return "\n".join(out) + "\n"
 
 
 def render_markdown(decision: Decision, root: str | None = None) -> str:
@@ -144,6 +150,12 @@ def render_markdown(decision: Decision, root: str | None = None) -> str:
         cells = [str(e.seq), f"`{e.rule}`" if e.rule else "—", cite(e, root) or "—",
                  _matched(e.matched) or "—", effect(e), clause or "—"]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    if has_timeline(decision):
+        out += ["", "#### Timeline", "", "| when | what |", "|---|---|"]
+        for line in timeline_lines(decision, root):
+            moment, _, what = line.partition("  ")
+            out.append(f"| {_cell(moment)} | {_cell(what)} |" if what else
+                       f"| — | {_cell(moment)} |")
     return "\n".join(out) + "\n"
 
 
@@ -154,7 +166,8 @@ def _cell(text: str) -> str:
 
 def render_json(decision: Decision, root: str | None = None) -> str:
     """The decision record and its story."""
-    return json.dumps({"decision": decision.to_json(), "story": story(decision, root)},
+    return json.dumps({"decision": decision.to_json(), "story": story(decision, root),
+                       "timeline": timeline_lines(decision, root)},
                       indent=2, ensure_ascii=False) + "\n"
 
 

@@ -88,11 +88,15 @@ class Evaluator:
         evaluator's (None) or as given, for this ticket."""
         checked, problems = policy.checker.check(
             ticket, self.strict if strict is None else strict)
+        if isinstance(ticket, Mapping) and ticket.get("events"):
+            problems = [*problems, events_unsupported()]
         if problems:
             raise TicketError(problems)
         assert checked is not None
         if now is not None and now.tzinfo is None:
             raise ValueError("`now` must be timezone-aware")
+        if now is not None and now < checked.submitted_at:
+            raise TicketError([now_before_submission(now, checked)])
         outcome = self._outcome(policy, checked) if cache else self._run(policy, checked)
         values = checked.values
         return Decision(
@@ -112,6 +116,11 @@ class Evaluator:
                 yield Failure(index, _ticket_id(ticket), tuple(exc.diagnostics))
             except EvaluationError as exc:
                 yield Failure(index, _ticket_id(ticket), (evaluation_diagnostic(exc, policy),))
+
+    def outcome(self, policy: CompiledPolicy, checked: Ticket, *, cache: bool = True) -> Outcome:
+        """What the rules decide for an already-checked ticket (one snapshot of its facts),
+        memoised like `evaluate`; `engine.timeline` re-derives each instant of a ticket with it."""
+        return self._outcome(policy, checked) if cache else self._run(policy, checked)
 
     # ---- cache ------------------------------------------------------------------------
     def _outcome(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
@@ -201,6 +210,8 @@ def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
         return None
     calendar = policy.policy.calendars[target.calendar].for_zone(checked.customer_zone)
     zone = calendar.zone
+    first = checked.first_response_at
+    answered = first is not None and now is not None and first <= now
     try:
         try:
             due = calendar.due(checked.submitted_at, target.within)
@@ -211,15 +222,38 @@ def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
             raise TicketError([Diagnostic(
                 "ticket_calendar_range", str(exc), location=Location(pointer="/submitted_at"),
                 hint="tickets are decided within those years")]) from exc
-        remaining = None if now is None else calendar.elapsed(now, due)
+        # nothing remains once the first response was given
+        remaining = None if now is None or answered else calendar.elapsed(now, due)
     except (ValueError, OverflowError) as exc:  # e.g. a calendar whose open time runs out
         raise CalendarError(f"calendar `{target.calendar}`: {exc}",
                             (outcome.target_rule,) if outcome.target_rule else ()) from exc
-    first = checked.first_response_at
+    late = first > due if first is not None else now is not None and now > due
     return Sla(target=target.within, clock=calendar.clock, calendar=target.calendar,
                timezone=zone.key, due_at=due,
                met=None if first is None else first <= due, remaining=remaining,
-               rule=outcome.target_rule, metric=target.metric)
+               rule=outcome.target_rule, metric=target.metric,
+               status="breached" if late else "met" if first is not None else "pending",
+               breached_at=due if late else None)
+
+
+#: The SLA of one snapshot of a ticket (`engine.timeline` decides a ticket without events so).
+snapshot_sla = _sla
+
+
+def events_unsupported() -> Diagnostic:
+    """A ticket with `events` given to the one-snapshot evaluator."""
+    return Diagnostic("ticket_events_unsupported", "this evaluator decides one snapshot of a "
+                      "ticket and cannot follow its `events`", location=Location(
+                          pointer="/events"), hint="evaluate it with `engine.evaluate` or "
+                      "`engine.timeline.TimelineEvaluator`, which re-derive at each event")
+
+
+def now_before_submission(now: datetime, checked: Ticket) -> Diagnostic:
+    """`now` before the ticket exists: an input error (the ticket's time is at `submitted_at`)."""
+    return Diagnostic("ticket_now_before_submission", f"`now` {now.isoformat()} is before "
+                      f"`submitted_at` {checked.values['submitted_at']}",
+                      location=Location(pointer="/submitted_at"),
+                      hint="a decision is made at or after the ticket's submission")
 
 
 def _ticket_id(ticket: object) -> str | None:

@@ -1,5 +1,6 @@
 """POST /v1/policies/{id}/decisions:batch — a JSON array or NDJSON of tickets, decided by
-`Evaluator.evaluate_many` (the one loop), a result per ticket in input order."""
+`TimelineEvaluator.evaluate_many` (the one loop, following each ticket's events), a result per
+ticket in input order."""
 
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ async def decide(svc, served: Served, items: list[Item], *, now, request_id: str
         else:
             good.append(item)
     policy = served.policy
-    outcomes = svc.evaluator.evaluate_many(policy, (i.data for i in good), now=now)
+    outcomes = svc.timeline.evaluate_many(policy, (i.data for i in good), now=now)
     for n, out in enumerate(outcomes):
         item = good[n]
         if isinstance(out, Failure):

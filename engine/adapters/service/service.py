@@ -14,6 +14,7 @@ from engine.adapters.service.metrics import Metrics
 from engine.adapters.service.policyset import PolicySet, load_set
 from engine.core.diagnostics import Diagnostic
 from engine.run.evaluator import Evaluator
+from engine.timeline.evaluator import TimelineEvaluator
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Service:
         if config.admin_token_file is not None:
             self.token, self.token_problems = read_token(config.admin_token_file)
         self._evaluator: Evaluator | None = None
+        self._timeline: TimelineEvaluator | None = None
         self._reloading: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -54,6 +56,13 @@ class Service:
         if self._evaluator is None:
             self._evaluator = Evaluator(thread="caller")
         return self._evaluator
+
+    @property
+    def timeline(self) -> TimelineEvaluator:
+        """This worker's TimelineEvaluator over its Evaluator (follows tickets' events)."""
+        if self._timeline is None:
+            self._timeline = TimelineEvaluator(self.evaluator)
+        return self._timeline
 
     def load(self) -> ReloadResult:
         """Compile the configured policies; swap them in only if every one is valid."""
