@@ -15,7 +15,8 @@ the tests its action implies). Facts are treated as independent; a fact with a f
 literals the tests name plus one value none of them names, which is exact for the operators
 conditions have. The derived facts are narrowed to what the rules can produce (reach.py): a
 rule of stage S only sees the priorities set by rules of stage S or earlier, because later
-stages suppress it. The analyses share one `Context` (context.py).
+stages suppress it. The analyses share one `Context` (context.py); questions about pairs of
+rules go through the bitset indexes of index.py, so only rules that can overlap are compared.
 """
 
 from __future__ import annotations

@@ -116,6 +116,8 @@ class Context:
         self.unguaranteed_upto = [False] * n
         self.always_assigns: list[str] | None = None   # the assign rules covering every ticket
         self.tables = list(policy.raw.get("tables") or [])
+        self._rows: dict[str, list[Info]] | None = None
+        self._analysed: list[Info] | None = None
 
     # ---- reporting ----------------------------------------------------------------------
     def locate(self, pointer: str, *, key: bool = False, fallback: Location | None = None
@@ -134,12 +136,19 @@ class Context:
     # ---- rules --------------------------------------------------------------------------
     def analysed(self) -> list[Info]:
         """The rules that can fire and are simple enough to compare (after reachability)."""
-        return [i for i in self.infos if i.reached and not i.complex]
+        if self._analysed is None:
+            self._analysed = [i for i in self.infos if i.reached and not i.complex]
+        return self._analysed
 
     def table_rows(self, tid: str) -> list[Info]:
         """The rules generated from table `tid`, in row order."""
-        rows = [i for i in self.infos if i.rule.origin == "table" and i.rule.group == tid]
-        return sorted(rows, key=lambda i: row_number(i.id))
+        if self._rows is None:
+            rows: dict[str, list[Info]] = {}
+            for i in self.infos:
+                if i.rule.origin == "table":
+                    rows.setdefault(i.rule.group, []).append(i)  # type: ignore[arg-type]
+            self._rows = {t: sorted(r, key=lambda i: row_number(i.id)) for t, r in rows.items()}
+        return self._rows.get(tid, [])
 
     def table_location(self, index: int, rows: list[Info]) -> Location:
         """Where table number `index` starts."""

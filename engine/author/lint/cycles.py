@@ -3,7 +3,11 @@ from level to level and back, on conditions that can all hold at once."""
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 from engine.author.lint.context import MAX_CYCLES, Conj, Context, Info
+from engine.author.lint.index import OverlapIndex, bits
 from engine.author.lint.text import tick
 from engine.core.logic import dedupe, shift_level
 from engine.core.model import STAGES, Test
@@ -36,6 +40,16 @@ def check_cycles(ctx: Context) -> list[frozenset[str]]:
     return reported
 
 
+@dataclass(frozen=True, eq=False)
+class _Edge:
+    """A rule taking the priority from level `frm` to level `to` when `tests` hold."""
+
+    frm: int
+    to: int
+    info: Info
+    tests: Conj
+
+
 def targets(ctx: Context, value: object, level: str, conj: Conj, stage: int
             ) -> list[tuple[str, Conj]]:
     """The levels a priority action leads to from `level`, each with the tests it assumes."""
@@ -48,11 +62,9 @@ def targets(ctx: Context, value: object, level: str, conj: Conj, stage: int
     return [(shift_level(ctx.p.levels, level, value), ())]
 
 
-def stage_cycles(ctx: Context, stage: int) -> list[Cycle]:
-    """The cycles of one stage, shortest first, at most MAX_CYCLES searched for; a cycle
-    whose rules include those of one already found is left out."""
-    levels = ctx.p.levels
-    edges: dict[str, list[tuple[str, Info, Conj]]] = {lv: [] for lv in levels}
+def _edges(ctx: Context, stage: int, rank: dict[str, int]) -> list[_Edge]:
+    """The level changes of a stage, grouped by the level they leave, in firing order."""
+    edges: dict[int, list[_Edge]] = {k: [] for k in range(len(ctx.p.levels))}
     for info in ctx.analysed():
         action = info.rule.priority_action
         if info.stage != stage or action is None:
@@ -67,29 +79,92 @@ def stage_cycles(ctx: Context, stage: int) -> list[Cycle]:
                     continue
                 for to, extra in targets(ctx, value, lv, conj, stage):
                     if to != lv:
-                        edges[lv].append((to, info, rest + extra))
-    cycles: list[Cycle] = []
-    seen: list[frozenset[str]] = []
+                        edges[rank[lv]].append(_Edge(rank[lv], rank[to], info, rest + extra))
+    return [e for k in sorted(edges) for e in edges[k]]
 
-    def dfs(start: int, cap: int, members: list[Info], path: list[str], tests: Conj) -> None:
+
+def stage_cycles(ctx: Context, stage: int) -> list[Cycle]:
+    """The cycles of one stage, shortest first, at most MAX_CYCLES searched for; a cycle
+    whose rules include those of one already found is left out."""
+    levels = ctx.p.levels
+    rank = {lv: k for k, lv in reversed(list(enumerate(levels)))}
+    edges = _edges(ctx, stage, rank)
+    if not edges:
+        return []
+    index = OverlapIndex(ctx.p, [[e.tests] for e in edges])
+    leaving = [0] * len(levels)
+    for k, e in enumerate(edges):
+        leaving[e.frm] |= 1 << k
+    overlaps = [index.query(e.tests) for e in edges]
+    viable = [_viable(edges, leaving, overlaps, start, len(levels))
+              for start in range(len(levels))]
+    cycles: list[Cycle] = []
+    seen = _Seen()
+
+    def dfs(start: int, cap: int, members: list[Info], path: list[int], tests: Conj) -> None:
         if len(cycles) >= MAX_CYCLES or len(members) >= cap:
             return
-        for to, info, extra in edges[path[-1]]:
+        # only edges that can still close a cycle within the cap (all else finds nothing)
+        candidates = leaving[path[-1]] & viable[start][cap - len(members)]
+        if tests:
+            candidates &= index.query(tests)
+        for k in bits(candidates):
+            edge = edges[k]
+            to, info = edge.to, edge.info
+            if to != start and len(cycles) >= MAX_CYCLES:
+                continue  # a deeper search would return at once
             groups = {m.rule.group for m in members if m.rule.group}
-            if info in members or info.rule.group in groups or levels.index(to) < start:
+            if any(m is info for m in members) or info.rule.group in groups or to < start:
                 continue
-            joint = dedupe(tests + extra)
+            joint = dedupe(tests + edge.tests)
             if not ctx.sat(joint, stage):
                 continue
-            if levels.index(to) == start:
+            if to == start:
                 key = frozenset(m.id for m in members) | {info.id}
-                if not any(s <= key for s in seen):
-                    seen.append(key)
-                    cycles.append(([*members, info], [*path, to], list(joint)))
+                if not seen.covers(key):
+                    seen.add(key)
+                    cycles.append(([*members, info], [levels[x] for x in (*path, to)],
+                                   list(joint)))
             elif to not in path:
                 dfs(start, cap, [*members, info], [*path, to], joint)
 
     for cap in range(2, len(levels) + 1):   # shortest cycles first: supersets are skipped
-        for start, lv in enumerate(levels):
-            dfs(start, cap, [], [lv], ())
+        for start in range(len(levels)):
+            dfs(start, cap, [], [start], ())
     return cycles
+
+
+def _viable(edges: list[_Edge], leaving: list[int], overlaps: list[int], start: int,
+            most: int) -> list[int]:
+    """`viable[r]`: the edges that can begin a path back to level `start` in at most r
+    steps, each step's tests overlapping the previous one's (a necessary condition)."""
+    closing = sum(1 << k for k, e in enumerate(edges) if e.to == start)
+    onward = [(k, e) for k, e in enumerate(edges) if e.to > start]
+    viable = [0, closing]
+    for _ in range(2, most + 1):
+        before = viable[-1]
+        more = closing
+        for k, e in onward:
+            if overlaps[k] & leaving[e.to] & before:
+                more |= 1 << k
+        viable.append(more)
+    return viable
+
+
+class _Seen:
+    """The member sets of the cycles found; `covers` asks whether one is a subset of `key`."""
+
+    def __init__(self) -> None:
+        self.sets: list[frozenset[str]] = []
+        self.lookup: set[frozenset[str]] = set()
+
+    def add(self, key: frozenset[str]) -> None:
+        self.sets.append(key)
+        self.lookup.add(key)
+
+    def covers(self, key: frozenset[str]) -> bool:
+        if 2 ** len(key) < len(self.sets):
+            items = sorted(key)
+            return any(frozenset(sub) in self.lookup for r in range(1, len(items) + 1)
+                       for sub in itertools.combinations(items, r))
+        return any(s <= key for s in self.sets)

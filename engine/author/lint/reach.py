@@ -3,10 +3,11 @@ some stage can remove the guarantee, and whether the assign stage covers every t
 
 from __future__ import annotations
 
-import itertools
 import math
 
-from engine.author.lint.context import ASSIGN, MAX_ENUMERATION, Context, Info
+from engine.author.lint.context import ASSIGN, MAX_ENUMERATION, Context, Info, by_path
+from engine.author.lint.index import lowest
+from engine.author.lint.product import product_masks, value_masks
 from engine.core.logic import shift_level
 from engine.core.model import STAGES, Test
 
@@ -27,13 +28,12 @@ def assign_covers_all(ctx: Context) -> list[str] | None:
     spaces = [start.get(p) or ctx.values(p, ts, None) for p, ts in paths.items()]
     if math.prod(len(s) for s in spaces) > MAX_ENUMERATION:
         return None
-    names = list(paths)
+    masks = value_masks(list(paths), spaces, [by_path(c) for _, c in conjs])
     used: dict[str, None] = {}
-    for combo in itertools.product(*spaces):
-        env = dict(zip(names, combo, strict=True))
-        hit = next((i for i, c in conjs if all(t.holds(env[t.path]) for t in c)), None)
-        if hit is None:
+    for _, hits in product_masks(spaces, masks, (1 << len(conjs)) - 1):
+        if not hits:
             return None
+        hit = conjs[lowest(hits)][0]
         used[hit.rule.group if hit.rule.origin == "table" else hit.id] = None  # type: ignore[index]
     return list(used)
 
@@ -62,20 +62,21 @@ def productions(ctx: Context, info: Info) -> set[str]:
 def reachability(ctx: Context) -> None:
     """Fixpoint: which rules can fire (`Info.live`, `Info.reached`), and which levels
     (`levels_upto`) and guarantees (`unguaranteed_upto`) each stage can see."""
+    unguarantees = [any(k == "no_guarantee" for k, _ in i.rule.actions) for i in ctx.infos]
+    last = len(STAGES)
     changed = True
     while changed:
         changed = False
-        for info in ctx.infos:
+        for info, drops in zip(ctx.infos, unguarantees, strict=True):
             live = [c for c in info.conjs if info.truncated or ctx.sat(c, info.stage)]
             if len(live) != len(info.live):
                 info.live, info.reached, changed = live, bool(live), True
             if not info.reached:
                 continue
             made = productions(ctx, info)
-            unguarantees = any(k == "no_guarantee" for k, _ in info.rule.actions)
-            for s in range(info.stage, len(STAGES)):
+            for s in range(info.stage, last):
                 if not made <= ctx.levels_upto[s]:
                     ctx.levels_upto[s] |= made
                     changed = True
-                if unguarantees and not ctx.unguaranteed_upto[s]:
+                if drops and not ctx.unguaranteed_upto[s]:
                     ctx.unguaranteed_upto[s] = changed = True

@@ -3,27 +3,41 @@ could, an earlier rule of the same group (or several together) fires first."""
 
 from __future__ import annotations
 
-import itertools
 import math
 
-from engine.author.lint.context import DERIVED, MAX_ENUMERATION, Context, Info, by_path
+from engine.author.lint.context import DERIVED, MAX_ENUMERATION, Conj, Context, Info, by_path
+from engine.author.lint.index import OverlapIndex, bits, lowest
+from engine.author.lint.product import product_masks, value_masks
 from engine.author.lint.text import tick
+from engine.core.logic import domain
 from engine.core.model import Test
 
 
 def check_shadowed(ctx: Context) -> None:
     """Report each author's rule of a group that earlier rules of the group always pre-empt."""
     rules = ctx.analysed()
+    groups: dict[str, int] = {}
+    stages: dict[int, int] = {}
+    derived_free = 0          # rules whose firing says something at any later stage
+    for k, r in enumerate(rules):
+        if r.rule.group:
+            groups[r.rule.group] = groups.get(r.rule.group, 0) | 1 << k
+        stages[r.stage] = stages.get(r.stage, 0) | 1 << k
+        if not any(t.path in DERIVED for c in r.live for t in c):
+            derived_free |= 1 << k
+    index: OverlapIndex | None = None
     for bi, b in enumerate(rules):
         group = b.rule.group
         if not group or b.rule.origin != "rule":
             continue
-        earlier = [a for a in rules[:bi] if a.rule.group == group and can_shadow(a, b)]
-        if not earlier:
+        before = groups[group] & ((1 << bi) - 1) & (stages[b.stage] | derived_free)
+        if not before:
             continue
-        single = next((a for a in earlier if all(
-            any(ctx.implies(cb, ca, b.stage) for ca in a.live) for cb in b.live)), None)
-        covering = [single] if single else covered_by_union(ctx, b, earlier)
+        if index is None:
+            index = OverlapIndex(ctx.p, [r.live for r in rules])
+        single = next((rules[k] for k in bits(before & index.query_any(b.live)) if all(
+            any(ctx.implies(cb, ca, b.stage) for ca in rules[k].live) for cb in b.live)), None)
+        covering = [single] if single else covered_by_union(ctx, b, rules, before, index)
         if covering:
             names = tick([a.id for a in covering])
             ctx.add("rule_shadowed",
@@ -34,19 +48,23 @@ def check_shadowed(ctx: Context) -> None:
                     "`salience` if it is the more specific case")
 
 
-def can_shadow(a: Info, b: Info) -> bool:
-    """Does `a` firing whenever its condition holds say anything at `b`'s time?"""
-    if a.stage == b.stage:
-        return True
-    return not any(t.path in DERIVED for c in a.live for t in c)
+def covered_by_union(ctx: Context, b: Info, rules: list[Info], before: int,
+                     index: OverlapIndex) -> list[Info]:
+    """The earlier rules (`before`, a set of positions in `rules`) that together match every
+    ticket `b` matches, in the order they first match one; [] when some ticket is left to `b`
+    or there are too many to enumerate.
 
-
-def covered_by_union(ctx: Context, b: Info, earlier: list[Info]) -> list[Info]:
-    """The earlier rules that together match every ticket `b` matches (first match each),
-    or [] when some ticket is left to `b` or there are too many to enumerate."""
-    conjs = [(a, c) for a in earlier for c in a.live]
+    Only the rules whose conditions can overlap `b`'s are tried on each assignment (no other
+    can match one), but every earlier rule's tests shape the values enumerated, as they
+    always have."""
+    conjs: list[tuple[Info, Conj]] = []
     used: dict[str, Info] = {}
     for cb in b.live:
+        near = [(a, c) for k in bits(before & index.query(cb)) for a in (rules[k],)
+                for c in a.live]
+        if not near and _never_empty(ctx, b, cb, rules, before):
+            return []   # the first assignment, if not too many, matches no earlier rule
+        conjs = conjs or [(a, c) for k in bits(before) for a in (rules[k],) for c in a.live]
         paths: dict[str, list[Test]] = {}
         for t in cb + tuple(t for _, c in conjs for t in c):
             paths.setdefault(t.path, []).append(t)
@@ -55,11 +73,23 @@ def covered_by_union(ctx: Context, b: Info, earlier: list[Info]) -> list[Info]:
                    if all(t.holds(v) for t in own.get(p, []))] for p, ts in paths.items()]
         if math.prod(len(s) for s in spaces) > MAX_ENUMERATION:
             return []
-        names = list(paths)
-        for combo in itertools.product(*spaces):
-            env = dict(zip(names, combo, strict=True))
-            hit = next((a for a, c in conjs if all(t.holds(env[t.path]) for t in c)), None)
-            if hit is None:
+        masks = value_masks(list(paths), spaces, [by_path(c) for _, c in near])
+        for _, hits in product_masks(spaces, masks, (1 << len(near)) - 1):
+            if not hits:
                 return []
+            hit = near[lowest(hits)][0]
             used[hit.id] = hit
     return list(used.values())
+
+
+def _never_empty(ctx: Context, b: Info, cb: Conj, rules: list[Info], before: int) -> bool:
+    """Is there certainly some assignment to enumerate for `cb`? Its own paths keep a value
+    that satisfies it (it can hold, and more tests only add representatives, for every kind
+    of fact but numbers); the others keep all of theirs, which only `priority` can lack."""
+    for path in by_path(cb):
+        spec = ctx.p.facts.get(path)
+        if spec is not None and spec.comparable and domain(spec, ctx.p) is None:
+            return False
+    if "priority" in by_path(cb) or ctx.values("priority", [], b.stage):
+        return True
+    return not any(t.path == "priority" for k in bits(before) for c in rules[k].live for t in c)

@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 from engine.author.lint.context import DERIVED, MAX_ENUMERATION, MAX_SHOWN, Conj, Context, Info
+from engine.author.lint.index import OverlapIndex, bits, lowest
+from engine.author.lint.product import Positions, product_masks, value_masks
 from engine.author.lint.text import fmt, outcome, tick
 from engine.core.logic import domain, to_dnf
 from engine.core.model import Test
@@ -77,18 +78,16 @@ def _completeness(ctx: Context, index: int, tid: str, rows: list[Info], cells: l
                 return True
         return False
 
-    def matched(env: dict) -> bool:
-        return any(all(t.holds(env[n]) for n, ts in c.items() for t in ts) for c in cells)
-
+    masks = value_masks(inputs, spaces, cells)
     missing: list[dict] = []
     total = 0
     absent_gap: dict[str, bool] = {}
-    for combo in itertools.product(*spaces):
+    for combo, rows_matching in product_masks(spaces, masks, (1 << len(cells)) - 1):
         env = dict(zip(inputs, combo, strict=True))
         if not applies(env):
             continue
         gone = [n for n, v in env.items() if v is None]
-        covered = matched(env)
+        covered = bool(rows_matching)
         if not gone:
             total += 1
             if not covered:
@@ -119,8 +118,11 @@ def _completeness(ctx: Context, index: int, tid: str, rows: list[Info], cells: l
 
 def _overlaps(ctx: Context, tid: str, rows: list[Info], cells: list[Cells],
               inputs: list[str]) -> None:
+    flat = [tuple(t for ts in c.values() for t in ts) for c in cells]
+    index = OverlapIndex(ctx.p, [[c] for c in flat])
     for j in range(len(rows)):
-        for i in range(j):
+        candidates = index.query(flat[j]) & ((1 << j) - 1)
+        for i in bits(candidates):
             common = []
             for n in inputs:
                 a, b = cells[i].get(n, []), cells[j].get(n, [])
@@ -145,24 +147,24 @@ def _overlaps(ctx: Context, tid: str, rows: list[Info], cells: list[Cells],
 
 def _dead_rows(ctx: Context, tid: str, rows: list[Info], cells: list[Cells],
                inputs: list[str], stage: int) -> None:
+    values = [_input_values(ctx, n, cells, stage) for n in inputs]
+    masks = value_masks(inputs, values, cells)
+    positions = [Positions(vals) for vals in values]
     for j in range(1, len(rows)):
         if not rows[j].reached:
             continue
-        spaces = []
-        for n in inputs:
-            own = cells[j].get(n, [])
-            spaces.append([v for v in _input_values(ctx, n, cells, stage)
-                           if all(t.holds(v) for t in own)])
+        spaces, row_masks = [], []
+        for n, vals, mask, where in zip(inputs, values, masks, positions, strict=True):
+            keep = where.matching(cells[j].get(n, []))
+            spaces.append([vals[k] for k in keep])
+            row_masks.append([mask[k] for k in keep])
         if math.prod(len(s) for s in spaces) > MAX_ENUMERATION:
             continue
         covering: dict[int, None] = {}
-        for combo in itertools.product(*spaces):
-            env = dict(zip(inputs, combo, strict=True))
-            hit = next((i for i in range(j) if all(
-                t.holds(env[n]) for n, ts in cells[i].items() for t in ts)), None)
-            if hit is None:
+        for _, earlier in product_masks(spaces, row_masks, (1 << j) - 1):
+            if not earlier:
                 break
-            covering[hit] = None
+            covering[lowest(earlier)] = None
         else:
             if not all(spaces):
                 continue

@@ -12,12 +12,15 @@ def check_unreachable(ctx: Context) -> None:
     """Report every rule, table row, table or plan target that reachability left dead."""
     dead = [i for i in ctx.infos if not i.reached]
     tables_done: set[str] = set()
+    all_dead: dict[str, bool] = {}
     for info in dead:
         rule = info.rule
         if rule.origin == "table":
             tid = rule.group or ""
             rows = ctx.table_rows(tid)
-            if all(not r.reached for r in rows):
+            if tid not in all_dead:
+                all_dead[tid] = all(not r.reached for r in rows)
+            if all_dead[tid]:
                 if tid not in tables_done:
                     tables_done.add(tid)
                     index = next(k for k, t in enumerate(ctx.tables) if t["id"] == tid)
