@@ -130,3 +130,18 @@ def test_decision_encoder_with_a_request_id():
 def test_msgspec_keeps_integers_exact():
     assert msgspec.json.decode(b"123456789012345678901234567890") == 123456789012345678901234567890
     assert math.isinf(json.loads("1e400"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_canonical_bytes_are_canonical_json(value):
+    """sha256_of takes msgspec for data without floats: the same bytes as canonical_json."""
+    from engine.core.decision import canonical_bytes
+
+    try:
+        expected = canonical_json(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: neither can write it
+        with pytest.raises(UnicodeEncodeError):
+            canonical_bytes(value)
+        return
+    assert canonical_bytes(value) == expected

@@ -152,7 +152,7 @@ class _Records:
             self.write(_csv_row((n, d.ticket_id, d.priority, d.requested_priority, d.plan, due,
                                  sla_state(d), fired, "")))
         else:
-            self.write(self.encoder.encode(d) + b"\n")
+            self.write(self.encoder.encode(d, b"\n"))
 
     def rejected(self, n: int, ticket_id: str | None, problems: Sequence[Diagnostic]) -> None:
         problems = sorted(problems, key=Diagnostic.sort_key)

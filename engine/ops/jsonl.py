@@ -153,75 +153,107 @@ _BOOL = {True: b"true", False: b"false", None: b"null"}
 class DecisionEncoder:
     """`decision.canonical()` as bytes, fast: the bytes a cached outcome shares are kept.
 
-    A decision's record is a template per outcome (priority, actions, channels, ...: the same
-    objects for every ticket of one cache entry) around the per-ticket fields (ticket id, input
-    digest, requested priority, SLA), and a trace made of events whose bytes are kept per event
-    (a cached trace re-reads some matched values per ticket: those events are new objects).
+    A record is a template per outcome (priority, actions, channels, ...: the same objects for
+    every ticket of one cache entry) around the per-ticket fields (input digest, requested
+    priority, SLA, ticket id) and the trace, whose events' bytes are kept per event (a cached
+    trace re-reads some matched values per ticket: those events are new objects, kept by
+    content). Each template is checked against the full encoding when it is built; memos are
+    bounded (cleared when full).
     """
 
     def __init__(self) -> None:
+        self._outcomes: dict[int, tuple] = {}   # id(outcome) -> outcome, ..., parts, trace
+        self._seen: dict[int, None] = {}        # ids met once: kept on their second sighting
         self._heads: dict[tuple, tuple[tuple, tuple[bytes, ...] | None]] = {}
         self._events: dict[int, tuple[TraceEvent, bytes]] = {}
         self._similar: dict[tuple, tuple[object, object, object, bytes]] = {}
         self._slas: dict[tuple, tuple[bytes, ...] | None] = {}
 
-    def encode(self, d: Decision) -> bytes:
-        """The canonical JSON bytes of `d.to_json()`."""
-        o = d.outcome
+    def encode(self, d: Decision, end: bytes = b"") -> bytes:
+        """The canonical JSON bytes of `d.to_json()`, then `end` (e.g. a newline)."""
         if d.request_id is not None:
-            return _encode(d.to_json())
+            return _encode(d.to_json()) + end
+        o = d.outcome
+        hit = self._outcomes.get(id(o))
+        if hit is not None and hit[0] is o and hit[1] is d.policy and hit[2] is d.now \
+                and hit[3] == (d.sla is None):
+            parts, trace = hit[4], hit[5]
+        else:
+            parts = self._parts(d)
+            if parts is None:
+                return _encode(d.to_json()) + end
+            trace = self._trace(d)
+            if self._again(id(o)):
+                if len(self._outcomes) >= _MEMO_SIZE:
+                    self._outcomes.clear()
+                self._outcomes[id(o)] = o, d.policy, d.now, d.sla is None, parts, trace
+        return self._join(d, parts, b'"' + d.input_digest.encode("ascii") + b'"', trace, end)
+
+    def _again(self, key: int) -> bool:
+        """Whether an object (by id) was met before. Only objects met twice are kept: a
+        cached outcome or event is met again, one rebuilt for a single ticket is not (keeping
+        those would fill the memos and slow the garbage collector)."""
+        seen = self._seen
+        if key in seen:
+            return True
+        if len(seen) >= _MEMO_SIZE:
+            seen.clear()
+        seen[key] = None
+        return False
+
+    def _join(self, d: Decision, parts: tuple[bytes, ...], digest: bytes, trace: bytes,
+              end: bytes = b"") -> bytes:
+        return b"".join((parts[0], digest, parts[1], _encode(d.requested_priority), parts[2],
+                         self._sla(d.sla), parts[3], encode(d.ticket_id), parts[4], trace,
+                         parts[5], end))
+
+    def _parts(self, d: Decision) -> tuple[bytes, ...] | None:
+        """The record's bytes around its per-ticket fields and trace; outcomes that differ
+        only in their trace (matched values re-read) share them."""
+        o = d.outcome
         shared = (o.actions, o.channels, o.obligations, o.notes, o.suppressed, d.policy)
         key = (*map(id, shared), o.priority, o.plan, o.sla_reason, d.sla is None, d.now)
         hit = self._heads.get(key)
-        if hit is None or any(a is not b for a, b in zip(hit[0], shared, strict=True)):
-            parts = self._head(d)
-            if len(self._heads) >= _MEMO_SIZE:
-                self._heads.clear()
-            self._heads[key] = shared, parts
-            if parts is None or self._compose(d, parts) != _encode(d.to_json()):
-                self._heads[key] = shared, None
-        else:
-            parts = hit[1]
-        if parts is None:
-            return _encode(d.to_json())
-        return self._compose(d, parts)
-
-    def _compose(self, d: Decision, parts: tuple[bytes, ...]) -> bytes:
-        return b"".join((parts[0], _encode(d.input_digest), parts[1],
-                         _encode(d.requested_priority), parts[2], self._sla(d.sla), parts[3],
-                         encode(d.ticket_id), parts[4], self._trace(d), parts[5]))
-
-    @staticmethod
-    def _head(d: Decision) -> tuple[bytes, ...] | None:
+        if hit is not None and all(a is b for a, b in zip(hit[0], shared, strict=True)):
+            return hit[1]
         record = d.to_json()
         for f in _FIELDS:
             record[f] = _MARKS[f]
-        parts = tuple(_SPLIT.split(_encode(record)))
-        return parts if len(parts) == len(_FIELDS) + 1 else None
+        parts: tuple[bytes, ...] | None = tuple(_SPLIT.split(_encode(record)))
+        if len(parts) != len(_FIELDS) + 1 or self._join(
+                d, parts, _encode(d.input_digest), self._trace(d)) != _encode(d.to_json()):
+            parts = None
+        if len(self._heads) >= _MEMO_SIZE:
+            self._heads.clear()
+        self._heads[key] = shared, parts
+        return parts
 
     def _trace(self, d: Decision) -> bytes:
         events = self._events
         out = []
         for e in d.outcome.trace:
             hit = events.get(id(e))
-            if hit is None or hit[0] is not e:
-                hit = events[id(e)] = e, self._event(e)
+            if hit is not None and hit[0] is e:
+                out.append(hit[1])
+                continue
+            data = self._event(e)
+            if self._again(id(e)):
                 if len(events) >= _MEMO_SIZE:
                     events.clear()
-            out.append(hit[1])
+                events[id(e)] = e, data
+            out.append(data)
         return b"[" + b",".join(out) + b"]"
 
     def _event(self, e: TraceEvent) -> bytes:
-        """A trace event not seen before: a cached one whose matched values were read from this
+        """A trace event not seen before: one whose matched values were re-read from this
         ticket shares everything else with its original (kept by content)."""
         try:
             key = (e.seq, e.kind, e.rule, e.stage, e.because, e.matched,
                    tuple(v.__class__ for _, v in e.matched),
                    id(e.citation), id(e.changes), id(e.source))
-            hash(key)
+            hit = self._similar.get(key)
         except TypeError:  # an unhashable matched value
             return encode(e.to_json())
-        hit = self._similar.get(key)
         if hit is None or hit[0] is not e.citation or hit[1] is not e.changes \
                 or hit[2] is not e.source:
             if len(self._similar) >= _MEMO_SIZE:
@@ -241,13 +273,12 @@ class DecisionEncoder:
                 if f in record:
                     record[f] = _MARKS[f]
             parts = tuple(_SPLIT.split(_encode(record)))
-            if len(parts) != len(record.keys() & _SLA_FIELDS) + 1:
+            if len(parts) != len(record.keys() & _SLA_FIELDS) + 1 or \
+                    self._sla_of(sla, parts) != _encode(sla.to_json()):
                 parts = None
             if len(self._slas) >= _MEMO_SIZE:
                 self._slas.clear()
             self._slas[key] = parts
-            if parts is not None and self._sla_of(sla, parts) != _encode(sla.to_json()):
-                self._slas[key] = parts = None
         if parts is None:
             return _encode(sla.to_json())
         return self._sla_of(sla, parts)

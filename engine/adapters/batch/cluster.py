@@ -28,7 +28,7 @@ from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.batch import BatchResult
 from engine.ops.summary import Summary
 
-#: Input bytes per partition (uncompressed input; gzip input is one partition).
+#: Most input bytes per partition (uncompressed input; gzip input is one partition).
 BLOCK_BYTES = 64 << 20
 
 
@@ -62,20 +62,27 @@ def run_dask(job, source: PolicySource, now: datetime | None) -> BatchResult:
     from engine.adapters.batch.job import parse_size
 
     pattern = part_pattern(job.output, job.fmt)
-    block_bytes = parse_size(job.partition_size) if job.partition_size else BLOCK_BYTES
+    if "://" not in job.input:  # a local path: say it is missing before a cluster starts
+        try:
+            open(job.input, "rb").close()
+        except OSError as exc:
+            raise files.io_problem("input_unreadable", "read", job.input, exc) from None
     gz = files.is_gzip(job.input)
-    try:
-        _, blocks = read_bytes(job.input, delimiter=b"\n", sample=False,
-                               blocksize=None if gz else block_bytes,
-                               compression="gzip" if gz else None)
-    except (OSError, ValueError) as exc:
-        raise files.io_problem("input_unreadable", "read", job.input, exc) from None
-    blocks = blocks[0]
-    _clear(pattern)
     options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
                            source_name=job.input, gzip=files.is_gzip(pattern),
                            thread="dedicated")
     with _client(job, Client, LocalCluster) as client:
+        workers = len(client.scheduler_info().get("workers", {})) or 1
+        block_bytes = parse_size(job.partition_size) if job.partition_size else \
+            _block_size(job.input, workers)
+        try:
+            _, blocks = read_bytes(job.input, delimiter=b"\n", sample=False,
+                                   blocksize=None if gz else block_bytes,
+                                   compression="gzip" if gz else None)
+        except (OSError, ValueError) as exc:
+            raise files.io_problem("input_unreadable", "read", job.input, exc) from None
+        blocks = blocks[0]
+        _clear(pattern)
         counts = dask.compute(*[dask.delayed(count_lines)(b) for b in blocks])
         firsts = [1 + before for before in accumulate((0, *counts[:-1]))] if counts else []
         shipped = client.scatter(source, broadcast=True)
@@ -97,6 +104,15 @@ def run_dask(job, source: PolicySource, now: datetime | None) -> BatchResult:
     for r in results:
         total.merge(r)
     return total
+
+
+def _block_size(path: str, workers: int) -> int:
+    """Partitions of at most BLOCK_BYTES, at least four per worker (so none waits at the end)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:  # a URL: dask reads it
+        return BLOCK_BYTES
+    return max(1 << 20, min(BLOCK_BYTES, -(-size // (4 * workers))))
 
 
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ process pool and in each Dask partition, so their bytes are the same.
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,15 +99,21 @@ def init_worker(source: PolicySource, thread: ThreadMode = "caller") -> None:
     prepared(source, thread)
 
 
+class _Pieces(list):
+    """A sink that keeps the lines written to it (joined once, not copied per write)."""
+
+    write = list.append
+
+
 def decide_chunk(source: PolicySource, options: ChunkOptions, first_line: int,
                  lines: Sequence[bytes]) -> tuple[bytes, BatchResult]:
     """One chunk's output bytes (one gzip member when compressing) and its counts."""
     cp, evaluator, encoder = prepared(source, options.thread)
-    out = io.BytesIO()
+    out = _Pieces()
     result = run_batch(lines, out, evaluator, policy=cp, now=options.now,
                        source_name=options.source_name, first_line=first_line, fmt=options.fmt,
                        header=first_line == 1, summary=options.summary, encoder=encoder)
-    data = out.getvalue()
+    data = b"".join(out)
     if options.gzip:
         data = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
     return data, result
