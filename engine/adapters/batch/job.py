@@ -180,10 +180,12 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource,
         total.merge(result)
         if bar is not None:
             bar.update(source_in.position() - bar.n if source_in.size else result.lines)
+            bar.set_postfix_str(f"{total.lines:,} lines, {total.rejected:,} rejected",
+                                refresh=False)
 
     try:
         items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
-        run_local(items, emit, source, options, job.workers or default_workers())
+        run_local(items, emit, source, options, _workers(job, source_in))
         if not wrote and not done.lines:  # an empty input: a CSV header, a valid gzip file
             out.write(files.empty_output(job.fmt == "csv", out.gzip))
         out.commit()
@@ -193,6 +195,16 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource,
         out.close()
         source_in.close()
     return total, done.lines
+
+
+def _workers(job: BatchJob, source_in: files.Input) -> int:
+    """--workers, or the cores; a small file is decided here (starting workers costs more)."""
+    if job.workers is not None:
+        return job.workers
+    if source_in.size is not None and source_in.size <= 2 * files.CHUNK_BYTES \
+            and not files.is_gzip(source_in.name):
+        return 1
+    return default_workers()
 
 
 def _items(chunks: Iterator[tuple[int, list[bytes]]], skip: int, replay: bool
