@@ -274,5 +274,86 @@ def serve_cmd(check: bool, **options) -> None:
         raise _Fail(EXIT_INPUT)
 
 
+# --------------------------------------------------------------------------- batch and report
+
+
+@main.command("batch")
+@_policy_opt
+@click.option("--mapping", metavar="M", help="Read each line as a helpdesk payload mapped by M.")
+@_now_opt
+@click.option("-o", "--output", metavar="OUT", help="Output file (`.gz`: gzip; default stdout); "
+              "with --dask a pattern such as `out/part-*.jsonl`.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              help="jsonl: one decision or error record per line; csv: flat columns.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (default: the machine's cores).")
+@click.option("--resume", is_flag=True, help="Continue a killed or failed run from OUT.partial.")
+@click.option("--summary", is_flag=True, help="Print counts by priority, rule, plan and SLA.")
+@click.option("--summary-format", type=click.Choice(["text", "markdown", "json"]),
+              default="text", help="How --summary is printed.")
+@click.option("--dask", metavar="tcp://HOST:PORT|local",
+              help="Decide on a Dask cluster (`local`: a LocalCluster of --workers processes).")
+@click.option("--partition-size", "partition_size", metavar="SIZE",
+              help="--dask: input per partition, e.g. `64MiB` (the default).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.argument("source", metavar="IN.jsonl|-")
+def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | None, fmt: str,
+              workers: int | None, resume: bool, summary: bool, summary_format: str,
+              dask: str | None, partition_size: str | None, progress: bool | None,
+              source: str) -> None:
+    """Decide every ticket of a JSON lines file: one output line per input line, in order.
+
+    Prints `N decided, E rejected, T s` on stderr; exit 0 all decided, 1 some rejected,
+    2 usage or unusable input, 3 a worker failed.
+    """
+    from engine.adapters.batch.job import BatchJob, run_job
+
+    job = BatchJob(policy=policy, input=source, output=output, now=now, fmt=fmt,
+                   workers=workers, resume=resume, summary=summary, mapping=mapping, dask=dask,
+                   partition_size=partition_size, progress=progress)
+    try:
+        done = run_job(job)
+    except KeyboardInterrupt:
+        kept = f"; the lines written so far are kept in `{output}.partial`, rerun with " \
+            "--resume to continue" if output not in (None, "-") else ""
+        click.echo(f"interrupted{kept}", err=True)
+        raise _Fail(130) from None
+    if not done.ok:
+        _report(done.diagnostics)
+        raise _Fail(_EXIT[done.status])
+    r = done.result
+    if summary and r.summary is not None:
+        click.echo(r.summary.render(summary_format), nl=False, err=output in (None, "-"))
+    click.echo(f"{r.decided} decided, {r.rejected} rejected, {done.seconds:.1f} s", err=True)
+    raise _Fail(EXIT_FINDINGS if r.rejected else 0)
+
+
+@main.command("report")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text")
+@click.argument("paths", nargs=-1, required=True, metavar="OUT.jsonl...")
+def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
+    """Summarise batch output (JSON lines, `.gz` too, several files or `-`): decisions by
+    priority, reclassifications by rule, SLA by plan and priority, no-guarantee reasons."""
+    from engine.adapters.batch.files import BatchIOError, Input
+
+    total, problems = app.Summary(), []
+    for path in paths:
+        try:
+            source = Input(path)
+            try:
+                summary, diags = app.summarize(source.lines(), source.name)
+            finally:
+                source.close()
+        except BatchIOError as exc:
+            problems.append(exc.diagnostic)
+            continue
+        total.merge(summary)
+        problems += diags
+    _report(problems)
+    click.echo(total.render(fmt), nl=False)
+    raise _Fail(EXIT_INPUT if problems else 0)
+
+
 if __name__ == "__main__":
     main()

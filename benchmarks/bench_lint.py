@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from engine.load.loader import load_yaml_file  # noqa: E402
 from lint_policies import scale_policy  # noqa: E402
 
 from engine.author.lint import lint_policy  # noqa: E402
 from engine.check.files import check_file  # noqa: E402
+from engine.load import load_yaml_file  # noqa: E402
 
 GOALS = {2000: 5.0, 10000: 60.0}
 

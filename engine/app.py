@@ -595,3 +595,13 @@ def list_policies() -> PolicyList:
         rows.append(PolicyInfo(pid, cp.version, cp.digest, cp.policy.title, cp.policy.file))
     status = Status.POLICY_ERROR if problems else Status.OK
     return PolicyList(status, _sorted(problems), tuple(rows))
+
+
+# --------------------------------------------------------------------------- batch
+# `run_batch` (engine/ops/batch.py): ticket lines in, one decision or error record out per line;
+# the one implementation the command line, a service and every worker or partition share.
+
+from engine.ops.batch import BatchResult, run_batch  # noqa: E402
+from engine.ops.summary import Summary, summarize  # noqa: E402
+
+__all__ += ["BatchResult", "Summary", "run_batch", "summarize"]

@@ -8,7 +8,7 @@ from conftest import ROOT
 
 # action, field, event kind and function names
 NOT_CODES = {"no_guarantee", "no_guarantee_reason", "ticket_id", "no_match", "no_sla",
-             "mapping_for"}
+             "mapping_for", "no_target"}
 PREFIXES = ("yaml", "json", "schema", "ticket", "calendar", "engine", "test", "file", "unknown",
             "bad", "fact", "table", "plan", "rule", "reserved", "duplicate", "type", "operator",
             "number", "missing", "condition", "no", "fixed", "firing", "evaluation", "mapping",

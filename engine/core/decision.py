@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import msgspec
+
 from engine.core.clock import Clock, Held, HistoryEntry
 from engine.core.durations import format_duration, parse_duration
 from engine.core.model import Target
@@ -32,7 +34,34 @@ def canonical_json(value: object) -> str:
 
 def sha256_of(value: object) -> str:
     """`sha256:<hex>` of the canonical JSON of `value`."""
-    return "sha256:" + hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+_msgspec_sorted = msgspec.json.Encoder(order="sorted").encode
+_PLAIN = frozenset({str, bool, int, type(None)})
+
+
+def canonical_bytes(value: object) -> bytes:
+    """`canonical_json(value)` as UTF-8 bytes. JSON data without floats takes msgspec, which
+    writes exactly those bytes (it spells some floats otherwise: `1e16` for `1e+16`)."""
+    if _plain(value, 0):
+        return _msgspec_sorted(value)
+    return canonical_json(value).encode("utf-8")
+
+
+def _plain(value: object, depth: int) -> bool:
+    """Strings, booleans, integers, null, and lists and string-keyed objects of them."""
+    kind = value.__class__
+    if kind in _PLAIN:
+        return True
+    if depth > 16:
+        return False
+    if kind is dict:
+        return all(k.__class__ is str and (v.__class__ in _PLAIN or _plain(v, depth + 1))
+                   for k, v in value.items())
+    if kind is list:
+        return all(v.__class__ in _PLAIN or _plain(v, depth + 1) for v in value)
+    return False
 
 
 class Citation(NamedTuple):
@@ -360,6 +389,12 @@ class Decision:
                         request_id=request_id, ignored_fields=self.ignored_fields,
                         warnings=self.warnings, history=self._history,
                         clocks=self._clocks, held=self._held, lazy=self._lazy)
+
+    @property
+    def snapshot_only(self) -> bool:
+        """True for a decision of one snapshot (no history, clocks or held facts)."""
+        return (self._lazy is None and self._history is None and self._clocks is None
+                and self._held is None)
 
     def with_timeline(self, lazy: Callable[[], tuple]) -> Decision:
         """The same decision with its history, clocks and held facts computed by `lazy`

@@ -1,0 +1,203 @@
+"""Batch throughput, side by side in one run: the core, the command with 1 and 2 workers, Dask,
+and the I/O floor.
+
+    python benchmarks/bench_batch.py [--tickets 1000000] [--policy cloudtalk] [--no-dask]
+
+On 1,000,000 realistic tickets (tests/batch_corpus.py: the evaluate benchmark's Zipf-distributed
+facts, half answered), written as JSON lines to a temporary folder, in lines/s:
+
+- (a) core: `Evaluator.evaluate_many` over the same tickets already parsed, one process
+      (parsed 50,000 at a time, untimed, so memory stays bounded; one evaluator throughout);
+- (b) `ticket-policy batch --workers 1` (the command, wall clock, process start included);
+- (c) `--workers 2`;  (d) `--dask local --workers 2` (LocalCluster start included);
+- floor: read, parse and write each line back (the batch reader, parser and encoder), no
+  evaluation, one process.
+
+Goals: (b) >= 0.6 x (a), (c) >= 1.8 x (b), (d) >= 0.8 x (c). Also: the JSON libraries on our
+lines (parse a ticket line, encode a decision record). Not a test: figures depend on the
+machine (and on what else it runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import msgspec  # noqa: E402
+from batch_corpus import tickets  # noqa: E402
+
+from engine import Evaluator, load_policy  # noqa: E402
+from engine.adapters.batch.files import Input  # noqa: E402
+from engine.ops.jsonl import DecisionEncoder, encode, parse_line  # noqa: E402
+
+BLOCK = 50_000
+
+
+def write_corpus(cp, n: int, path: Path) -> None:
+    with open(path, "wb") as f:
+        for start in range(0, n, BLOCK):
+            for t in tickets(cp, min(BLOCK, n - start), seed=1000 + start):
+                f.write(msgspec.json.encode(t) + b"\n")
+
+
+def core(cp, path: Path) -> tuple[float, float]:
+    """(a): wall and CPU seconds evaluate_many takes over every ticket, parsed beforehand."""
+    decode = msgspec.json.Decoder().decode
+    evaluator = Evaluator()
+    wall = cpu = 0.0
+    with open(path, "rb") as f:
+        while True:
+            block = [decode(line) for _, line in zip(range(BLOCK), f, strict=False)]
+            if not block:
+                return wall, cpu
+            start, start_cpu = time.perf_counter(), time.process_time()
+            for _ in evaluator.evaluate_many(cp, block):
+                pass
+            wall += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
+
+
+def floor(path: Path, out: Path) -> tuple[float, float]:
+    """Read, parse and write each line back, no evaluation."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    source = Input(str(path))
+    with open(out, "wb") as f:
+        for n, raw in enumerate(source.lines(), 1):
+            data, _ = parse_line(raw, source.name, n)
+            f.write(encode(data) + b"\n")
+    source.close()
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def command(policy: str, path: Path, out: str, *extra: str) -> tuple[float, float]:
+    """Wall seconds of the command and the CPU seconds of the command's process (its pool's
+    workers are the fork server's children: not counted)."""
+    start, start_cpu = time.perf_counter(), _children_cpu()
+    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), "batch", "-p", policy,
+                        str(path), "-o", out, "--no-progress", *extra], cwd=ROOT,
+                       capture_output=True, text=True)
+    took = time.perf_counter() - start, _children_cpu() - start_cpu
+    if p.returncode not in (0, 1):
+        sys.exit(f"batch failed ({p.returncode}): {p.stderr}")
+    return took
+
+
+def json_libraries(cp, n: int = 20_000) -> list[str]:
+    """µs per line: parse a ticket line, encode a decision record (orjson if installed)."""
+    lines = [json.dumps(t).encode() for t in tickets(cp, n, seed=5)]
+    records = [d.to_json() for d in Evaluator().evaluate_many(
+        cp, [json.loads(x) for x in lines])]
+    libs = {"json": (json.loads, lambda r: json.dumps(r, sort_keys=True, separators=(",", ":"),
+                                                      ensure_ascii=False).encode()),
+            "msgspec": (msgspec.json.Decoder().decode,
+                        msgspec.json.Encoder(order="sorted").encode)}
+    try:
+        import orjson
+
+        libs["orjson"] = (orjson.loads, lambda r: orjson.dumps(r, option=orjson.OPT_SORT_KEYS))
+    except ImportError:
+        pass
+    out = []
+    for name, (loads, dumps) in libs.items():
+        best_parse = best_encode = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for x in lines:
+                loads(x)
+            best_parse = min(best_parse, time.perf_counter() - start)
+            start = time.perf_counter()
+            for r in records:
+                dumps(r)
+            best_encode = min(best_encode, time.perf_counter() - start)
+        out.append(f"  {name:<8} parse a ticket line {best_parse / n * 1e6:6.2f} µs   "
+                   f"encode a decision record {best_encode / n * 1e6:6.2f} µs")
+    encoder = DecisionEncoder()
+    decisions = list(Evaluator().evaluate_many(cp, [json.loads(x) for x in lines]))
+    for d in decisions:
+        encoder.encode(d)
+    start = time.perf_counter()
+    for d in decisions:
+        encoder.encode(d)
+    out.append(f"  DecisionEncoder (msgspec, shared parts reused)            "
+               f"{(time.perf_counter() - start) / n * 1e6:6.2f} µs")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--policy", default="cloudtalk")
+    ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--dir", help="where the corpus and outputs go (default: a temp folder)")
+    args = ap.parse_args()
+    cp = load_policy(args.policy)
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-batch-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "tickets.jsonl"
+    n = args.tickets
+    print(f"{n:,} tickets, policy {args.policy}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}")
+    write_corpus(cp, n, corpus)
+    print(f"corpus: {corpus.stat().st_size / 1e6:,.0f} MB")
+    rows = []
+    rows.append(("(a) core: evaluate_many, parsed tickets", core(cp, corpus)))
+    out = folder / "out.jsonl"
+    rows.append(("floor: read, parse, write back", floor(corpus, out)))
+    out.unlink()
+    rows.append(("(b) batch --workers 1", command(args.policy, corpus, str(out),
+                                                  "--workers", "1")))
+    size = out.stat().st_size
+    out.unlink()
+    wall, _ = command(args.policy, corpus, str(out), "--workers", "2")
+    rows.append(("(c) batch --workers 2", (wall, None)))
+    out.unlink()
+    if not args.no_dask:
+        parts = folder / "parts"
+        wall, _ = command(args.policy, corpus, str(parts / "part-*.jsonl"), "--dask", "local",
+                          "--workers", "2")
+        rows.append(("(d) batch --dask local --workers 2", (wall, None)))
+        shutil.rmtree(parts)
+    print(f"output: {size / 1e6:,.0f} MB ({size / n:,.0f} bytes per line)")
+    rate = {label[:3]: n / wall for label, (wall, _) in rows}
+    for label, (wall, cpu) in rows:
+        spent = (f"{cpu:6.1f} s CPU: {n / cpu:,.0f} lines per CPU second" if cpu else
+                 "CPU n/a: several processes")
+        print(f"  {label:<40} {n / wall:>10,.0f} lines/s  ({wall:6.1f} s wall, {spent})")
+    goals = [("(b)/(a)", "(b)", "(a)", 0.6), ("(c)/(b)", "(c)", "(b)", 1.8),
+             ("(d)/(c)", "(d)", "(c)", 0.8)]
+    for name, top, bottom, goal in goals:
+        if top in rate and bottom in rate:
+            ratio = rate[top] / rate[bottom]
+            verdict = "met" if ratio >= goal else "NOT met"
+            print(f"  {name} = {ratio:.2f}  (goal >= {goal}: {verdict})")
+    cpu = {label[:3]: c for label, (_, c) in rows if c}
+    if "(a)" in cpu and "(b)" in cpu:
+        print(f"  (b)/(a) by CPU time (what a busy machine does not distort as much) = "
+              f"{cpu['(a)'] / cpu['(b)']:.2f}")
+    print("json libraries on these lines (best of 3):")
+    for line in json_libraries(cp):
+        print(line)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    if not args.dir:
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()

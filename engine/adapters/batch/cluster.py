@@ -1,0 +1,184 @@
+"""Batch on a Dask cluster: `--dask tcp://scheduler:8786` (an existing cluster) or `--dask local`
+(a `distributed.LocalCluster` of `--workers` processes, one thread each).
+
+The input is cut into blocks of whole lines (`dask.bytes.read_bytes`, one block for gzip
+input); a first pass counts each block's lines, so every partition knows its first line number;
+then a `dask.bag` of one partition per block runs the same `decide_chunk` (and so
+`run_batch` and `Evaluator.evaluate_many`) as a local run, writing `part-NNNNN` files whose
+concatenation, in order, is the local run's output (for `.gz` parts: its text). The policy is
+scattered to the workers as its source text and digest, compiled once per worker process and
+the digest checked. Input and output paths must mean the same files on every worker (a
+shared file system); the cluster's workers need ticket-policy installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+from datetime import datetime
+from itertools import accumulate
+from pathlib import Path
+
+from engine.adapters.batch import files
+from engine.adapters.batch.worker import ChunkOptions, PolicySource, decide_chunk
+from engine.core.diagnostics import Diagnostic, Location
+from engine.ops.batch import BatchResult
+from engine.ops.summary import Summary
+
+#: Most input bytes per partition (uncompressed input; gzip input is one partition).
+BLOCK_BYTES = 64 << 20
+
+
+def part_pattern(output: str, fmt: str) -> str:
+    """`-o` as a part-file pattern: `out/part-*.jsonl` as given; `out` -> `out/part-*.jsonl`.
+    One `*`, in the file name."""
+    if "*" not in output:
+        return str(Path(output) / f"part-*.{fmt}")
+    if output.count("*") != 1 or "*" not in Path(output).name:
+        raise files.BatchIOError(Diagnostic(
+            "bad_output", f"`{output}`: one `*` in the file name stands for the partition",
+            location=Location(file="-o"), hint="e.g. -o 'out/part-*.jsonl'"))
+    return output
+
+
+def run_dask(job, source: PolicySource, now: datetime | None) -> BatchResult:
+    """Decide `job.input` on the cluster; the counts (and summary) of every partition."""
+    try:
+        import dask
+        import dask.bag as db
+        from dask.bytes import read_bytes
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise files.BatchIOError(Diagnostic(
+            "dask_unavailable", f"dask is not installed ({exc})", location=Location(
+                file="--dask"), hint="pip install 'ticket-policy[dask]'")) from None
+    if job.resume:
+        raise files.BatchIOError(Diagnostic(
+            "bad_resume", "--resume does not apply to --dask (each part is written whole)",
+            location=Location(file="--resume"), hint="rerun without --resume"))
+    from engine.adapters.batch.job import parse_size
+
+    pattern = part_pattern(job.output, job.fmt)
+    if "://" not in job.input:  # a local path: say it is missing before a cluster starts
+        try:
+            open(job.input, "rb").close()
+        except OSError as exc:
+            raise files.io_problem("input_unreadable", "read", job.input, exc) from None
+    gz = files.is_gzip(job.input)
+    options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
+                           source_name=job.input, gzip=files.is_gzip(pattern),
+                           thread="dedicated")
+    with _client(job, Client, LocalCluster) as client:
+        workers = len(client.scheduler_info().get("workers", {})) or 1
+        block_bytes = parse_size(job.partition_size) if job.partition_size else \
+            _block_size(job.input, workers)
+        try:
+            _, blocks = read_bytes(job.input, delimiter=b"\n", sample=False,
+                                   blocksize=None if gz else block_bytes,
+                                   compression="gzip" if gz else None)
+        except (OSError, ValueError) as exc:
+            raise files.io_problem("input_unreadable", "read", job.input, exc) from None
+        blocks = blocks[0]
+        _clear(pattern)
+        counts = dask.compute(*[dask.delayed(count_lines)(b) for b in blocks])
+        firsts = [1 + before for before in accumulate((0, *counts[:-1]))] if counts else []
+        shipped = client.scatter(source, broadcast=True)
+        parts = db.from_delayed([
+            dask.delayed(decide_partition)(block, first, part_name(pattern, i, len(blocks)),
+                                           shipped, options)
+            for i, (block, first) in enumerate(zip(blocks, firsts, strict=True))])
+        future = client.compute(parts)
+        if job.progress if job.progress is not None else sys.stderr.isatty():
+            from distributed import progress
+
+            with contextlib.redirect_stdout(sys.stderr):
+                progress(future)
+        try:
+            results = future.result()
+        except OSError as exc:  # a worker could not write its part
+            raise files.io_problem("output_unwritable", "write", pattern, exc) from None
+    total = BatchResult(summary=Summary() if job.summary else None)
+    for r in results:
+        total.merge(r)
+    return total
+
+
+def _block_size(path: str, workers: int) -> int:
+    """Partitions of at most BLOCK_BYTES, at least four per worker (so none waits at the end)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:  # a URL: dask reads it
+        return BLOCK_BYTES
+    return max(1 << 20, min(BLOCK_BYTES, -(-size // (4 * workers))))
+
+
+@contextlib.contextmanager
+def _client(job, client_cls, cluster_cls):
+    if job.dask == "local":
+        cluster = cluster_cls(n_workers=job.workers or 2, threads_per_worker=1, processes=True,
+                              dashboard_address=None, silence_logs=logging.ERROR)
+        with cluster, client_cls(cluster) as client:
+            yield client
+        return
+    try:
+        client = client_cls(job.dask, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise files.BatchIOError(Diagnostic(
+            "dask_unreachable", f"cannot reach the dask scheduler `{job.dask}`: {exc}",
+            location=Location(file="--dask"),
+            hint="a scheduler address such as tcp://host:8786, or `local`")) from None
+    with client:
+        yield client
+
+
+def part_name(pattern: str, index: int, parts: int) -> str:
+    return pattern.replace("*", f"{index:05d}")
+
+
+def _clear(pattern: str) -> None:
+    """Parts of an earlier run under the same pattern go (they would be concatenated): the
+    regular files whose name is the pattern with five digits for `*`."""
+    folder = Path(pattern).parent
+    head, _, tail = Path(pattern).name.partition("*")
+    ours = re.compile(re.escape(head) + r"[0-9]{5}" + re.escape(tail))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            if ours.fullmatch(old.name) and old.is_file() and not old.is_symlink():
+                old.unlink()
+    except OSError as exc:
+        raise files.io_problem("output_unwritable", "write", str(folder), exc) from None
+
+
+# ---- on the workers -----------------------------------------------------------------------
+
+
+def count_lines(block: bytes) -> int:
+    """Lines in a block of whole lines (the last may lack its newline)."""
+    return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
+
+
+def decide_partition(block: bytes, first: int, path: str, source: PolicySource,
+                     options: ChunkOptions) -> list[BatchResult]:
+    """Decide one block's lines chunk by chunk into `path` (written to `path.partial`, then
+    renamed); the partition's counts as a one-element list."""
+    lines = block.split(b"\n")
+    if not block or block.endswith(b"\n"):
+        lines.pop()
+    total = BatchResult(summary=Summary() if options.summary else None)
+    partial = path + files.PARTIAL
+    with open(partial, "wb") as out:
+        for i in range(0, len(lines), files.CHUNK_LINES):
+            data, result = decide_chunk(source, options, first + i,
+                                        lines[i:i + files.CHUNK_LINES])
+            out.write(data)
+            total.merge(result)
+        if not lines:  # an empty input: a CSV header, a valid gzip file
+            out.write(files.empty_output(options.fmt == "csv" and first == 1, options.gzip))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, path)
+    return [total]

@@ -1,0 +1,359 @@
+"""Batch files: input lines (plain or gzip, or stdin), deterministic chunks, and output written
+atomically with what `--resume` needs.
+
+**Output and resume.** Records for `OUT` are written to `OUT.partial` in the same folder, next to
+`OUT.partial.json` (what the run was: policy digest, `--now`, format, input name and size). On
+success the partial file is flushed, fsynced and renamed to `OUT`, and the folder fsynced; the
+manifest is removed. A killed or failed run leaves both, and nothing under `OUT`. `--resume`
+reads the manifest (it must describe the same run), keeps the partial file up to its last
+complete line — for gzip, its last complete gzip member: each chunk is one member — and
+continues with the next input line. Chunks are cut from the start of the input by line count and
+size alone, so the resumed file is byte for byte the file an uninterrupted run writes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from engine.core.diagnostics import Diagnostic, Location
+from engine.ops.jsonl import MAX_LINE_BYTES
+
+CHUNK_LINES = 1000
+CHUNK_BYTES = 1 << 20
+PARTIAL, MANIFEST = ".partial", ".partial.json"
+_READ = 1 << 16
+
+
+class BatchIOError(Exception):
+    """An input or output file failed; `diagnostic` says which and why."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def io_problem(code: str, verb: str, name: str, exc: BaseException,
+               hint: str | None = None) -> BatchIOError:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return BatchIOError(Diagnostic(code, f"cannot {verb} `{name}`: {reason[:1].lower()}"
+                                   f"{reason[1:]}", location=Location(file=name), hint=hint))
+
+
+def is_gzip(name: str) -> bool:
+    return name.endswith(".gz")
+
+
+# --------------------------------------------------------------------------- input
+
+
+class Input:
+    """An input file (gzip by its `.gz` name) or `-` (stdin), read as lines of bytes."""
+
+    def __init__(self, name: str):
+        self.name = "<stdin>" if name == "-" else name
+        try:
+            self.raw: BinaryIO = sys.stdin.buffer if name == "-" else open(name, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise io_problem("input_unreadable", "read", name, exc) from None
+        self.size = _size(self.raw)
+        self.stream: BinaryIO = (gzip.GzipFile(fileobj=self.raw, mode="rb") if is_gzip(name)
+                                 else self.raw)
+
+    def position(self) -> int:
+        """Bytes of the file read so far (compressed bytes for gzip)."""
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def lines(self) -> Iterator[bytes]:
+        """Each line without its newline; a line longer than MAX_LINE_BYTES is cut to
+        MAX_LINE_BYTES + 1 bytes (it is reported) and the rest skipped unread into memory."""
+        readline = self.stream.readline
+        limit = MAX_LINE_BYTES + 1
+        try:
+            while True:
+                line = readline(limit)
+                if not line:
+                    return
+                if line.endswith(b"\n"):
+                    yield line[:-1]
+                    continue
+                if len(line) >= limit:  # too long: skip to the end of the line
+                    rest = line
+                    while rest and not rest.endswith(b"\n"):
+                        rest = readline(_READ)
+                yield line
+        except (OSError, EOFError, zlib.error) as exc:
+            raise io_problem("input_unreadable", "read", self.name, exc) from None
+
+    def close(self) -> None:
+        if self.stream is not self.raw:
+            self.stream.close()
+        if self.raw is not sys.stdin.buffer:
+            self.raw.close()
+
+
+def _size(f: BinaryIO) -> int | None:
+    try:
+        st = os.fstat(f.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    import stat
+
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
+    """(first line number, lines): at most CHUNK_LINES lines and about CHUNK_BYTES, cut from
+    the start of the input by count and size only (so a resumed run cuts the same chunks)."""
+    first, batch, size = 1, [], 0
+    for line in lines:
+        batch.append(line)
+        size += len(line) + 1
+        if len(batch) >= CHUNK_LINES or size >= CHUNK_BYTES:
+            yield first, batch
+            first, batch, size = first + len(batch), [], 0
+    if batch:
+        yield first, batch
+
+
+def empty_output(csv: bool, compress: bool) -> bytes:
+    """What an empty input gives: nothing, or the CSV header; a gzip file holds that."""
+    from engine.ops.batch import csv_header
+
+    data = csv_header() if csv else b""
+    if compress:
+        from engine.adapters.batch.worker import GZIP_LEVEL
+
+        data = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+    return data
+
+
+# --------------------------------------------------------------------------- output
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What a partial file already holds."""
+
+    lines: int          # complete records (not counting a CSV header)
+    decided: int
+    rejected: int
+
+
+class Output:
+    """Records written to `OUT.partial`, renamed to `OUT` by `commit`; or to stdout (`-`)."""
+
+    def __init__(self, name: str | None, manifest: dict, *, resume: bool, csv: bool):
+        self.name = name
+        self.stdout = name is None or name == "-"
+        self.gzip = not self.stdout and is_gzip(name)
+        self.csv = csv
+        self.resumed = Resumed(0, 0, 0)
+        if self.stdout:
+            self.file: BinaryIO = sys.stdout.buffer
+            return
+        if _special(name):  # /dev/null, a pipe: written as it is, never replaced
+            if resume:
+                raise BatchIOError(Diagnostic(
+                    "bad_resume", f"`{name}` is not a regular file: it cannot be resumed",
+                    location=Location(file="--resume")))
+            try:
+                self.file = open(name, "wb")  # noqa: SIM115
+            except OSError as exc:
+                raise io_problem("output_unwritable", "write", name, exc) from None
+            self.stdout = True
+            return
+        self.final = Path(name)
+        self.partial = self.final.with_name(self.final.name + PARTIAL)
+        self.manifest = self.final.with_name(self.final.name + MANIFEST)
+        try:
+            if resume and self.partial.exists():
+                self.resumed = self._recover(manifest)
+                self.file = open(self.partial, "r+b")  # noqa: SIM115
+                self.file.seek(0, os.SEEK_END)
+            else:
+                self.file = open(self.partial, "wb")  # noqa: SIM115
+            self.manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
+                                     "utf-8")
+        except OSError as exc:
+            raise io_problem("output_unwritable", "write", str(self.partial), exc) from None
+
+    @property
+    def writing(self) -> str:
+        if self.stdout:
+            return self.name if self.name not in (None, "-") else "<stdout>"
+        return str(self.partial)
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def commit(self) -> None:
+        """Make the output whole: flush, fsync, rename over `OUT`, fsync the folder."""
+        try:
+            self.file.flush()
+            if self.stdout:
+                return
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.partial, self.final)
+            _fsync_dir(self.final.parent)
+            self.manifest.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def close(self) -> None:
+        """Leave the partial file as it is (for `--resume`)."""
+        if self.file is sys.stdout.buffer:
+            return
+        try:
+            self.file.close()
+        except OSError:
+            pass
+
+    def _failed(self, exc: OSError) -> BatchIOError:
+        hint = None if self.stdout else (f"the lines written so far are kept in "
+                                         f"`{self.partial}`; rerun with --resume to continue")
+        return io_problem("output_unwritable", "write", self.writing, exc, hint)
+
+    # ---- resume -----------------------------------------------------------------------
+    def _recover(self, manifest: dict) -> Resumed:
+        try:
+            before = json.loads(self.manifest.read_text("utf-8"))
+        except (OSError, ValueError):
+            before = None
+        if before != manifest:
+            changed = sorted(k for k in manifest if not isinstance(before, dict)
+                             or before.get(k) != manifest[k])
+            raise BatchIOError(Diagnostic(
+                "resume_mismatch", f"`{self.partial}` was written by another run (it differs "
+                f"in: {', '.join(changed) or 'its manifest'})",
+                location=Location(file=str(self.manifest)),
+                hint="run without --resume to start over"))
+        tally = _Tally(self.csv)
+        keep = _gzip_members(self.partial, tally) if self.gzip else _lines(self.partial, tally)
+        if not tally.lines:
+            keep = 0
+        with open(self.partial, "r+b") as f:
+            f.truncate(keep)
+        return Resumed(tally.lines, tally.lines - tally.rejected, tally.rejected)
+
+
+class _Tally:
+    """Counts the records and the rejected ones in output text fed in pieces."""
+
+    def __init__(self, csv: bool):
+        self.csv = csv
+        self.lines = self.rejected = 0
+        self._rest = b""
+        self._header = csv
+
+    def feed(self, data: bytes) -> None:
+        *complete, self._rest = (self._rest + data).split(b"\n")
+        for line in complete:
+            if self._header:
+                self._header = False
+                continue
+            self.lines += 1
+            self.rejected += self._is_rejected(line)
+
+    def _is_rejected(self, line: bytes) -> bool:
+        if not self.csv:
+            return line.startswith(b'{"line":')
+        import csv
+
+        row = next(csv.reader([line.decode("utf-8", "replace")]), [])
+        return len(row) > 6 and row[6] == "rejected"
+
+    def state(self) -> tuple[int, int, bool]:
+        return self.lines, self.rejected, self._header
+
+
+def _lines(path: Path, tally: _Tally) -> int:
+    """Feed the complete lines of a plain partial file; the offset after its last newline."""
+    keep = 0
+    with open(path, "rb") as f:
+        offset = 0
+        while block := f.read(_READ * 16):
+            end = block.rfind(b"\n")
+            if end >= 0:
+                keep = offset + end + 1
+            offset += len(block)
+    with open(path, "rb") as f:
+        left = keep
+        while left and (block := f.read(min(left, _READ * 16))):
+            tally.feed(block)
+            left -= len(block)
+    if tally.csv and tally._header:   # not even the header is complete
+        return 0
+    return keep
+
+
+def _gzip_members(path: Path, tally: _Tally) -> int:
+    """Feed the text of the complete gzip members of a partial file (each ends with a whole
+    line); the offset after the last complete member."""
+    keep = 0
+    with open(path, "rb") as f:
+        member, text, pending, offset = zlib.decompressobj(wbits=31), [], b"", 0
+        while True:
+            block = pending or f.read(_READ * 16)
+            pending = b""
+            if not block:
+                break
+            try:
+                text.append(member.decompress(block))
+            except zlib.error:
+                break
+            if member.eof:
+                used = len(block) - len(member.unused_data)
+                offset += used
+                keep = offset
+                for piece in text:
+                    tally.feed(piece)
+                pending, member, text = member.unused_data, zlib.decompressobj(wbits=31), []
+            else:
+                offset += len(block)
+                if sum(map(len, text)) > CHUNK_BYTES * 64:  # a member far larger than a chunk
+                    break
+    return keep
+
+
+def _special(name: str) -> bool:
+    """An existing output that is not a regular file (a device, a pipe) or is a folder."""
+    import stat
+
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False
+    if stat.S_ISDIR(mode):
+        raise BatchIOError(Diagnostic("output_unwritable", f"`{name}` is a folder",
+                                      location=Location(file=name),
+                                      hint="-o names the output file"))
+    return not stat.S_ISREG(mode)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,234 @@
+"""`ticket-policy batch` as a use case over files: options checked, the policy prepared, input
+read in chunks, chunks decided here, by a process pool or on a Dask cluster, output committed.
+
+Returns a `JobResult` (status, diagnostics, counts, seconds); never prints but the progress bar.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine import app
+from engine.adapters.batch import files
+from engine.adapters.batch.local import Item, WorkerFailed, run_local
+from engine.adapters.batch.worker import ChunkOptions, PolicySource, prepare_policy
+from engine.check.tickets import parse_timestamp
+from engine.compile.compiler import CompiledPolicy
+from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
+from engine.ops.batch import FORMATS, BatchResult
+from engine.ops.summary import Summary
+
+MAPPINGS_UNAVAILABLE = "mappings are not available in this build"
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What `ticket-policy batch` was asked to do."""
+
+    policy: str
+    input: str = "-"
+    output: str | None = None          # None or "-": stdout
+    now: str | None = None
+    fmt: str = "jsonl"
+    workers: int | None = None         # None: the machine's cores
+    resume: bool = False
+    summary: bool = False
+    mapping: str | None = None
+    dask: str | None = None            # "local" or a scheduler address
+    partition_size: str | None = None  # --dask: input per partition, e.g. "64MiB"
+    progress: bool | None = None       # None: when stderr is a terminal
+
+
+@dataclass
+class JobResult:
+    status: app.Status
+    diagnostics: tuple[Diagnostic, ...] = ()
+    result: BatchResult = field(default_factory=BatchResult)
+    seconds: float = 0.0
+    resumed_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == app.Status.OK
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def run_job(job: BatchJob) -> JobResult:
+    """Run a batch job; the result says what happened (see `engine.app.Status`)."""
+    started = time.perf_counter()
+    problems = _option_problems(job)
+    now = None
+    if job.now is not None:
+        try:
+            now = parse_timestamp(job.now)
+        except ValueError as exc:
+            problems.append(Diagnostic("bad_now", str(exc), location=Location(file="--now")))
+    if problems:
+        return JobResult(app.Status.INPUT_ERROR, tuple(problems))
+    cp, source, diags = prepare_policy(job.policy)
+    if cp is None or source is None:
+        return JobResult(app.Status.POLICY_ERROR, diags)
+    try:
+        if job.dask is not None:
+            from engine.adapters.batch.cluster import run_dask
+
+            result = run_dask(job, source, now)
+            resumed = 0
+        else:
+            result, resumed = _run_here(job, cp, source, now)
+    except files.BatchIOError as exc:
+        return JobResult(app.Status.INPUT_ERROR, (exc.diagnostic,),
+                         seconds=time.perf_counter() - started)
+    except DiagnosticError as exc:  # e.g. a Dask worker compiled another digest
+        return JobResult(app.Status.FAILED, tuple(exc.diagnostics),
+                         seconds=time.perf_counter() - started)
+    except WorkerFailed as exc:
+        return JobResult(app.Status.FAILED, (Diagnostic(
+            "batch_worker_failed", f"a worker process failed: {exc}",
+            hint="the lines written so far are kept; rerun with --resume to continue"),),
+            seconds=time.perf_counter() - started)
+    return JobResult(app.Status.OK, (), result, time.perf_counter() - started, resumed)
+
+
+def _option_problems(job: BatchJob) -> list[Diagnostic]:
+    problems = []
+    if job.mapping is not None:
+        problems.append(Diagnostic("mapping_unavailable", MAPPINGS_UNAVAILABLE,
+                                   location=Location(file="--mapping"),
+                                   hint="give tickets in the fact schema (schemas/ticket.schema"
+                                   ".json)"))
+    if job.fmt not in FORMATS:
+        problems.append(Diagnostic("bad_format", f"`{job.fmt}` is not a batch format",
+                                   location=Location(file="--format"),
+                                   hint=f"one of {', '.join(FORMATS)}"))
+    to_stdout = job.output in (None, "-")
+    if job.resume and to_stdout:
+        problems.append(Diagnostic("bad_resume", "--resume needs an output file",
+                                   location=Location(file="--resume"),
+                                   hint="write with -o OUT; standard output cannot be resumed"))
+    if job.dask is not None and to_stdout:
+        problems.append(Diagnostic("bad_output", "--dask writes partitioned output: give -o",
+                                   location=Location(file="-o"),
+                                   hint="e.g. -o 'out/part-*.jsonl' (`*` is the partition)"))
+    if job.partition_size is not None and parse_size(job.partition_size) is None:
+        problems.append(Diagnostic("bad_size", f"`{job.partition_size}` is not a size",
+                                   location=Location(file="--partition-size"),
+                                   hint="bytes, or a number with kB, MB, GB, KiB, MiB, GiB"))
+    if job.workers is not None and job.workers < 1:
+        problems.append(Diagnostic("bad_workers", f"--workers must be at least 1, not "
+                                   f"`{job.workers}`", location=Location(file="--workers")))
+    return problems
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 1 << 10,
+          "mib": 1 << 20, "gib": 1 << 30}
+
+
+def parse_size(text: str) -> int | None:
+    """`64MiB`, `100 kB`, `4096` as bytes (at least 1), or None."""
+    m = re.fullmatch(r"\s*([0-9]+)\s*([A-Za-z]*)\s*", text)
+    if m is None or m.group(2).lower() not in _UNITS or int(m.group(1)) < 1:
+        return None
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def manifest(job: BatchJob, source: PolicySource, now: datetime | None, size: int | None,
+             name: str) -> dict:
+    """What a partial output's manifest records: a resumed run must match it."""
+    return {"manifest": 1, "policy": {"file": source.file, "digest": source.digest},
+            "now": now.isoformat() if now is not None else None, "format": job.fmt,
+            "input": {"name": name, "size": size},
+            "chunks": [files.CHUNK_LINES, files.CHUNK_BYTES]}
+
+
+def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource,
+              now: datetime | None) -> tuple[BatchResult, int]:
+    source_in = files.Input(job.input)
+    try:
+        out = files.Output(job.output, manifest(job, source, now, source_in.size,
+                                                source_in.name),
+                           resume=job.resume, csv=job.fmt == "csv")
+    except files.BatchIOError:
+        source_in.close()
+        raise
+    options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
+                           source_name=source_in.name, gzip=out.gzip)
+    done = out.resumed
+    total = BatchResult(summary=Summary() if job.summary else None)
+    if not job.summary:  # the counts of the lines already written; with --summary, replayed
+        total.decided, total.rejected = done.decided, done.rejected
+    bar = _progress(job, source_in)
+    wrote = False
+
+    def emit(data: bytes, result: BatchResult, write: bool) -> None:
+        nonlocal wrote
+        if write:
+            out.write(data)
+            wrote = True
+        total.merge(result)
+        if bar is not None:
+            bar.update(source_in.position() - bar.n if source_in.size else result.lines)
+            bar.set_postfix_str(f"{total.lines:,} lines, {total.rejected:,} rejected",
+                                refresh=False)
+
+    try:
+        items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
+        run_local(items, emit, source, options, _workers(job, source_in))
+        if not wrote and not done.lines:  # an empty input: a CSV header, a valid gzip file
+            out.write(files.empty_output(job.fmt == "csv", out.gzip))
+        out.commit()
+    finally:
+        if bar is not None:
+            bar.close()
+        out.close()
+        source_in.close()
+    return total, done.lines
+
+
+def _workers(job: BatchJob, source_in: files.Input) -> int:
+    """--workers, or the cores; a small file is decided here (starting workers costs more)."""
+    if job.workers is not None:
+        return job.workers
+    if source_in.size is not None and source_in.size <= 2 * files.CHUNK_BYTES \
+            and not files.is_gzip(source_in.name):
+        return 1
+    return default_workers()
+
+
+def _items(chunks: Iterator[tuple[int, list[bytes]]], skip: int, replay: bool
+           ) -> Iterator[Item]:
+    """Chunks to decide: the lines after the `skip` already written; with `replay` (a summary
+    covers the whole input) also those, decided again but not written."""
+    for first, lines in chunks:
+        last = first + len(lines) - 1
+        if replay and first <= skip:
+            yield first, lines[:min(last, skip) - first + 1], False
+        if last > skip:
+            if first <= skip:
+                lines, first = lines[skip - first + 1:], skip + 1
+            yield first, lines, True
+
+
+def _progress(job: BatchJob, source_in: files.Input):
+    show = job.progress if job.progress is not None else sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    if source_in.size:
+        return tqdm(total=source_in.size, unit="B", unit_scale=True, file=sys.stderr,
+                    desc="batch", dynamic_ncols=True)
+    return tqdm(unit=" lines", unit_scale=True, file=sys.stderr, desc="batch",
+                dynamic_ncols=True)

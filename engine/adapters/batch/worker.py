@@ -1,0 +1,119 @@
+"""What every batch process runs: a policy shipped as its source text and digest, compiled once
+per process, and one chunk of lines decided by `engine.app.run_batch`.
+
+The same `decide_chunk` runs in the command's own process (`--workers 1`), in each worker of the
+process pool and in each Dask partition, so their bytes are the same.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from engine import app
+from engine.compile.compiler import CompiledPolicy
+from engine.compile.pipeline import load_policy_text
+from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
+from engine.load.policies import display_path, resolve
+from engine.ops.batch import BatchResult, run_batch
+from engine.ops.jsonl import DecisionEncoder
+from engine.run.adapter import ThreadMode
+from engine.run.evaluator import Evaluator
+
+#: gzip level of compressed output (each chunk is one gzip member, so workers compress).
+GZIP_LEVEL = 6
+_MAX_POLICIES = 4
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """A policy as shipped to a worker: its text, the name its citations use, its digest."""
+
+    text: str
+    file: str
+    digest: str
+
+    def compile(self) -> CompiledPolicy:
+        """Compile the text; the digest must be the one the sender compiled."""
+        cp = load_policy_text(self.text, self.file)
+        if cp.digest != self.digest:
+            raise DiagnosticError([Diagnostic(
+                "policy_digest_mismatch", f"policy `{self.file}` compiled to `{cp.digest}`, "
+                f"not the `{self.digest}` it was sent as", location=Location(file=self.file),
+                hint="the worker runs another version of ticket-policy than the client")])
+        return cp
+
+
+@dataclass(frozen=True)
+class ChunkOptions:
+    """How each chunk is decided and written."""
+
+    now: datetime | None = None
+    fmt: str = "jsonl"
+    summary: bool = False
+    source_name: str = "<input>"
+    gzip: bool = False
+    thread: ThreadMode = "caller"
+
+
+def prepare_policy(policy_ref: str) -> tuple[CompiledPolicy | None, PolicySource | None,
+                                            tuple[Diagnostic, ...]]:
+    """The compiled policy and what workers are sent, or the problems (as `app.compiled`)."""
+    try:
+        path = resolve(str(policy_ref))
+        text = path.read_text("utf-8")
+    except (DiagnosticError, OSError, UnicodeDecodeError):
+        _, diags = app.compiled(policy_ref)
+        return None, None, diags or (Diagnostic(
+            "file_unreadable", f"cannot read policy `{policy_ref}`",
+            location=Location(file=str(policy_ref))),)
+    try:
+        cp = load_policy_text(text, display_path(Path(path)))
+    except DiagnosticError as exc:
+        return None, None, tuple(sorted(exc.diagnostics, key=Diagnostic.sort_key))
+    return cp, PolicySource(text, cp.policy.file, cp.digest), ()
+
+
+# ---- per process --------------------------------------------------------------------------
+_prepared: dict[tuple[str, str, str], tuple[CompiledPolicy, Evaluator, DecisionEncoder]] = {}
+
+
+def prepared(source: PolicySource, thread: ThreadMode = "caller"
+             ) -> tuple[CompiledPolicy, Evaluator, DecisionEncoder]:
+    """This process's compiled policy, evaluator and encoder for `source` (built once)."""
+    key = (source.digest, source.file, thread)
+    hit = _prepared.get(key)
+    if hit is None:
+        if len(_prepared) >= _MAX_POLICIES:
+            _, (_, old, _) = _prepared.popitem()
+            old.close()
+        hit = _prepared[key] = source.compile(), Evaluator(thread=thread), DecisionEncoder()
+    return hit
+
+
+def init_worker(source: PolicySource, thread: ThreadMode = "caller") -> None:
+    """A pool worker's initializer: compile the policy before the first chunk arrives."""
+    prepared(source, thread)
+
+
+class _Pieces(list):
+    """A sink that keeps the lines written to it (joined once, not copied per write)."""
+
+    write = list.append
+
+
+def decide_chunk(source: PolicySource, options: ChunkOptions, first_line: int,
+                 lines: Sequence[bytes]) -> tuple[bytes, BatchResult]:
+    """One chunk's output bytes (one gzip member when compressing) and its counts."""
+    cp, evaluator, encoder = prepared(source, options.thread)
+    out = _Pieces()
+    result = run_batch(lines, out, evaluator, policy=cp, now=options.now,
+                       source_name=options.source_name, first_line=first_line, fmt=options.fmt,
+                       header=first_line == 1, summary=options.summary, encoder=encoder)
+    data = b"".join(out)
+    if options.gzip:
+        data = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+    return data, result

@@ -1,0 +1,195 @@
+"""`run_batch`: ticket lines in, one record line out per input line, in order.
+
+The one implementation the command line, a service's batch endpoint and every worker process
+or Dask partition share: each line is parsed (`engine.ops.jsonl.parse_line`), optionally mapped
+from a helpdesk payload, and decided by `Evaluator.evaluate_many` — no loop or check of its own.
+A line that cannot be decided becomes an error record
+`{"line": n, "problems": [diagnostic...], "ticket_id": id-or-null}`; nothing is dropped.
+
+Output lines are the canonical JSON of `Decision.to_json()` (sorted keys, no whitespace, UTF-8;
+byte for byte `decision.canonical()`), or CSV rows (`CSV_COLUMNS`). The same input, policy and
+`now` give the same bytes whichever process writes them.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from engine.compile.compiler import CompiledPolicy
+from engine.core.decision import Decision
+from engine.core.diagnostics import Diagnostic
+from engine.ops.jsonl import DecisionEncoder, encode, locate, parse_line
+from engine.ops.summary import Summary, sla_state
+from engine.run.evaluator import Evaluator, Failure
+from engine.timeline.evaluator import TimelineEvaluator
+
+FORMATS = ("jsonl", "csv")
+CSV_COLUMNS = ("line", "id", "priority", "requested", "plan", "due_at", "status", "rules_fired",
+               "problems")
+
+#: A prepared helpdesk mapping: payload -> (ticket, problems). `None` ticket when it failed.
+TicketMapping = Callable[[object], tuple[Mapping | None, Sequence[Diagnostic]]]
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+@dataclass
+class BatchResult:
+    """How many lines were decided and rejected, and the summary when one was asked for."""
+
+    decided: int = 0
+    rejected: int = 0
+    summary: Summary | None = None
+
+    @property
+    def lines(self) -> int:
+        return self.decided + self.rejected
+
+    def merge(self, other: BatchResult) -> BatchResult:
+        self.decided += other.decided
+        self.rejected += other.rejected
+        if other.summary is not None:
+            self.summary = (self.summary or Summary()).merge(other.summary)
+        return self
+
+
+_timelines: weakref.WeakKeyDictionary[Evaluator, TimelineEvaluator] = \
+    weakref.WeakKeyDictionary()
+
+
+def _timeline(evaluator: Evaluator) -> TimelineEvaluator:
+    """The TimelineEvaluator over `evaluator` (so tickets' events are followed), kept per
+    evaluator."""
+    found = _timelines.get(evaluator)
+    if found is None:
+        found = _timelines[evaluator] = TimelineEvaluator(evaluator)
+    return found
+
+
+def csv_header() -> bytes:
+    """The CSV output's first line."""
+    return (",".join(CSV_COLUMNS) + "\n").encode("utf-8")
+
+
+def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator: Evaluator, *,
+              policy: CompiledPolicy, now: datetime | None = None,
+              mapping: TicketMapping | None = None, source_name: str = "<input>",
+              first_line: int = 1, fmt: str = "jsonl", header: bool = False,
+              summary: bool = False, encoder: DecisionEncoder | None = None) -> BatchResult:
+    """Decide every line of `lines_in` (bytes or text, with or without the newline) and write
+    one line per input line to `lines_out` (anything with `write(bytes)`; None: count only).
+
+    `first_line` numbers the first line (a chunk of a larger input); `source_name` names the
+    input in diagnostics; `header` writes the CSV header first; `summary` fills
+    `BatchResult.summary`; `encoder` is kept between calls on the same policy (it remembers
+    the bytes cached outcomes share).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format `{fmt}` is not one of {', '.join(FORMATS)}")
+    write = lines_out.write if lines_out is not None else _discard
+    if header and fmt == "csv":
+        write(csv_header())
+    result = BatchResult(summary=Summary() if summary else None)
+    record = _Records(fmt, result, write, encoder or DecisionEncoder())
+    handed: deque[tuple[int, bytes]] = deque()   # lines handed to evaluate_many, not answered
+    waiting: deque[tuple[int, int, tuple]] = deque()  # rejected lines waiting for them
+    answered = 0
+
+    def tickets() -> Iterator[object]:
+        for n, raw in enumerate(lines_in, first_line):
+            raw = _strip(raw)
+            data, problems = parse_line(raw, source_name, n)
+            if not problems and mapping is not None:
+                data, problems = _mapped(mapping, data)
+            if not problems:
+                handed.append((n, raw))
+                yield data
+            elif not handed:
+                record.rejected(n, None, problems)
+            else:  # earlier tickets are still being decided: write this after them
+                waiting.append((answered + len(handed), n, problems))
+
+    for outcome in _timeline(evaluator).evaluate_many(policy, tickets(), now=now):
+        n, raw = handed.popleft()
+        answered += 1
+        if isinstance(outcome, Failure):
+            record.rejected(n, outcome.ticket_id, locate(raw, source_name, n,
+                                                          outcome.diagnostics))
+        else:
+            record.decided(n, outcome)
+        while waiting and waiting[0][0] <= answered:
+            _, wn, problems = waiting.popleft()
+            record.rejected(wn, None, problems)
+    for _, wn, problems in waiting:
+        record.rejected(wn, None, problems)
+    return result
+
+
+def _discard(data: bytes) -> None:
+    return None
+
+
+def _strip(raw: bytes | str) -> bytes:
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    return raw[:-1] if raw.endswith(b"\n") else raw
+
+
+def _mapped(mapping: TicketMapping, payload: object) -> tuple[object, tuple[Diagnostic, ...]]:
+    ticket, problems = mapping(payload)
+    return ticket, tuple(problems)
+
+
+class _Records:
+    """Writes each line's record in the chosen format and counts it."""
+
+    def __init__(self, fmt: str, result: BatchResult, write: Callable[[bytes], object],
+                 encoder: DecisionEncoder):
+        self.result = result
+        self.write = write
+        self.csv = fmt == "csv"
+        self.encoder = encoder
+
+    def decided(self, n: int, d: Decision) -> None:
+        self.result.decided += 1
+        if self.result.summary is not None:
+            self.result.summary.add_decision(d)
+        if self.csv:
+            due = d.sla.due_at.isoformat() if d.sla is not None else ""
+            fired = " ".join(dict.fromkeys(e.rule for e in d.trace if e.rule))
+            self.write(_csv_row((n, d.ticket_id, d.priority, d.requested_priority, d.plan, due,
+                                 sla_state(d), fired, "")))
+        else:
+            self.write(self.encoder.encode(d, b"\n"))
+
+    def rejected(self, n: int, ticket_id: str | None, problems: Sequence[Diagnostic]) -> None:
+        problems = sorted(problems, key=Diagnostic.sort_key)
+        self.result.rejected += 1
+        if self.result.summary is not None:
+            self.result.summary.add_rejected(p.code for p in problems)
+        if self.csv:
+            codes = " ".join(dict.fromkeys(p.code for p in problems))
+            self.write(_csv_row((n, ticket_id, "", "", "", "", "rejected", "", codes)))
+        else:
+            self.write(encode({"line": n, "ticket_id": ticket_id,
+                               "problems": [p.to_json() for p in problems]}) + b"\n")
+
+
+def _csv_row(values: Sequence[object]) -> bytes:
+    """One CSV row on one physical line: CR and LF inside a value are written `\\r`, `\\n`."""
+    cells = []
+    for v in values:
+        s = "" if v is None else str(v)
+        if "\n" in s or "\r" in s:
+            s = s.replace("\r", "\\r").replace("\n", "\\n")
+        if "," in s or '"' in s:
+            s = '"' + s.replace('"', '""') + '"'
+        cells.append(s)
+    return (",".join(cells) + "\n").encode("utf-8", "backslashreplace")
