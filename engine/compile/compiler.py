@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from engine.check.tickets import TicketChecker
+from engine.compile.limits import check_engine_limits
 from engine.core.decision import Citation, PolicyRef
-from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
-from engine.core.facts import CHANNELS, ENGINE_NAMES
+from engine.core.diagnostics import Diagnostic, DiagnosticError
+from engine.core.facts import CHANNELS
 from engine.core.logic import (
     MAX_CONJUNCTIONS,
     TooComplex,
@@ -123,67 +124,6 @@ class CompiledPolicy:
         return {self.ruleset_name: rules}
 
 
-# durable_rules limits (src/rules/*.h), enforced with a margin: past them it hangs, crashes or
-# fails with a bare error code.
-MAX_VALUES_PER_FIELD = 500      # a field's value table has 512 slots; full = endless probe
-MAX_RANGE_TESTS = 60            # > 64 non-equality tests passed at once: error 303
-MAX_FACT_PROPERTIES = 250       # MAX_OBJECT_PROPERTIES 255, including kind, id and sid
-
-
-def fnv1a32(text: str) -> int:
-    """durable_rules identifies property names by this 32-bit hash alone."""
-    h = 0x811C9DC5
-    for byte in text.encode("utf-8"):
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-def _engine_limits(policy: Policy, compiled: list[CompiledRule],
-                   ticket_paths: set[str]) -> list[Diagnostic]:
-    """Policies the engine cannot run, caught at compile time with the rule to blame."""
-    problems: list[Diagnostic] = []
-    by_id = {r.id: r for r in policy.rules}
-    values: dict[str, dict[object, str]] = {}
-    ranges: dict[tuple, str] = {}
-    for cr in compiled:
-        rid = policy.rules[cr.rule_index].id
-        for t in cr.tests:
-            for v in (t.value if isinstance(t.value, tuple) else (t.value,)):
-                values.setdefault(t.path, {}).setdefault(v, rid)
-            if t.op not in ("eq", "in", "absent"):
-                ranges.setdefault((t.path, t.op, t.value), rid)
-    for path, seen in values.items():
-        if len(seen) > MAX_VALUES_PER_FIELD:
-            last = list(seen.values())[MAX_VALUES_PER_FIELD]
-            problems.append(Diagnostic(
-                "engine_limit", f"`{path}` is compared with {len(seen)} different values; the "
-                f"engine takes at most {MAX_VALUES_PER_FIELD} per fact", location=by_id[
-                    last].location, rule=last, hint="group the values into a declared fact "
-                "with fewer values, or split the policy"))
-    if len(ranges) > MAX_RANGE_TESTS:
-        last = list(ranges.values())[MAX_RANGE_TESTS]
-        problems.append(Diagnostic(
-            "engine_limit", f"the rules use {len(ranges)} distinct comparisons (`lt`, `ne`, "
-            f"`present`, ...); the engine takes at most {MAX_RANGE_TESTS}",
-            location=by_id[last].location, rule=last,
-            hint="use equality or lists where you can; one fact holding a range class helps"))
-    names = {p.split(".")[0] for p in ticket_paths} | set(ticket_paths)
-    if len(names) + 3 > MAX_FACT_PROPERTIES:
-        problems.append(Diagnostic(
-            "engine_limit", f"the rules read {len(names)} fact names; the engine takes at most "
-            f"{MAX_FACT_PROPERTIES - 3} per ticket", location=Location(file=policy.file),
-            hint="split the policy"))
-    hashes: dict[int, str] = {}
-    for name in sorted(names | {p.split(".")[-1] for p in ticket_paths} | set(ENGINE_NAMES)):
-        other = hashes.setdefault(fnv1a32(name), name)
-        if other != name:
-            problems.append(Diagnostic(
-                "engine_name_collision", f"fact names `{other}` and `{name}` look the same to "
-                "the engine (their 32-bit hashes collide)", location=Location(file=policy.file),
-                hint=f"rename `{name}`"))
-    return problems
-
-
 def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
               key_paths: set[str]) -> tuple[tuple[str, dict | None], ...]:
     """How each key path enters the cache key.
@@ -227,7 +167,9 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     for ri, rule in enumerate(policy.rules):
         stage = STAGES.index(rule.stage)
         stage_index.append(stage)
-        pri = 1 + stage * 1000 + (499 - rule.salience)
+        # a JSON Schema integer may be written `1.0`; the engine takes only JSON integers
+        salience = int(rule.salience) if float(rule.salience).is_integer() else rule.salience
+        pri = 1 + stage * 1000 + (499 - salience)
         implicit = implicit_tests(rule)
         try:
             conjunctions = [dedupe(c + implicit) for c in to_dnf(rule.when)]
@@ -267,14 +209,13 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             paths = tuple(t.path for t in conj)
             compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, patterns, paths,
                                          any(p in _DERIVED_KIND for p in paths)))
-    problems += _engine_limits(policy, compiled, ticket_paths)
     if problems:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
     cited = PurePath(policy.file).name  # citations name the file inside the policy's folder
     checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans))
     key_plan = _key_plan(policy, compiled, raw_paths, key_paths)
-    return CompiledPolicy(
+    cp = CompiledPolicy(
         policy=policy, digest=digest, ref=PolicyRef(policy.id, policy.version, digest),
         ruleset_name=f"{policy.id}@{digest[7:23]}",
         rules=policy.rules, compiled=tuple(compiled),
@@ -297,3 +238,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
         trace_meta=tuple((Citation(policy.id, digest, cited, r.location.line),
                           r.source.to_json() if r.source else None) for r in policy.rules),
     )
+    problems = check_engine_limits(cp)  # on the exact ruleset the engine will build
+    if problems:
+        raise DiagnosticError(problems)
+    return cp
