@@ -9,8 +9,11 @@ decide (e.g. a firing bound exceeded, a rule action failed, a calendar without o
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import click
@@ -30,10 +33,63 @@ class _Fail(click.exceptions.Exit):
     pass
 
 
+# ---- output in any encoding: JSON is escaped where the stream cannot hold it; text degrades to
+# ASCII look-alikes (→ becomes ->, é becomes e) instead of failing
+_LOOKALIKES = {"→": "->", "←": "<-", "…": "...", "–": "-", "—": "--", "“": '"', "”": '"',
+               "„": '"', "‘": "'", "’": "'", "≤": "<=", "≥": ">=", "≠": "!=", "×": "x",
+               "•": "*", "·": ".", "\u00a0": " "}
+_ASCII_FALLBACK = "ticket-policy-ascii"
+
+
+def _lookalike(char: str) -> str:
+    if char in _LOOKALIKES:
+        return _LOOKALIKES[char]
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if base.isascii() and base.isprintable() and base else "?"
+
+
+def _degrade(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(_lookalike(c) for c in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error(_ASCII_FALLBACK, _degrade)
+
+
+def _prepare_streams() -> None:
+    """Let stdout and stderr degrade gracefully when their encoding is not UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if codecs.lookup(stream.encoding or "utf-8").name != "utf-8":
+                stream.reconfigure(errors=_ASCII_FALLBACK)
+        except (AttributeError, LookupError, ValueError, OSError):
+            pass  # not a reconfigurable text stream: written as it is
+
+
+def _escape_json(text: str) -> str:
+    """JSON text with every non-ASCII character as a \\u escape (the same JSON value)."""
+    def units(m: re.Match) -> str:
+        raw = m.group().encode("utf-16-be")
+        return "".join(f"\\u{int.from_bytes(raw[i:i + 2], 'big'):04x}"
+                       for i in range(0, len(raw), 2))
+    return re.sub(r"[^\x00-\x7f]", units, text)
+
+
+def _echo_json(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Write JSON text as it is where the stream can encode it, else escaped to ASCII."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = _escape_json(text)
+    click.echo(text, err=err, nl=nl)
+
+
 def _report(diags, fmt: str = "text", one_line: bool = False) -> None:
     diags = sorted(diags, key=Diagnostic.sort_key)
     if fmt == "json":
-        click.echo(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
+        _echo_json(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
                    err=True)
         return
     for d in diags:
@@ -54,6 +110,7 @@ def _check(result, one_line: bool = False):
 @click.version_option(package_name="ticket-policy")
 def main() -> None:
     """Support policies as data: evaluate tickets into traced decisions."""
+    _prepare_streams()
 
 
 _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
@@ -61,6 +118,9 @@ _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
 _now_opt = click.option("--now", metavar="TS",
                         help="RFC 3339 instant: adds `remaining` to the SLA.")
 _ticket_arg = click.argument("ticket", metavar="TICKET.json|-")
+_max_bytes_opt = click.option(
+    "--max-ticket-bytes", type=click.IntRange(min=1), default=app.MAX_TICKET_BYTES,
+    show_default=True, metavar="N", help="Reject larger tickets before parsing them (exit 2).")
 
 
 def _ticket(source: str) -> dict:
@@ -73,11 +133,13 @@ def _ticket(source: str) -> dict:
 @main.command("evaluate")
 @_policy_opt
 @_now_opt
+@_max_bytes_opt
 @_ticket_arg
-def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
+def evaluate_cmd(policy: str, now: str | None, max_ticket_bytes: int, ticket: str) -> None:
     """Print the decision for one ticket as JSON."""
-    decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
-    click.echo(json.dumps(decided.decision.to_json(), indent=2, ensure_ascii=False))
+    decided = _check(app.decide(policy, now_text=now, max_ticket_bytes=max_ticket_bytes,
+                                **_ticket(ticket)))
+    _echo_json(json.dumps(decided.decision.to_json(), indent=2, ensure_ascii=False))
 
 
 @main.command("explain")
@@ -85,17 +147,27 @@ def evaluate_cmd(policy: str, now: str | None, ticket: str) -> None:
 @_now_opt
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
 @click.option("--why-not", "why_not", metavar="RULE", help="Why RULE did not fire.")
+@_max_bytes_opt
 @_ticket_arg
-def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None, ticket: str) -> None:
+def explain_cmd(policy: str, now: str | None, fmt: str, why_not: str | None,
+                max_ticket_bytes: int, ticket: str) -> None:
     """Explain a decision as a numbered story a reviewer can check."""
-    if why_not:
-        found = _check(app.why_not(policy, rule=why_not, now_text=now, **_ticket(ticket)))
-        click.echo(why_not_.render_why_not(found.report, fmt), nl=False)
+    limits = {"now_text": now, "max_ticket_bytes": max_ticket_bytes}
+    if why_not is not None:  # `--why-not ''` names no rule: an error, not the plain story
+        found = _check(app.why_not(policy, rule=why_not, **limits, **_ticket(ticket)))
+        _echo(why_not_.render_why_not(found.report, fmt), fmt, nl=False)
         return
-    decided = _check(app.decide(policy, now_text=now, **_ticket(ticket)))
+    decided = _check(app.decide(policy, **limits, **_ticket(ticket)))
     show = {"text": render.render_text, "json": render.render_json,
             "markdown": render.render_markdown}[fmt]
-    click.echo(show(decided.decision, str(Path(decided.policy.policy.file).parent)), nl=False)
+    _echo(show(decided.decision, str(Path(decided.policy.policy.file).parent)), fmt, nl=False)
+
+
+def _echo(text: str, fmt: str, *, nl: bool = True) -> None:
+    if fmt == "json":
+        _echo_json(text, nl=nl)
+    else:
+        click.echo(text, nl=nl)
 
 
 def _finish(report: app.CheckReport, fmt: str, verb: str) -> None:
@@ -192,7 +264,7 @@ def policies_cmd(fmt: str) -> None:
     """List the bundled policies with version and digest."""
     rows = _check(app.list_policies()).policies
     if fmt == "json":
-        click.echo(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
+        _echo_json(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
         return
     for r in rows:
         click.echo(f"{r.id:<12} {r.version:<12} {r.digest[:23]}…  {r.title}")
