@@ -93,7 +93,8 @@ def read_text(source: str | Path | bytes | BinaryIO,
               name: str | None = None) -> tuple[str | None, list[Diagnostic]]:
     """Text for load_yaml / load_json from a file (a path), bytes read elsewhere (a request
     body) or a binary stream (stdin), called `name` in diagnostics (default: the path, else
-    `<input>`). BOM dropped, strict utf-8; problems are ``file_unreadable``."""
+    `<input>`). Strict utf-8 (a leading BOM is kept for the loaders to drop); problems are
+    ``file_unreadable``."""
     if name is None:
         name = str(source) if isinstance(source, str | Path) else "<input>"
     try:
@@ -107,9 +108,7 @@ def read_text(source: str | Path | bytes | BinaryIO,
         reason = exc.strerror or type(exc).__name__
         return None, [Diagnostic("file_unreadable", f"cannot read `{_show(name, 80)}`: "
                                  f"{reason[:1].lower()}{reason[1:]}", location=Location(file=name))]
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
+    try:  # a BOM stays in the text: load_json / load_yaml drop one (and only one)
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         good = raw[: exc.start].decode("utf-8", errors="replace")
@@ -671,6 +670,10 @@ def load_json(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
+        if text.startswith("\ufeff"):
+            return None, [Diagnostic("json_syntax", "the input starts with two byte-order marks",
+                                     location=Location(file=file, line=1, column=1),
+                                     hint="save it as utf-8 with one byte-order mark or none")]
     offsets: dict[str, int] = {}
     key_offsets: dict[str, int] = {}
     found: list[_Finding] = []
