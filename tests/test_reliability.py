@@ -7,13 +7,13 @@ import io
 import itertools
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cliproc import cli_many
 from conftest import ROOT, ticket
 
 from cli import main
@@ -167,35 +167,6 @@ def test_f1_f4_an_engine_error_is_an_engine_failure(tmp_path, unchecked, edit, c
 BUNDLED_EXAMPLES = {"cloudtalk": "cloudtalk-staging-p1.json", "credenti":
                     "credenti-unreachable-s1.json", "csd-group": "csd-group-unclassified.json",
                     "zmanda": "zmanda-matrix-override.json"}
-SEPARATOR = "\n=== exit {} ===\n"
-# several commands in one real process, on its real (re-encoded) stdout and stderr
-COMMANDS_SCRIPT = """
-import json, sys
-from cli import main
-for args in json.loads(sys.argv[1]):
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = exc.code or 0
-    for stream in (sys.stdout, sys.stderr):
-        stream.write(SEPARATOR.format(code))
-        stream.flush()
-""".replace("SEPARATOR", repr(SEPARATOR))
-
-
-def cli_many(commands: list[list[str]], encoding: str) -> list[tuple[int, bytes, bytes]]:
-    """(exit code, stdout, stderr) of each command, run in one process whose standard streams
-    use `encoding` (PYTHONIOENCODING)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": encoding}
-    done = subprocess.run([sys.executable, "-c", COMMANDS_SCRIPT, json.dumps(commands)],
-                          capture_output=True, cwd=ROOT, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr
-    pattern = re.escape(SEPARATOR).replace(r"\{\}", r"(\d+)").encode()
-    outs, errs = re.split(pattern, done.stdout), re.split(pattern, done.stderr)
-    assert len(outs) == len(errs) == 2 * len(commands) + 1, done.stderr
-    return [(int(outs[2 * i + 1]), outs[2 * i], errs[2 * i]) for i in range(len(commands))]
-
-
 F6_COMMANDS = [[cmd, *fmt, "-p", policy, str(ROOT / "examples" / example)]
                for policy, example in sorted(BUNDLED_EXAMPLES.items())
                for cmd, *fmt in (["evaluate"], ["explain", "--format", "text"],
@@ -376,3 +347,29 @@ def test_f13_a_thread_that_exits_never_blocks_evaluation():
                           text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+# ---- bounded caches ----------------------------------------------------------------------
+
+def test_the_decision_cache_is_bounded_across_policies():
+    policies = [load_policy(pid) for pid in ("credenti", "cloudtalk")]
+    evaluator, engine = Evaluator(cache_size=50), Evaluator(cache_size=0)
+    for i in range(400):
+        cp = policies[i % 2]
+        t = ticket(id=f"C{i}", requested_priority=cp.policy.levels[i % 3],
+                   contract={"response_targets": {cp.policy.levels[0]: f"PT{i + 1}M"}})
+        assert evaluator.evaluate(cp, t).to_json() == engine.evaluate(cp, t).to_json()
+        assert sum(evaluator.cache_info()["entries"]) <= 50
+    assert min(evaluator.cache_info()["entries"]) > 0   # one policy cannot take it all
+
+
+def test_registered_rulesets_are_bounded_per_adapter(make_policy):
+    from engine.run.adapter import MAX_RULESETS
+
+    evaluator = Evaluator()
+    policies = [make_policy(f"rules:\n  - {{id: r{i}, then: {{assign: P1}}}}\n")
+                for i in range(MAX_RULESETS + 6)]
+    for cp in policies + policies[:3]:
+        assert evaluator.evaluate(cp, ticket(), cache=False).priority == "P1"
+    assert len(evaluator.adapter.registered) == MAX_RULESETS
+    assert len(evaluator.adapter.host._ruleset_directory) == MAX_RULESETS
