@@ -9,8 +9,11 @@ decide (e.g. a firing bound exceeded, a rule action failed, a calendar without o
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import click
@@ -30,12 +33,65 @@ class _Fail(click.exceptions.Exit):
     pass
 
 
+# ---- output in any encoding: JSON is escaped where the stream cannot hold it; text degrades to
+# ASCII look-alikes (→ becomes ->, é becomes e) instead of failing
+_LOOKALIKES = {"→": "->", "←": "<-", "…": "...", "–": "-", "—": "--", "“": '"', "”": '"',
+               "„": '"', "‘": "'", "’": "'", "≤": "<=", "≥": ">=", "≠": "!=", "×": "x",
+               "•": "*", "·": ".", "\u00a0": " "}
+_ASCII_FALLBACK = "ticket-policy-ascii"
+
+
+def _lookalike(char: str) -> str:
+    if char in _LOOKALIKES:
+        return _LOOKALIKES[char]
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if base.isascii() and base.isprintable() and base else "?"
+
+
+def _degrade(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(_lookalike(c) for c in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error(_ASCII_FALLBACK, _degrade)
+
+
+def _prepare_streams() -> None:
+    """Let stdout and stderr degrade gracefully when their encoding is not UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if codecs.lookup(stream.encoding or "utf-8").name != "utf-8":
+                stream.reconfigure(errors=_ASCII_FALLBACK)
+        except (AttributeError, LookupError, ValueError, OSError):
+            pass  # not a reconfigurable text stream: written as it is
+
+
+def _escape_json(text: str) -> str:
+    """JSON text with every non-ASCII character as a \\u escape (the same JSON value)."""
+    def units(m: re.Match) -> str:
+        raw = m.group().encode("utf-16-be")
+        return "".join(f"\\u{int.from_bytes(raw[i:i + 2], 'big'):04x}"
+                       for i in range(0, len(raw), 2))
+    return re.sub(r"[^\x00-\x7f]", units, text)
+
+
+def _echo_json(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Write JSON text as it is where the stream can encode it, else escaped to ASCII."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = _escape_json(text)
+    click.echo(text, err=err, nl=nl)
+
+
 def _report(diags, fmt: str = "text", one_line: bool = False, err: bool = True) -> None:
     """Diagnostics as text (one each) or as one JSON array; on stderr unless `err` is False
     (machine-readable reports go to stdout)."""
     diags = sorted(diags, key=Diagnostic.sort_key)
     if fmt == "json":
-        click.echo(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
+        _echo_json(json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False),
                    err=err)
         return
     for d in diags:
@@ -59,6 +115,7 @@ def _check(result, one_line: bool = False, fmt: str = "text"):
 @click.version_option(package_name="ticket-policy")
 def main() -> None:
     """Support policies as data: evaluate tickets into traced decisions."""
+    _prepare_streams()
 
 
 _policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
@@ -85,6 +142,11 @@ def _inputs(fn):
     return fn
 
 
+_max_bytes_opt = click.option(
+    "--max-ticket-bytes", type=click.IntRange(min=1), default=app.MAX_TICKET_BYTES,
+    show_default=True, metavar="N", help="Reject larger tickets before parsing them (exit 2).")
+
+
 def _ticket(source: str) -> dict:
     """The ticket argument as `engine.app` takes it: `-` is stdin."""
     if source == "-":
@@ -97,13 +159,15 @@ def _ticket(source: str) -> dict:
 @_now_opt
 @_at_opt
 @_inputs
+@_max_bytes_opt
 @_ticket_arg
 def evaluate_cmd(policy: str, now: str | None, at: str | None, mapping: str | None,
-                 strict: bool, error_format: str, ticket: str) -> None:
+                 strict: bool, error_format: str, max_ticket_bytes: int, ticket: str) -> None:
     """Print the decision for one ticket as JSON (following its events)."""
     decided = _check(app.decide(policy, now_text=now, at_text=at, mapping=mapping, strict=strict,
-                                **_ticket(ticket)), fmt=error_format)
-    click.echo(app.decision_text(decided.decision))
+                                max_ticket_bytes=max_ticket_bytes, **_ticket(ticket)),
+                     fmt=error_format)
+    _echo_json(app.decision_text(decided.decision))
 
 
 @main.command("explain")
@@ -114,21 +178,30 @@ def evaluate_cmd(policy: str, now: str | None, at: str | None, mapping: str | No
 @click.option("--why-not", "why_not", metavar="RULE",
               help="Why RULE did not fire (at --at TS: on the facts of that instant).")
 @_inputs
+@_max_bytes_opt
 @_ticket_arg
 def explain_cmd(policy: str, now: str | None, at: str | None, fmt: str, why_not: str | None,
-                mapping: str | None, strict: bool, error_format: str, ticket: str) -> None:
+                mapping: str | None, strict: bool, error_format: str, max_ticket_bytes: int,
+                ticket: str) -> None:
     """Explain a decision as a numbered story a reviewer can check, and a ticket's timeline as
     a dated one."""
     given = {"now_text": now, "at_text": at, "mapping": mapping, "strict": strict,
-             **_ticket(ticket)}
-    if why_not:
+             "max_ticket_bytes": max_ticket_bytes, **_ticket(ticket)}
+    if why_not is not None:  # `--why-not ''` names no rule: an error, not the plain story
         found = _check(app.why_not(policy, rule=why_not, **given), fmt=error_format)
-        click.echo(why_not_.render_why_not(found.report, fmt), nl=False)
+        _echo(why_not_.render_why_not(found.report, fmt), fmt, nl=False)
         return
     decided = _check(app.decide(policy, **given), fmt=error_format)
     show = {"text": render.render_text, "json": render.render_json,
             "markdown": render.render_markdown}[fmt]
-    click.echo(show(decided.decision, str(Path(decided.policy.policy.file).parent)), nl=False)
+    _echo(show(decided.decision, str(Path(decided.policy.policy.file).parent)), fmt, nl=False)
+
+
+def _echo(text: str, fmt: str, *, nl: bool = True) -> None:
+    if fmt == "json":
+        _echo_json(text, nl=nl)
+    else:
+        click.echo(text, nl=nl)
 
 
 def _finish(report: app.CheckReport, fmt: str, verb: str) -> None:
@@ -233,7 +306,7 @@ def policies_cmd(fmt: str) -> None:
     """List the bundled policies with version and digest."""
     rows = _check(app.list_policies()).policies
     if fmt == "json":
-        click.echo(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
+        _echo_json(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
         return
     for r in rows:
         click.echo(f"{r.id:<12} {r.version:<12} {r.digest[:23]}…  {r.title}")

@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # the author tools load when used: deciding does not need the
     from engine.author.policytest import CaseResult, Coverage
 
 __all__ = [
-    "CheckReport", "DecideResult", "DueResult", "ElapsedResult", "PolicyInfo", "PolicyList",
+    "MAX_TICKET_BYTES", "CheckReport", "DecideResult", "DueResult", "ElapsedResult", "PolicyInfo",
+    "PolicyList",
     "PolicyTestReport", "Status", "TicketSource", "WhyNotResult", "check_paths",
     "clear_policy_cache", "compiled", "decide", "decision_text", "due", "elapsed",
     "list_policies", "mapping_for", "run_policy_tests", "why_not",
@@ -231,11 +232,16 @@ class DecideResult:
         return self.status == Status.OK
 
 
+#: Tickets larger than this are rejected before they are parsed (`max_ticket_bytes`).
+MAX_TICKET_BYTES = 1 << 20
+
+
 def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
            source_name: str | None = None, now_text: str | None = None,
            at_text: str | None = None, cache: bool = True, strict: bool = False,
            mapping: str | Path | PayloadMapping | None = None,
-           evaluator: Evaluator | None = None) -> DecideResult:
+           evaluator: Evaluator | None = None,
+           max_ticket_bytes: int | None = MAX_TICKET_BYTES) -> DecideResult:
     """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339:
     the clocks are read then, and `sla.remaining` measured) or `at_text` (the decision as it
     stood then: later events and a later first response are left out), evaluate — following
@@ -249,7 +255,9 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
     ticket (at `file:line:col` of its text, named `source_name`; for a mapped payload, at the
     payload's part each fact was mapped from) together (``INPUT_ERROR``). A decided ticket's
     warnings (severity `warning`) come with status ``OK``. Evaluates on `evaluator` when given
-    (a host's own), else on the process's default evaluator.
+    (a host's own), else on the process's default evaluator. A ticket of more than
+    `max_ticket_bytes` bytes (None: no limit) is ``ticket_too_large``, found without reading
+    further than the limit.
     """
     cp, diags = compiled(policy_ref)
     if cp is None:
@@ -267,7 +275,7 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
                                    location=Location(file="--at"), hint="`--now` reads the "
                                    "clocks of the whole ticket then; `--at` shows the ticket as "
                                    "it stood then"))
-    data, doc, unreadable = _read_ticket(ticket, source_name)
+    data, doc, unreadable = _read_ticket(ticket, source_name, max_ticket_bytes)
     problems += unreadable
     mapped: Mapped | None = None
     if mapper is not None and doc is not None:
@@ -310,17 +318,20 @@ def _parse_now(value: str | None, problems: list[Diagnostic],
         return None
 
 
-def _read_ticket(source: TicketSource, name: str | None
+def _read_ticket(source: TicketSource, name: str | None, limit: int | None
                  ) -> tuple[object, Document | None, list[Diagnostic]]:
     """The ticket's data and document, or the problems that prevent reading it."""
+    if isinstance(source, os.PathLike):
+        source = Path(source)
+        name = name or str(source)
+    name = name or "<ticket>"
+    if limit is not None:
+        source, too_large = _bounded(source, name, limit)
+        if too_large:
+            return None, None, [too_large]
     if isinstance(source, str):
         text, diags = source, []
-        name = name or "<ticket>"
     else:
-        if isinstance(source, os.PathLike):
-            source = Path(source)
-            name = name or str(source)
-        name = name or "<ticket>"
         text, diags = read_text(source, name)
     if text is None:
         return None, None, diags
@@ -328,6 +339,38 @@ def _read_ticket(source: TicketSource, name: str | None
     if doc is None or any(d.severity == "error" for d in diags):
         return None, None, diags
     return doc.data, doc, []
+
+
+def _bounded(source: TicketSource, name: str, limit: int
+             ) -> tuple[TicketSource, Diagnostic | None]:
+    """The ticket input read no further than `limit` bytes (one more tells it is larger), or
+    the `ticket_too_large` diagnostic. Unreadable input is left to `read_text` to report."""
+    size: int | None = None   # bytes, when over the limit (-1: a stream, its size unknown)
+    if isinstance(source, str):
+        if len(source) * 4 > limit:  # a character is at most 4 bytes of UTF-8
+            n = len(source.encode("utf-8", "surrogatepass"))
+            size = n if n > limit else None
+    elif isinstance(source, bytes | bytearray):
+        size = len(source) if len(source) > limit else None
+    else:
+        try:
+            if isinstance(source, Path):
+                with source.open("rb") as stream:
+                    raw, total = stream.read(limit + 1), os.fstat(stream.fileno()).st_size
+            else:
+                raw, total = source.read(limit + 1), 0
+        except OSError:
+            return source, None
+        if len(raw) <= limit:
+            return raw, None
+        size = total if total > limit else -1
+    if size is None:
+        return source, None
+    shown = f"is {size:,} bytes" if size > 0 else "is larger"
+    return source, Diagnostic(
+        "ticket_too_large", f"the ticket {shown}; at most {limit:,} bytes are accepted",
+        location=Location(file=name), hint="drop the fields no rule reads, or raise the limit "
+        "(`--max-ticket-bytes`)")
 
 
 def _located(doc: Document, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -365,13 +408,14 @@ def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule:
             source_name: str | None = None, now_text: str | None = None,
             at_text: str | None = None, cache: bool = True, strict: bool = False,
             mapping: str | Path | PayloadMapping | None = None,
-            evaluator: Evaluator | None = None) -> WhyNotResult:
+            evaluator: Evaluator | None = None,
+            max_ticket_bytes: int | None = MAX_TICKET_BYTES) -> WhyNotResult:
     """Decide the ticket (as `decide`; with `at_text`, as it stood then), then explain why
     `rule` did not fire on the facts in effect at that instant; an unknown rule is
-    ``INPUT_ERROR`` with a "did you mean" hint."""
+    ``INPUT_ERROR`` (so is an empty name) with a "did you mean" hint."""
     decided = decide(policy_ref, ticket, source_name=source_name, now_text=now_text,
                      at_text=at_text, cache=cache, strict=strict, mapping=mapping,
-                     evaluator=evaluator)
+                     evaluator=evaluator, max_ticket_bytes=max_ticket_bytes)
     if not decided.ok:
         return WhyNotResult(decided.status, decided.diagnostics, decided=decided)
     cp = decided.policy
@@ -380,10 +424,11 @@ def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule:
         report = explain_why_not.why_not(cp, decided.decision, rule, decided.values)
     except KeyError:
         ids = sorted({r.id for r in cp.rules} | {r.group for r in cp.rules if r.group})
+        message = f"no rule `{rule}` in policy `{cp.id}`" if rule else "the rule name is empty"
         return WhyNotResult(Status.INPUT_ERROR, (Diagnostic(
-            "unknown_rule", f"no rule `{rule}` in policy `{cp.id}`",
-            location=Location(file=cp.policy.file), hint=did_you_mean(rule, ids)),),
-            decided=decided)
+            "unknown_rule", message, location=Location(file=cp.policy.file),
+            hint=did_you_mean(rule, ids) if rule else f"name a rule or group, e.g. `{ids[0]}`"
+            if ids else None),), decided=decided)
     return WhyNotResult(Status.OK, decided.diagnostics, report, decided)  # its warnings
 
 

@@ -181,3 +181,195 @@ def test_rule_target_uses_the_plan_calendar(make_policy):
     d = evaluate(cp, ticket(environment="production", submitted_at="2026-03-06T16:30:00+01:00"))
     assert d.sla.rule == "quick" and d.sla.calendar == "office"
     assert d.sla.due_at.isoformat() == "2026-03-09T10:30:00+01:00"
+
+
+# ---- the engine's limits, measured on durable_rules itself -------------------------------
+# Each case builds a bare ruleset at a limit and one past it, in a child process (past some
+# limits the engine segfaults or loops forever). engine/compile/limits.py models these.
+
+ENGINE_PROBE = r"""
+import json, re, sys
+from durable import engine
+
+class Host(engine.Host):
+    def _run(self):
+        pass
+
+def rule(*tests):
+    return {"all": [{"m": {"$and": [{"kind": "t"}, *tests]}}], "run": lambda c: None}
+
+def probe(case, n, extra):
+    fact = {"sid": "1", "kind": "t", "f": None, "env": "staging"}
+    if case == "patterns":       # n rules ending on one shared node
+        rules = {f"r{i}": rule({"env": "staging"}) for i in range(n)}
+    elif case == "forwards":     # n `$or` sharing an alternative the fact does not match
+        fact["env"] = "other"
+        rules = {f"r{i}": rule({"$or": [{"env": "staging"}, {"env": f"x{i}"}]})
+                 for i in range(n)}
+    elif case == "values":       # n values of one property after one node
+        rules = {f"r{i}": rule({"env": f"v{i}"}) for i in range(n)}
+    elif case == "mixed":        # n tests of two properties after one node
+        rules = {f"r{i}": rule({"env": f"v{i}"} if i % 2 else {"g": i}) for i in range(n)}
+    elif case == "nulls":        # n identical null tests: never shared, all match the fact
+        rules = {f"r{i}": rule({"f": None}) for i in range(n)}
+    elif case == "matching":     # n distinct comparisons that all hold
+        fact["g"] = 10**6
+        rules = {f"r{i}": rule({"$gt": {"g": i}}) for i in range(n)}
+    elif case == "nested":       # n // 100 matching nodes with n % 100 matching children each
+        fact["g"] = 1
+        a, b = divmod(n, 100)
+        rules = {f"r{i}_{j}": rule({"$neq": {"g": -1 - i}}, {"f": None})
+                 for i in range(a) for j in range(b)}
+    elif case == "ors":          # one pattern with n `$or`
+        rules = {"r": rule(*({"$or": [{"env": "staging"}, {"env": f"x{i}"}]}
+                             for i in range(n)))}
+    elif case == "pri":          # pri given as JSON text (after "all" it is not checked)
+        rules = {"r": {"pri": json.loads(extra), **rule()}}   # first, as the compiler writes it
+    host = Host()                # a fresh host per case: an engine error breaks its host
+    try:
+        host.register_rulesets({"x": rules})
+        host.assert_fact("x", fact)
+        return "ok"
+    except engine.MessageNotHandledException:
+        return "ok"
+    except Exception as exc:
+        code = re.search(r"error code: (\d+)", str(exc))
+        return f"error {code.group(1)}" if code else f"error {type(exc).__name__}"
+
+for arg in sys.argv[1:]:
+    case, n, extra = (arg.split("|") + [""])[:3]
+    print(probe(case, int(n), extra), flush=True)
+"""
+
+
+def engine_probe(*cases: tuple, timeout: float = 30) -> list[str]:
+    """What bare durable_rules does with probe rulesets (case, n[, extra]), one child process
+    for all of them: `ok`, `error N`, `crash` or `hang` (for the case that crashed or hung)."""
+    import subprocess
+    import sys
+
+    args = ["|".join(map(str, c)) for c in cases]
+    try:
+        done = subprocess.run([sys.executable, "-c", ENGINE_PROBE, *args],
+                              capture_output=True, text=True, timeout=timeout)
+        out, failed = done.stdout.split(), "crash" if done.returncode else None
+    except subprocess.TimeoutExpired as exc:
+        out, failed = (exc.stdout or b"").decode().split(), "hang"
+    results = [" ".join(out[i:i + 2]) if out[i] == "error" else out[i] for i in
+               _starts(out)]
+    return results + ([failed] if failed else [])
+
+
+def _starts(words: list[str]) -> list[int]:
+    starts, i = [], 0
+    while i < len(words):
+        starts.append(i)
+        i += 2 if words[i] == "error" else 1
+    return starts
+
+
+MEASURED = [
+    # 256 and 257 are undefined (the list has no terminator): a crash, a silent overrun or the
+    # error, depending on the memory after it; 258 always fails
+    ("patterns", 255, "ok"), ("patterns", 258, "error 108"),
+    ("forwards", 127, "ok"), ("forwards", 130, "error 107"),
+    ("values", 511, "ok"), ("mixed", 511, "ok"),
+    ("nulls", 64, "ok"), ("nulls", 65, "error 303"),
+    ("matching", 64, "ok"), ("matching", 65, "error 303"),
+    ("nested", 1055, "ok"), ("nested", 1056, "error 303"),    # 10 - 1 + 55 = 64 pending
+    ("nested", 3035, "ok"), ("nested", 3036, "error 303"),    # 30 - 1 + 35
+    ("ors", 14, "ok"), ("ors", 15, "error 113"),              # 2 + 2 * 15 = 32 expressions
+    ("pri", 0, "ok", "0"), ("pri", 0, "ok", "65535"), ("pri", 0, "error 102", "1.0"),
+    ("pri", 0, "error 102", '"3"'), ("pri", 0, "error 102", "true"),
+]
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict:
+    cases = [(c[0], c[1], *c[3:]) for c in MEASURED]
+    return dict(zip(cases, engine_probe(*cases), strict=True))
+
+
+@pytest.mark.parametrize("row", MEASURED, ids=lambda r: "-".join(map(str, r)))
+def test_engine_limit_measured(measured, row):
+    case, n, expected, *extra = row
+    assert measured[(case, n, *extra)] == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("case", "n", "expected"), [
+    ("patterns", 256, "crash"),       # the 256-slot list is overrun
+    ("values", 512, "hang"), ("mixed", 512, "hang"),   # the 512-slot table is full
+])
+def test_engine_limit_measured_past_it_crashes_or_hangs(case, n, expected):
+    assert engine_probe((case, n), timeout=3) == [expected]
+
+
+# ---- the compile stage's model of them: at each limit a policy runs, one past it is reported --
+
+def _rules(n: int, when: str, then: str = "note: n#") -> str:
+    """n rules `r0`... with this condition and action (`#`: the rule's number)."""
+    return "rules:\n" + "".join(
+        f"  - {{id: r{i}, when: {when}, then: {{{then}}}}}\n".replace("#", str(i))
+        for i in range(n))
+
+
+def _limit_error(make_policy, rules: str, base: str = BASE) -> str:
+    with pytest.raises(DiagnosticError) as exc:
+        make_policy(rules, base)
+    assert set(codes(exc.value)) == {"engine_limit"}, str(exc.value)
+    return str(exc.value)
+
+
+def test_rules_ending_on_one_test_at_the_engine_limit(make_policy):
+    cp = make_policy(_rules(255, "{environment: staging}"))
+    assert len(evaluate(cp, ticket(environment="staging"), cache=False).fired) >= 255
+    message = _limit_error(make_policy, _rules(256, "{environment: staging}"))
+    assert "256 rule alternatives end on the test `environment` is `staging`" in message
+    assert "(error 108)" in message and "rule `r255`" in message
+
+
+def test_values_after_one_test_at_the_engine_limit(make_policy):
+    base = BASE + "facts:\n  account: {type: string}\n"
+    cp = make_policy(_rules(511, "{account: a#}"), base)
+    assert "r510" in evaluate(cp, ticket(account="a510"), cache=False).fired
+    message = _limit_error(make_policy, _rules(512, "{account: a#}"), base)
+    assert "`account` is compared with 512 different values" in message
+
+
+def test_tests_holding_at_once_at_the_engine_limit(make_policy):
+    rules = _rules(64, "{environment: {present: true}}")
+    cp = make_policy(rules)
+    assert len(evaluate(cp, ticket(environment="staging"), cache=False).fired) == 64
+    message = _limit_error(make_policy, _rules(65, "{environment: {present: true}}"))
+    assert "up to 65 tests can hold at once" in message and "(error 303)" in message
+
+
+def test_lists_sharing_an_alternative_past_the_engine_limit(make_policy):
+    base = BASE + "facts:\n  code: {type: string}\n"
+    message = _limit_error(make_policy, _rules(128, "{code: [shared, c#]}"), base)
+    assert "128 lists of alternatives share the test `code` is `shared`" in message
+    assert "(error 107)" in message
+
+
+def test_lists_in_one_alternative_at_the_engine_limit(make_policy):
+    others = ["defect", "how_to", "question", "degradation", "feature_request"]
+    lists = [[o] for o in others] + [[a, b] for i, a in enumerate(others) for b in others[i + 1:]]
+
+    def policy(k: int) -> str:
+        return ("rules:\n  - id: wide\n    when: {all: [" + ", ".join(
+            f"{{category: [outage, {', '.join(extra)}]}}" for extra in lists[:k]) +
+            "]}\n    then: {assign: P1}\n")
+    cp = make_policy(policy(14))
+    assert evaluate(cp, ticket(category="outage"), cache=False).priority == "P1"
+    message = _limit_error(make_policy, policy(15))
+    assert "needs 32 engine expressions" in message and "rule `wide`" in message
+
+
+def test_a_whole_number_salience_written_as_a_float_runs(make_policy):
+    cp = make_policy("""
+    rules:
+      - {id: low, salience: 1.0, then: {note: low}}
+      - {id: high, salience: 2.0, then: {note: high}}
+    """)
+    assert [e.rule for e in evaluate(cp, ticket(), cache=False).trace[:2]] == ["high", "low"]

@@ -20,10 +20,16 @@ from zoneinfo import ZoneInfo
 from engine.check.fields import FieldScan
 from engine.core.diagnostics import Diagnostic, Location, did_you_mean, pointer_join
 from engine.core.durations import check_target, parse_duration
-from engine.core.facts import FactSpec, engine_number_problem, iana_zones, iso_countries
+from engine.core.facts import (
+    CORE_PARENTS,
+    FactSpec,
+    engine_number_problem,
+    iana_zones,
+    iso_countries,
+)
 
 _RFC3339 = re.compile(
-    r"^(\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))?$"
+    r"^(\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))?$"
 )
 _MISSING = object()
 MAX_STRING = 65_536  # free-text facts; the engine segfaults on strings of 16 MiB
@@ -31,7 +37,8 @@ _duration = lru_cache(maxsize=4096)(parse_duration)  # pure; contract targets re
 
 
 def parse_timestamp(text: object) -> datetime:
-    """Parse an RFC 3339 timestamp that carries a UTC offset; ValueError with a one-line reason."""
+    """Parse an RFC 3339 timestamp that carries a UTC offset; ValueError with a one-line reason.
+    Fractional seconds may have any number of digits; digits after the sixth are truncated."""
     if not isinstance(text, str):
         raise ValueError(f"expected an RFC 3339 timestamp string, got {_describe(text)}")
     m = _RFC3339.match(text)
@@ -45,8 +52,8 @@ def parse_timestamp(text: object) -> datetime:
     if not "1900" <= year <= "2999":
         raise ValueError(f"timestamp `{text}` is outside the supported years 1900-2999")
     norm = text.upper().replace(" ", "T")
-    if frac and len(frac) > 7:  # Python keeps microseconds: truncate extra digits
-        norm = norm.replace(frac, frac[:7], 1)
+    if frac and len(frac) > 7:  # any number of digits; beyond microseconds they are dropped
+        norm = norm.replace(frac, frac[:7], 1)  # (truncated toward the earlier instant)
     try:
         return datetime.fromisoformat(norm)
     except ValueError as exc:
@@ -157,8 +164,9 @@ class TicketChecker:
             if entry is None:
                 continue  # a field no rule reads: accepted, ignored
             steps, nested = entry
-            if nested and node is not None and node.__class__ is not dict and \
-                    not isinstance(node, Mapping):
+            if nested and (node is None and top in CORE_PARENTS or node is not None and
+                           node.__class__ is not dict and not isinstance(node, Mapping)):
+                # the schema gives `customer` and `contract` no null; omit them instead
                 problems.append(_diag("ticket_type", _ptr(top), f"`{top}` must be an object, "
                                       f"got {_describe(node)}"))
                 node = _MISSING
@@ -172,6 +180,10 @@ class TicketChecker:
                         value = self._get(node, parts[1:], problems, bad_parents, top)
                 else:
                     value = node
+                if value is None and nested and top in CORE_PARENTS:
+                    problems.append(_diag("ticket_type", _ptr(path), f"`{path}` must not be "
+                                          "null", f"omit `{path}` instead"))
+                    continue
                 if value is _MISSING or value is None:
                     if spec.required:
                         problems.append(_diag("ticket_missing_field", _ptr(path),

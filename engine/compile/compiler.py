@@ -9,6 +9,7 @@ The work is the ordered list of named passes in `engine.compile.passes`.
 from __future__ import annotations
 
 from engine.compile.compiled import CompiledPolicy, CompiledRule
+from engine.compile.limits import check_engine_limits
 from engine.compile.passes import PASSES, Build
 from engine.core.diagnostics import DiagnosticError
 from engine.core.model import Policy
@@ -26,4 +27,8 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
             break
     if build.problems:
         raise DiagnosticError(build.problems)
-    return build.result()
+    compiled = build.result()
+    problems = check_engine_limits(compiled)  # on the exact ruleset the engine will build
+    if problems:
+        raise DiagnosticError(problems)
+    return compiled

@@ -15,11 +15,12 @@ def key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
     that satisfy exactly the same tests lead to the same firings: they share a class. Facts an
     action reads (`{fact: ...}`, contract targets, the plan) and open domains stay raw.
     """
-    tests: dict[str, list[Test]] = {}
+    # one test per (operator, value): tests of different rules hold on the same values
+    by_path: dict[str, dict[tuple, Test]] = {}
     for cr in compiled:
         for t in cr.tests:
-            if t not in tests.setdefault(t.path, []):
-                tests[t.path].append(t)
+            by_path.setdefault(t.path, {}).setdefault((t.op, t.value), t)
+    tests = {path: list(found.values()) for path, found in by_path.items()}
     plan: list[tuple[str, dict | None]] = []
     for path in sorted(key_paths):
         spec = policy.facts[path]

@@ -2,9 +2,10 @@
 
 `conjunctions` brings each rule's condition into DNF (with the tests its actions imply) and
 drops impossible alternatives; `action inputs` notes the facts actions read; `patterns` turns
-each conjunction into one durable_rules rule; `engine limits` rejects what the engine cannot
-run; `digest` hashes the canonical content; `cache plan` decides how each fact enters the
-decision cache key; `provenance` fixes every rule's citation.
+each conjunction into one durable_rules rule; `ignored fields` checks `ignore_fields`;
+`digest` hashes the canonical content; `cache plan` decides how each fact enters the decision
+cache key; `provenance` fixes every rule's citation. Then `engine.compile.limits` checks the
+exact ruleset against what durable_rules can take.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import PurePath
 from engine.check.tickets import TicketChecker
 from engine.compile.compiled import CompiledPolicy, CompiledRule
 from engine.compile.keys import key_plan
-from engine.compile.limits import engine_limits as find_engine_limits
 from engine.core.decision import Citation, PolicyRef
 from engine.core.diagnostics import Diagnostic, Location
 from engine.core.facts import CHANNELS
@@ -145,7 +145,9 @@ def patterns(b: Build) -> None:
     """One durable_rules rule per conjunction: a pattern per fact kind it tests (the ticket,
     the derived priority, the entitlement); `pri` = stage band, then salience."""
     for ri, (rule, conjs) in enumerate(zip(b.policy.rules, b.conjunctions, strict=True)):
-        pri = 1 + STAGES.index(rule.stage) * 1000 + (499 - rule.salience)
+        # a JSON Schema integer may be written `1.0`; the engine takes only JSON integers
+        salience = int(rule.salience) if float(rule.salience).is_integer() else rule.salience
+        pri = 1 + STAGES.index(rule.stage) * 1000 + (499 - salience)
         for ci, conj in enumerate(conjs):
             by_kind: dict[str, list[dict]] = {}
             for t in conj:
@@ -166,12 +168,6 @@ def patterns(b: Build) -> None:
             paths = tuple(t.path for t in conj)
             b.compiled.append(CompiledRule(f"{rule.id}#{ci}", ri, ci, pri, conj, pats, paths,
                                            any(p in _DERIVED_KIND for p in paths)))
-
-
-def engine_limits(b: Build) -> None:
-    """What durable_rules cannot take, caught here with the rule to blame."""
-    b.problems += find_engine_limits(b.policy, b.compiled, b.ticket_paths)
-    b.stop = bool(b.problems)
 
 
 def ignored_fields(b: Build) -> None:
@@ -209,7 +205,6 @@ PASSES: tuple[tuple[str, Callable[[Build], None]], ...] = (
     ("conjunctions", conjunctions),
     ("action inputs", action_inputs),
     ("patterns", patterns),
-    ("engine limits", engine_limits),
     ("ignored fields", ignored_fields),
     ("digest", digest),
     ("cache plan", cache_plan),

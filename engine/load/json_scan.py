@@ -236,6 +236,10 @@ def load_json(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
+        if text.startswith("\ufeff"):
+            return None, [Diagnostic("json_syntax", "the input starts with two byte-order marks",
+                                     location=Location(file=file, line=1, column=1),
+                                     hint="save it as utf-8 with one byte-order mark or none")]
     offsets: dict[str, int] = {}
     key_offsets: dict[str, int] = {}
     found: list[_Finding] = []

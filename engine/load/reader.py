@@ -1,6 +1,7 @@
 """The one file reader: bytes -> text for policies, tickets and policy test files.
 
-A file is read as bytes; a leading UTF-8 BOM is dropped and the rest must be strict UTF-8.
+A file is read as bytes, strict UTF-8 (a leading BOM is kept: the loaders drop one, and only
+one).
 A file that cannot be read, or is not UTF-8, gives one ``file_unreadable`` diagnostic (for
 bad UTF-8 at the line and column of the first bad byte). No size limit is applied here.
 """
@@ -16,8 +17,6 @@ from engine.load.json_scan import load_json
 from engine.load.yaml_events import load_yaml
 
 __all__ = ["decode_text", "load_json_file", "load_yaml_file", "read_text"]
-
-_BOM = b"\xef\xbb\xbf"
 
 
 def read_text(source: str | Path | bytes | BinaryIO,
@@ -43,9 +42,7 @@ def read_text(source: str | Path | bytes | BinaryIO,
 
 def decode_text(raw: bytes, name: str) -> tuple[str | None, list[Diagnostic]]:
     """`raw` (the bytes of file `name`) as text without a BOM, or ``(None, [file_unreadable])``."""
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
-    try:
+    try:  # a BOM stays in the text: load_json / load_yaml drop one (and only one)
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         good = raw[: exc.start].decode("utf-8", errors="replace")

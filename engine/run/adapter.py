@@ -13,8 +13,11 @@
 from __future__ import annotations
 
 import itertools
+import re
+import sys
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -43,8 +46,24 @@ class _SyncHost(engine.Host):
     def _run(self) -> None:
         pass
 
+    def forget(self, name: str) -> None:
+        """Unregister a ruleset and free it (no evaluation may be using it)."""
+        ruleset = self._ruleset_directory.pop(name)
+        self._ruleset_list.remove(ruleset)
+        durable_rules_engine.delete_ruleset(ruleset._handle)
+
+
+def _exited(owner: threading.Thread, me: threading.Thread) -> bool:
+    """Whether `owner` has exited. A thread not started by `threading` (a C extension's, or
+    `_thread.start_new_thread`) is a dummy that always reports itself alive: it has exited
+    when the interpreter no longer has its thread state, or its id is reused by `me`."""
+    if not owner.is_alive():
+        return True
+    return owner.ident == me.ident or owner.ident not in sys._current_frames()
+
 
 ThreadMode = Literal["caller", "dedicated"]
+MAX_RULESETS = 64  # registered per adapter (~55 KB each; a process has 131,072 handles)
 # durable_rules is not thread-safe across the whole process: adapters on different threads (two
 # Evaluators) take turns through this lock.
 _PROCESS_LOCK = threading.RLock()
@@ -63,7 +82,7 @@ class EngineAdapter:
             raise ValueError(f"thread mode `{thread}` is not `caller` or `dedicated`")
         self.mode = thread
         self.host: _SyncHost | None = None
-        self.registered: set[str] = set()
+        self.registered: OrderedDict[str, None] = OrderedDict()  # ruleset names, LRU order
         self.sids = itertools.count(1)
         self.current: Working | None = None
         self.executor: ThreadPoolExecutor | None = None
@@ -79,7 +98,8 @@ class EngineAdapter:
             self.executor.submit(self._drop_host).result()
             self.executor.shutdown()
             self.executor = None
-        elif threading.current_thread() is self.owner or not self.owner.is_alive():
+        elif threading.current_thread() is self.owner or _exited(self.owner,
+                                                                   threading.current_thread()):
             self._drop_host()
 
     def _action(self, cr: CompiledRule | None):
@@ -99,10 +119,14 @@ class EngineAdapter:
         """The host, with `cp`'s ruleset registered under `name`, actions bound by `actions`."""
         if self.host is None:
             self.host = _SyncHost()
-            self.registered = set()
-        if name not in self.registered:
+            self.registered = OrderedDict()
+        if name in self.registered:
+            self.registered.move_to_end(name)
+        else:
+            if len(self.registered) >= MAX_RULESETS:  # least recently used first
+                self.host.forget(self.registered.popitem(last=False)[0])
             self.host.register_rulesets({name: cp.ruleset(actions)[cp.ruleset_name]})
-            self.registered.add(name)
+            self.registered[name] = None
         return self.host
 
     def _drop_host(self) -> None:
@@ -116,7 +140,7 @@ class EngineAdapter:
                 durable_rules_engine.delete_ruleset(host.get_ruleset(name)._handle)
             except Exception:  # noqa: BLE001 - best effort on a broken host
                 pass
-        self.registered = set()
+        self.registered = OrderedDict()
 
     def call(self, fn, *args):
         """Run fn on the engine's thread, one engine call at a time in the process."""
@@ -125,7 +149,7 @@ class EngineAdapter:
             if self.executor is not None:
                 return self.executor.submit(self.call, fn, *args).result()
             with self.lock:
-                if self.owner is not me and not self.owner.is_alive():
+                if self.owner is not me and _exited(self.owner, me):
                     self.owner = me  # the owner exited: nothing can be using the engine
             if me is not self.owner:
                 raise EngineThreadError(
@@ -140,7 +164,12 @@ class EngineAdapter:
         return self.call(self._run, cp, ticket)
 
     def _run(self, cp: CompiledPolicy, ticket: Ticket) -> Outcome:
-        host = self._ensure(cp, cp.ruleset_name, self._action)
+        try:
+            host = self._ensure(cp, cp.ruleset_name, self._action)
+        except Exception as exc:  # the compile stage's limits should have caught it
+            self._drop_host()
+            raise _engine_failure(f"durable_rules could not build policy `{cp.id}`", exc) \
+                from exc
         sid = f"s{next(self.sids)}"
         ev = Working(cp, ticket, _swap)
         self.current = ev
@@ -150,7 +179,7 @@ class EngineAdapter:
             # MemoryError, an engine error or a rejected fact: the session may be half-built or
             # have run no action, and touching it can segfault. Drop the host; rebuild on next use.
             self._drop_host()
-            raise EngineFailure(f"durable_rules failed on ticket `{ticket.id}`: {exc!r}") from exc
+            raise _engine_failure(f"durable_rules failed on ticket `{ticket.id}`", exc) from exc
         finally:
             self.current = None
         try:
@@ -212,6 +241,17 @@ class EngineAdapter:
 
 def _noop(c) -> None:
     return None
+
+
+def _engine_failure(what: str, exc: BaseException) -> EngineFailure:
+    """An engine exception as an EngineFailure carrying the engine's error code, if any."""
+    found = re.search(r"error code: (\d+)", str(exc))
+    code = int(found.group(1)) if found else None
+    detail = str(exc) or type(exc).__name__
+    if code is not None:
+        return EngineFailure(f"{what}: engine error {code} ({detail[:1].lower()}{detail[1:]})",
+                             engine_code=code)
+    return EngineFailure(f"{what}: {type(exc).__name__}: {detail}")
 
 
 def _swap(c, old: dict | None, new: dict) -> None:

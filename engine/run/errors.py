@@ -24,7 +24,14 @@ class FiringBoundError(EvaluationError):
 
 
 class EngineFailure(EvaluationError):
+    """durable_rules itself failed (`engine_code`: its numeric error code, when it gave one)."""
+
     code = "engine_failure"
+
+    def __init__(self, message: str, rules: tuple[str, ...] = (),
+                 engine_code: int | None = None):
+        super().__init__(message, rules)
+        self.engine_code = engine_code
 
 
 class EngineThreadError(RuntimeError):

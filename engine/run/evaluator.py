@@ -4,8 +4,11 @@ Decisions depend only on (policy, ticket, now); nothing reads the clock. A decis
 the fact paths the rules read (the compiler knows them), so outcomes are memoised per policy
 (digest, cited file and rule positions, which the trace cites) by the ticket's projection onto
 those paths, where values the rules cannot tell apart share one entry; the due time is computed
-per ticket. Caches are bounded: `cache_size` entries per policy, `max_policies` policies (least
-recently used evicted), so evaluating many edited versions of a policy keeps a few caches alive.
+per ticket. Caches are bounded: `cache_size` outcomes in all — a policy holding its share or
+more gives up its oldest, else the least recently used policy does — and `max_policies`
+policies, so evaluating many edited versions of a policy keeps a few caches alive. An outcome
+with its trace takes about 3–4 KB (bundled policies), so the default 16,384 outcomes hold the
+decision cache near 64 MiB.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from engine.core.diagnostics import Diagnostic, Location
 from engine.run.adapter import EngineAdapter, ThreadMode
 from engine.run.errors import CalendarError, EngineThreadError, EvaluationError, TicketError
 
-CACHE_SIZE = 65536     # outcomes per policy
+CACHE_SIZE = 16384     # outcomes kept, across all policies (~64 MiB)
 MAX_POLICIES = 8       # policies whose caches are kept (LRU)
 # an entry: (outcome, trace entries to re-read, the merged values the trace shows)
 _Entry = tuple[Outcome, tuple[int, ...], tuple]
@@ -77,6 +80,7 @@ class Evaluator:
         self.cache_size = cache_size
         self.max_policies = max_policies
         self._caches: OrderedDict[tuple, dict[tuple, _Entry]] = OrderedDict()
+        self._entries = 0  # outcomes in all caches
         self.hits = 0      # cached evaluations answered from the cache (for hosts' metrics)
         self.misses = 0    # cached evaluations that ran the engine
 
@@ -129,7 +133,7 @@ class Evaluator:
         if memo is None:
             memo = caches[policy.cache_scope] = {}
             if len(caches) > self.max_policies:
-                caches.popitem(last=False)
+                self._entries -= len(caches.popitem(last=False)[1])
         elif next(reversed(caches)) != policy.cache_scope:
             caches.move_to_end(policy.cache_scope)
         values = checked.values
@@ -149,12 +153,23 @@ class Evaluator:
         self.misses += 1
         outcome = self._run(policy, checked)
         if self.cache_size:
-            if len(memo) >= self.cache_size:
-                del memo[next(iter(memo))]
+            if self._entries >= self.cache_size:
+                self._evict(memo)
             rematch = tuple(i for i, e in enumerate(outcome.trace)
                             if any(p in policy.merged_paths for p, _ in e.matched))
             memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
+            self._entries += 1
         return outcome
+
+    def _evict(self, current: dict) -> None:
+        """Drop one outcome: the current policy's oldest while it holds at least its share of
+        the bound, else the oldest of the least recently used policy that has one."""
+        if len(current) * len(self._caches) >= self.cache_size:
+            victim = current
+        else:
+            victim = next(m for m in self._caches.values() if m)
+        del victim[next(iter(victim))]
+        self._entries -= 1
 
     def _run(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
         return discard_unguaranteed(self.adapter.run(policy, checked))
@@ -162,11 +177,13 @@ class Evaluator:
     def clear_cache(self) -> None:
         """Forget every memoised outcome."""
         self._caches.clear()
+        self._entries = 0
 
     def cache_info(self) -> dict:
-        """How many policies have a cache, and the entries of each (most recent last)."""
+        """How many policies have a cache, the entries of each (most recent last), and the
+        bound on all of them."""
         return {"policies": len(self._caches),
-                "entries": [len(m) for m in self._caches.values()]}
+                "entries": [len(m) for m in self._caches.values()], "size": self.cache_size}
 
     def run_bare(self, policy: CompiledPolicy, tickets: list[Mapping]) -> list[float]:
         """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
