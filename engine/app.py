@@ -37,6 +37,7 @@ from engine.core.diagnostics import Diagnostic, DiagnosticError, Location, did_y
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import iana_zones
 from engine.explain import why_not as explain_why_not
+from engine.load.bounded import read_bounded
 from engine.load.loader import Document, load_json, read_text
 from engine.load.policies import bundled, display_path, expand, resolve, rules_dir
 from engine.run.errors import EvaluationError, TicketError
@@ -248,9 +249,9 @@ def _read_ticket(source: TicketSource, name: str | None, limit: int | None
         name = name or str(source)
     name = name or "<ticket>"
     if limit is not None:
-        source, too_large = _bounded(source, name, limit)
-        if too_large:
-            return None, None, [too_large]
+        source, size = read_bounded(source, limit)
+        if size is not None:
+            return None, None, [_too_large(name, size, limit)]
     if isinstance(source, str):
         text, diags = source, []
     else:
@@ -263,33 +264,9 @@ def _read_ticket(source: TicketSource, name: str | None, limit: int | None
     return doc.data, doc, []
 
 
-def _bounded(source: TicketSource, name: str, limit: int
-             ) -> tuple[TicketSource, Diagnostic | None]:
-    """The ticket input read no further than `limit` bytes (one more tells it is larger), or
-    the `ticket_too_large` diagnostic. Unreadable input is left to `read_text` to report."""
-    size: int | None = None   # bytes, when over the limit (-1: a stream, its size unknown)
-    if isinstance(source, str):
-        if len(source) * 4 > limit:  # a character is at most 4 bytes of UTF-8
-            n = len(source.encode("utf-8", "surrogatepass"))
-            size = n if n > limit else None
-    elif isinstance(source, bytes | bytearray):
-        size = len(source) if len(source) > limit else None
-    else:
-        try:
-            if isinstance(source, Path):
-                with source.open("rb") as stream:
-                    raw, total = stream.read(limit + 1), os.fstat(stream.fileno()).st_size
-            else:
-                raw, total = source.read(limit + 1), 0
-        except OSError:
-            return source, None
-        if len(raw) <= limit:
-            return raw, None
-        size = total if total > limit else -1
-    if size is None:
-        return source, None
+def _too_large(name: str, size: int, limit: int) -> Diagnostic:
     shown = f"is {size:,} bytes" if size > 0 else "is larger"
-    return source, Diagnostic(
+    return Diagnostic(
         "ticket_too_large", f"the ticket {shown}; at most {limit:,} bytes are accepted",
         location=Location(file=name), hint="drop the fields no rule reads, or raise the limit "
         "(`--max-ticket-bytes`)")

@@ -1,4 +1,5 @@
-"""Run stage: the only module that calls durable_rules (the adapter every Evaluator owns).
+"""Run stage: the only module that calls durable_rules (the adapter every Evaluator owns), with
+the host it drives (engine/run/host.py).
 
 - A Host without the stock background threads (they race with delete_state). durable_rules is
   not thread-safe: each adapter is driven by one thread — the thread that built it, or a
@@ -7,14 +8,13 @@
   an action ran in every session (durable_rules segfaults deleting one that had none).
 - Actions are Python closures that record the trace; exceptions in them are collected and raised
   to the caller (the engine would swallow them); a firing bound stops cycles and names them.
-- After a MemoryError or an engine error the Host is discarded and rebuilt on next use.
+- After a MemoryError or an engine error the Host is discarded and rebuilt on next use; the
+  error is an EngineFailure carrying the engine's code. Registered rulesets are bounded (LRU).
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import durable_rules_engine
-from durable import engine
 
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy, CompiledRule
@@ -42,13 +41,14 @@ from engine.core.model import (
     UsePlan,
     WithholdChannels,
 )
-from engine.run.errors import (
-    EngineFailure,
+from engine.run.errors import (  # EngineFailure: raised here (through host.engine_failure)
+    EngineFailure,  # noqa: F401
     EngineThreadError,
     EvaluationError,
     FiringBoundError,
     RuleActionError,
 )
+from engine.run.host import SyncHost, engine_failure, exited
 
 
 def find_cycle(sequence: list[str]) -> list[str]:
@@ -317,28 +317,6 @@ def _nest(parts: tuple[tuple[str, tuple[str, ...]], ...], values: dict) -> dict:
     return out
 
 
-class _SyncHost(engine.Host):
-    """A Host without the dispatch/timer threads, which race with delete_state."""
-
-    def _run(self) -> None:
-        pass
-
-    def forget(self, name: str) -> None:
-        """Unregister a ruleset and free it (no evaluation may be using it)."""
-        ruleset = self._ruleset_directory.pop(name)
-        self._ruleset_list.remove(ruleset)
-        durable_rules_engine.delete_ruleset(ruleset._handle)
-
-
-def _exited(owner: threading.Thread, me: threading.Thread) -> bool:
-    """Whether `owner` has exited. A thread not started by `threading` (a C extension's, or
-    `_thread.start_new_thread`) is a dummy that always reports itself alive: it has exited
-    when the interpreter no longer has its thread state, or its id is reused by `me`."""
-    if not owner.is_alive():
-        return True
-    return owner.ident == me.ident or owner.ident not in sys._current_frames()
-
-
 ThreadMode = Literal["caller", "dedicated"]
 MAX_RULESETS = 64  # registered per adapter (~55 KB each; a process has 131,072 handles)
 # durable_rules is not thread-safe across the whole process: adapters on different threads (two
@@ -358,7 +336,7 @@ class EngineAdapter:
         if thread not in ("caller", "dedicated"):
             raise ValueError(f"thread mode `{thread}` is not `caller` or `dedicated`")
         self.mode = thread
-        self.host: _SyncHost | None = None
+        self.host: SyncHost | None = None
         self.registered: OrderedDict[str, None] = OrderedDict()  # ruleset names, LRU order
         self.sids = itertools.count(1)
         self.current: _Evaluation | None = None
@@ -375,7 +353,7 @@ class EngineAdapter:
             self.executor.submit(self._drop_host).result()
             self.executor.shutdown()
             self.executor = None
-        elif threading.current_thread() is self.owner or _exited(self.owner,
+        elif threading.current_thread() is self.owner or exited(self.owner,
                                                                    threading.current_thread()):
             self._drop_host()
 
@@ -392,10 +370,10 @@ class EngineAdapter:
                     ev.errors.append((cr.name.rsplit("#", 1)[0], exc))
         return action
 
-    def _ensure(self, cp: CompiledPolicy, name: str, actions) -> _SyncHost:
+    def _ensure(self, cp: CompiledPolicy, name: str, actions) -> SyncHost:
         """The host, with `cp`'s ruleset registered under `name`, actions bound by `actions`."""
         if self.host is None:
-            self.host = _SyncHost()
+            self.host = SyncHost()
             self.registered = OrderedDict()
         if name in self.registered:
             self.registered.move_to_end(name)
@@ -426,7 +404,7 @@ class EngineAdapter:
             if self.executor is not None:
                 return self.executor.submit(self.call, fn, *args).result()
             with self.lock:
-                if self.owner is not me and _exited(self.owner, me):
+                if self.owner is not me and exited(self.owner, me):
                     self.owner = me  # the owner exited: nothing can be using the engine
             if me is not self.owner:
                 raise EngineThreadError(
@@ -445,7 +423,7 @@ class EngineAdapter:
             host = self._ensure(cp, cp.ruleset_name, self._action)
         except Exception as exc:  # the compile stage's limits should have caught it
             self._drop_host()
-            raise _engine_failure(f"durable_rules could not build policy `{cp.id}`", exc) \
+            raise engine_failure(f"durable_rules could not build policy `{cp.id}`", exc) \
                 from exc
         sid = f"s{next(self.sids)}"
         ev = _Evaluation(cp, ticket)
@@ -456,7 +434,7 @@ class EngineAdapter:
             # MemoryError, an engine error or a rejected fact: the session may be half-built or
             # have run no action, and touching it can segfault. Drop the host; rebuild on next use.
             self._drop_host()
-            raise _engine_failure(f"durable_rules failed on ticket `{ticket.id}`", exc) from exc
+            raise engine_failure(f"durable_rules failed on ticket `{ticket.id}`", exc) from exc
         finally:
             self.current = None
         try:
@@ -518,14 +496,3 @@ class EngineAdapter:
 
 def _noop(c) -> None:
     return None
-
-
-def _engine_failure(what: str, exc: BaseException) -> EngineFailure:
-    """An engine exception as an EngineFailure carrying the engine's error code, if any."""
-    found = re.search(r"error code: (\d+)", str(exc))
-    code = int(found.group(1)) if found else None
-    detail = str(exc) or type(exc).__name__
-    if code is not None:
-        return EngineFailure(f"{what}: engine error {code} ({detail[:1].lower()}{detail[1:]})",
-                             engine_code=code)
-    return EngineFailure(f"{what}: {type(exc).__name__}: {detail}")
