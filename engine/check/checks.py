@@ -12,6 +12,7 @@ from functools import cache
 import jsonschema
 
 from engine.calendars import calendars as cal
+from engine.check.versions import check_dating_and_audit
 from engine.core.diagnostics import Diagnostic, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
@@ -604,6 +605,8 @@ class _Checker:
             rules.append(self.rule(raw, i))
         ordered = sorted(enumerate(rules), key=lambda ir: (STAGES.index(ir[1].stage),
                                                            -ir[1].salience, ir[0]))
+        dating, problems = check_dating_and_audit(self.doc, rules)  # effective dates, audit
+        self.diags += problems
         if any(d.severity == "error" for d in self.diags):
             return None
         canonical = json.dumps(self.data, sort_keys=True, separators=(",", ":"),
@@ -621,6 +624,7 @@ class _Checker:
                                                             2 * len(rules)),
             canonical=canonical,
             raw=self.data,
+            **dating,
         )
 
 

@@ -215,6 +215,13 @@ def _key_plan(policy: Policy, compiled: list[CompiledRule], raw_paths: set[str],
     return tuple(plan)
 
 
+def cited_path(file: str) -> str:
+    """A rule file's path inside its policy folder: `policy.yaml`, or `versions/<name>.yaml` for
+    one of several effective-dated versions."""
+    path = PurePath(file)
+    return f"versions/{path.name}" if path.parent.name == "versions" else path.name
+
+
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Compile a checked policy. Raises DiagnosticError for limits the engine cannot take."""
     problems: list[Diagnostic] = []
@@ -271,7 +278,7 @@ def compile_policy(policy: Policy) -> CompiledPolicy:
     if problems:
         raise DiagnosticError(problems)
     digest = "sha256:" + hashlib.sha256(policy.canonical.encode("utf-8")).hexdigest()
-    cited = PurePath(policy.file).name  # citations name the file inside the policy's folder
+    cited = cited_path(policy.file)  # citations name the file inside the policy's folder
     checker = TicketChecker(policy.facts, policy.levels, tuple(policy.plans))
     key_plan = _key_plan(policy, compiled, raw_paths, key_paths)
     return CompiledPolicy(
