@@ -7,10 +7,13 @@ import re
 from conftest import ROOT
 
 NOT_CODES = {"no_guarantee", "no_guarantee_reason", "ticket_id",  # action and field names
-             "no_match", "no_sla"}  # trace event kinds
+             "no_match", "no_sla",  # trace event kinds
+             "schema_version", "log_id",  # decision-log table and meta names
+             "log_error", "log_path"}  # a status value, a click parameter
 PREFIXES = ("yaml", "json", "schema", "ticket", "calendar", "engine", "test", "file", "unknown",
             "bad", "fact", "table", "plan", "rule", "reserved", "duplicate", "type", "operator",
-            "number", "missing", "condition", "no", "fixed", "firing", "evaluation")
+            "number", "missing", "condition", "no", "fixed", "firing", "evaluation", "log",
+            "version")
 
 
 def test_every_code_is_documented():
