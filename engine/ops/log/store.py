@@ -22,7 +22,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -167,7 +166,6 @@ class DecisionLog:
         self._queue: list[_Job] = []
         self._leader = False
         self._have_outcomes: set[str] = set()
-        self._writer: ThreadPoolExecutor | None = None
         self._have_sources: set[str] = set()
 
     # ---- opening ----------------------------------------------------------------------
@@ -213,9 +211,7 @@ class DecisionLog:
         return cls(p, conn, key, busy_timeout)
 
     def close(self) -> None:
-        """Release the file (waits for the commits in progress)."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
+        """Release the file (waits for a commit in progress)."""
         with self._cv:
             while self._leader:
                 self._cv.wait()
@@ -251,19 +247,6 @@ class DecisionLog:
                               request_id=e.request_id)
                  for e in (x if isinstance(x, Entry) else Entry(*x) for x in entries)]
         return self._submit(items) if items else []
-
-    def append_many_async(self, entries: Iterable[Entry | tuple]) -> Future[list[Receipt]]:
-        """`append_many` committed on the log's writer thread: the records are serialised now,
-        the future resolves (to the receipts, or LogError) once they are durable. A batch runner
-        evaluates its next chunk meanwhile and writes a chunk's results only after its future
-        resolved — the durability contract, with the commit off the critical path."""
-        items = [self.prepare(e.decision, policy=e.policy, ticket=e.ticket,
-                              request_id=e.request_id)
-                 for e in (x if isinstance(x, Entry) else Entry(*x) for x in entries)]
-        with self._cv:
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="decision-log")
-        return self._writer.submit(self._submit, items)
 
     def _submit(self, items: list[Prepared]) -> list[Receipt]:
         job = _Job(items)
