@@ -2,9 +2,11 @@
 
 The use cases live in `engine.app` and return data; this module only renders it. Decisions and
 reports go to stdout (for `test`, its whole report: failures, coverage, counts); diagnostics to
-stderr. Exit codes: 0 success; 1 findings (validate, lint, test); 2 bad input or usage
-(unreadable or invalid ticket, unknown policy, invalid policy file); 3 the policy failed to
-decide (e.g. a firing bound exceeded, a rule action failed, a calendar without open time).
+stderr. Exit codes: 0 success; 1 findings (validate, lint, test; a log that fails `log verify`
+or decisions that `replay` does not reproduce); 2 bad input or usage (unreadable or invalid
+ticket, unknown policy, invalid policy file, no decision log at the path); 3 the policy failed to
+decide (e.g. a firing bound exceeded, a rule action failed, a calendar without open time); 4 the
+decision could not be logged (`--log`: nothing is printed as decided).
 """
 
 from __future__ import annotations
@@ -19,14 +21,20 @@ from pathlib import Path
 import click
 
 from engine import app
-from engine.core.diagnostics import Diagnostic
+from engine.core.diagnostics import Diagnostic, Location
 from engine.core.durations import format_duration
 from engine.explain import render
 from engine.explain import why_not as why_not_
+from engine.ops import replay as replay_
+from engine.ops.log import DecisionLog, LogError
+from engine.ops.log import chain as log_chain
+from engine.ops.log import render as log_render
+from engine.ops.log.query import LogReader, Search
 
-EXIT_FINDINGS, EXIT_INPUT, EXIT_FAILED = 1, 2, 3
+EXIT_FINDINGS, EXIT_INPUT, EXIT_FAILED, EXIT_UNLOGGED = 1, 2, 3, 4
 _EXIT = {app.Status.OK: 0, app.Status.POLICY_ERROR: EXIT_INPUT,
-         app.Status.INPUT_ERROR: EXIT_INPUT, app.Status.FAILED: EXIT_FAILED}
+         app.Status.INPUT_ERROR: EXIT_INPUT, app.Status.FAILED: EXIT_FAILED,
+         app.Status.LOG_ERROR: EXIT_UNLOGGED}
 
 
 class _Fail(click.exceptions.Exit):
@@ -118,8 +126,10 @@ def main() -> None:
     _prepare_streams()
 
 
-_policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH",
-                           help="A bundled policy id (see `policies`) or a rule file.")
+_policy_opt = click.option("--policy", "-p", required=True, metavar="ID|PATH[@VERSION]",
+                           help="A bundled policy id (see `policies`), a policy folder or a rule "
+                           "file; @VERSION names one of its versions (default: the version in "
+                           "force at the ticket's submitted_at).")
 _now_opt = click.option("--now", metavar="TS",
                         help="RFC 3339 instant the clocks are read at (default: the last event); "
                         "adds `remaining` to the SLA.")
@@ -154,19 +164,35 @@ def _ticket(source: str) -> dict:
     return {"ticket": Path(source), "source_name": source}
 
 
+def _open_log(path: str) -> DecisionLog:
+    try:
+        return DecisionLog.open(path)
+    except LogError as exc:
+        _report([exc.diagnostic])
+        raise _Fail(EXIT_UNLOGGED) from None
+
+
 @main.command("evaluate")
 @_policy_opt
 @_now_opt
 @_at_opt
 @_inputs
 @_max_bytes_opt
+@click.option("--log", "log_path", metavar="PATH", help="Append the decision to this decision "
+              "log (created if new); printed only once its record is durable.")
 @_ticket_arg
 def evaluate_cmd(policy: str, now: str | None, at: str | None, mapping: str | None,
-                 strict: bool, error_format: str, max_ticket_bytes: int, ticket: str) -> None:
+                 strict: bool, error_format: str, max_ticket_bytes: int, log_path: str | None,
+                 ticket: str) -> None:
     """Print the decision for one ticket as JSON (following its events)."""
-    decided = _check(app.decide(policy, now_text=now, at_text=at, mapping=mapping, strict=strict,
-                                max_ticket_bytes=max_ticket_bytes, **_ticket(ticket)),
-                     fmt=error_format)
+    log = _open_log(log_path) if log_path else None
+    try:
+        decided = _check(app.decide(policy, now_text=now, at_text=at, mapping=mapping,
+                                    strict=strict, max_ticket_bytes=max_ticket_bytes, log=log,
+                                    **_ticket(ticket)), fmt=error_format)
+    finally:
+        if log is not None:
+            log.close()
     _echo_json(app.decision_text(decided.decision))
 
 
@@ -302,14 +328,157 @@ def elapsed_cmd(policy: str, calendar: str, start: str, timezone: str | None, en
 
 @main.command("policies")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def policies_cmd(fmt: str) -> None:
-    """List the bundled policies with version and digest."""
-    rows = _check(app.list_policies()).policies
+@click.option("--log", "log_path", metavar="LOG", help="Warn for each version whose digest "
+              "differs from one this decision log holds for the same version.")
+@click.argument("refs", nargs=-1, metavar="[ID|PATH]...")
+def policies_cmd(fmt: str, log_path: str | None, refs: tuple[str, ...]) -> None:
+    """List the bundled policies (or those named) with every version, digest and dates."""
+    found = _check(app.list_policies(refs, log=log_path))  # its warnings on stderr
     if fmt == "json":
-        _echo_json(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
+        _echo_json(json.dumps([r.to_json() for r in found.policies], indent=2,
+                              ensure_ascii=False))
         return
-    for r in rows:
-        click.echo(f"{r.id:<12} {r.version:<12} {r.digest[:23]}…  {r.title}")
+    for r in found.policies:
+        dates = f"  in force {r.effective_from or '…'} – {r.effective_until or '…'}" \
+            if r.effective_from or r.effective_until else ""
+        click.echo(f"{r.id:<12} {r.version:<12} {r.digest[:23]}…  {r.title}{dates}")
+
+
+# --------------------------------------------------------------------------- the decision log
+
+_format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+_log_arg = click.argument("log_path", metavar="LOG")
+
+
+def _reader(path: str) -> LogReader:
+    try:
+        return LogReader(path)
+    except LogError as exc:
+        _report([exc.diagnostic])
+        raise _Fail(EXIT_INPUT) from None
+
+
+def _bad_option(option: str, message: str, code: str = "bad_option") -> _Fail:
+    _report([Diagnostic(code, message, location=Location(file=option))], one_line=True)
+    return _Fail(EXIT_INPUT)
+
+
+@main.group("log")
+def log_group() -> None:
+    """The decision log: show, search, verify, checkpoint, export (LOG comes first)."""
+
+
+@log_group.command("show")
+@_log_arg
+@click.argument("ident", metavar="[ID]", required=False)
+@click.option("--ticket", metavar="T", help="Every record of ticket T, in log order.")
+@_format_opt
+def log_show_cmd(log_path: str, ident: str | None, ticket: str | None, fmt: str) -> None:
+    """A record (by decision id, a unique prefix of one, or seq) and its story."""
+    if (ident is None) == (ticket is None):
+        raise _bad_option("log show", "give a decision id or `--ticket T`, not both")
+    with _reader(log_path) as reader:
+        found = reader.for_ticket(ticket) if ticket else \
+            [r for r in [reader.get(str(ident))] if r]
+        if not found:
+            what = f"ticket `{ticket}`" if ticket else f"decision `{ident}`"
+            raise _bad_option("log show", f"no record of {what} in `{log_path}`",
+                              "log_no_record")
+        for rec in found:
+            source = reader.source(rec.record["policy"]["source_digest"])
+            click.echo(log_render.render_record(rec, source, fmt), nl=False)
+
+
+@log_group.command("search")
+@_log_arg
+@click.option("--ticket", metavar="T")
+@click.option("--policy", metavar="ID")
+@click.option("--version", "version", metavar="VERSION")
+@click.option("--priority", metavar="LEVEL")
+@click.option("--rule", metavar="RULE", help="Records in which RULE fired.")
+@click.option("--sla", type=click.Choice(["none", "met", "breached", "overdue", "open"]))
+@click.option("--since", metavar="TS", help="Logged at or after TS (RFC 3339).")
+@click.option("--until", metavar="TS", help="Logged before TS (RFC 3339).")
+@click.option("--limit", type=click.IntRange(1), metavar="N")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
+def log_search_cmd(log_path: str, fmt: str, **filters) -> None:
+    """Records matching every filter given, in log order."""
+    with _reader(log_path) as reader:
+        try:
+            click.echo(log_render.render_search(reader.search(Search(**filters)), fmt),
+                       nl=False)
+        except ValueError as exc:
+            raise _bad_option("--since/--until", str(exc)) from None
+
+
+@log_group.command("verify")
+@_log_arg
+@click.option("--checkpoint", metavar="SEQ:HASH", help="Also prove that nothing up to this "
+              "checkpoint (printed by `log checkpoint`) changed.")
+@_format_opt
+def log_verify_cmd(log_path: str, checkpoint: str | None, fmt: str) -> None:
+    """Recompute the hash chain and every digest; exit 1 naming the first bad record."""
+    try:
+        mark = log_chain.parse_checkpoint(checkpoint) if checkpoint else None
+    except ValueError as exc:
+        raise _bad_option("--checkpoint", str(exc)) from None
+    try:
+        report = log_chain.verify(log_path, mark)
+    except LogError as exc:
+        _report([exc.diagnostic])
+        raise _Fail(EXIT_INPUT) from None
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(log_render.render_verify(report, log_path), nl=False, err=not report.ok)
+    raise _Fail(0 if report.ok else EXIT_FINDINGS)
+
+
+@log_group.command("checkpoint")
+@_log_arg
+def log_checkpoint_cmd(log_path: str) -> None:
+    """Verify the log, then print its head as SEQ:HASH (keep it outside the log)."""
+    try:
+        report = log_chain.verify(log_path)
+    except LogError as exc:
+        _report([exc.diagnostic])
+        raise _Fail(EXIT_INPUT) from None
+    if not report.ok:
+        click.echo(log_render.render_verify(report, log_path), nl=False, err=True)
+        raise _Fail(EXIT_FINDINGS)
+    click.echo(f"{report.head[0]}:{report.head[1]}")
+
+
+@log_group.command("export")
+@_log_arg
+@click.option("--since", metavar="TS", help="Logged at or after TS (RFC 3339).")
+@click.option("--policy", metavar="ID")
+def log_export_cmd(log_path: str, since: str | None, policy: str | None) -> None:
+    """Every record as one JSON line: seq, prev_hash, hash, record, trace."""
+    with _reader(log_path) as reader:
+        try:
+            for rec in reader.search(Search(policy=policy, since=since)):
+                click.echo(json.dumps(rec.export(), ensure_ascii=False, sort_keys=True))
+        except ValueError as exc:
+            raise _bad_option("--since", str(exc)) from None
+
+
+@main.command("replay")
+@_log_arg
+@click.option("--since", metavar="TS", help="Records logged at or after TS (RFC 3339).")
+@click.option("--policy", metavar="ID", help="Only decisions of this policy id.")
+@_format_opt
+def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str) -> None:
+    """Re-evaluate logged decisions under their logged source and now; exit 1 on a difference."""
+    try:
+        report = replay_.replay(log_path, since=since, policy=policy)
+    except LogError as exc:
+        _report([exc.diagnostic])
+        raise _Fail(EXIT_INPUT) from None
+    except ValueError as exc:
+        raise _bad_option("--since", str(exc)) from None
+    click.echo(log_render.render_replay(report, fmt), nl=False)
+    raise _Fail(0 if report.ok else EXIT_FINDINGS)
 
 
 @main.command("serve")

@@ -35,15 +35,20 @@ from engine.calendars import Calendar, CalendarRangeError
 from engine.check.files import check_file
 from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, cached_mapping, relocate
 from engine.check.tickets import parse_timestamp
+from engine.check.versions import check_versions
 from engine.compile.compiler import CompiledPolicy, compile_policy
 from engine.compile.pipeline import load_policy
+from engine.compile.versions import PolicyVersions, is_versioned, load_versions
 from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location, did_you_mean
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import iana_zones
 from engine.explain import why_not as explain_why_not
 from engine.load import Document, load_json, read_text
-from engine.load.policies import bundled, display_path, expand, resolve
+from engine.load.policies import bundled, display_path, expand, policy_folder, resolve
+from engine.ops.log import DecisionLog, LogError, Receipt
+from engine.ops.log.query import LogReader
+from engine.ops.log.store import version_warning
 from engine.run.errors import EvaluationError, TicketError
 from engine.run.evaluator import Evaluator
 from engine.timeline.evaluator import Timeline, TimelineEvaluator, default_timeline
@@ -56,7 +61,7 @@ __all__ = [
     "PolicyList",
     "PolicyTestReport", "Status", "TicketSource", "WhyNotResult", "check_paths",
     "clear_policy_cache", "compiled", "decide", "decision_text", "due", "elapsed",
-    "list_policies", "mapping_for", "run_policy_tests", "why_not",
+    "list_policies", "mapping_for", "policy_versions", "run_policy_tests", "why_not",
 ]
 
 
@@ -67,6 +72,7 @@ class Status(StrEnum):
     POLICY_ERROR = "policy_error"   # the policy is unknown or invalid
     INPUT_ERROR = "input_error"     # an option value or the ticket is unusable
     FAILED = "failed"               # the policy failed to decide
+    LOG_ERROR = "log_error"         # decided, but the decision log could not be written
 
 
 #: A ticket: its JSON text (a str is text, never a path), raw bytes (a request body), a binary
@@ -93,9 +99,15 @@ def compiled(policy_ref: str | Path | CompiledPolicy
     resolved file, its mtime and size, and the path the trace cites (relative to the working
     directory). Bounded; the oldest entry goes first. A `CompiledPolicy` is returned as it is
     (a host that holds its own policy set, such as the service, passes the version it serves).
+    A reference to one of several effective-dated versions (`id@VERSION`, or a folder holding
+    several: its latest) goes through `policy_versions`; deciding a ticket picks its version
+    by `submitted_at` (`decide`).
     """
     if isinstance(policy_ref, CompiledPolicy):
         return policy_ref, ()
+    if isinstance(policy_ref, str) and is_versioned(policy_ref):
+        found, diags = policy_versions(policy_ref)
+        return (found.chosen if found else None), diags
     try:
         path = resolve(str(policy_ref))
         stat = path.stat()
@@ -120,6 +132,23 @@ def compiled(policy_ref: str | Path | CompiledPolicy
 def _load_uncached(path: Path) -> tuple[CompiledPolicy | None, tuple[Diagnostic, ...]]:
     try:
         return load_policy(path), ()
+    except DiagnosticError as exc:
+        return None, _sorted(exc.diagnostics)
+
+
+def _load_cached(path: Path) -> CompiledPolicy:
+    cp, diags = compiled(path)
+    if cp is None:
+        raise DiagnosticError(list(diags))
+    return cp
+
+
+def policy_versions(policy_ref: str | Path) -> tuple[PolicyVersions | None, tuple[Diagnostic, ...]]:
+    """Every version a reference stands for (a bundled id or folder: `policy.yaml` and
+    `versions/*.yaml`; `id@VERSION` names one), each compiled once per process, or None with
+    every problem (overlapping or gapped validity included)."""
+    try:
+        return load_versions(str(policy_ref), load=_load_cached), ()
     except DiagnosticError as exc:
         return None, _sorted(exc.diagnostics)
 
@@ -198,11 +227,14 @@ def check_paths(paths: Sequence[str], *, lint: bool) -> CheckReport:
 
     found: list[Diagnostic] = []
     files = expand(list(paths), found)
+    folders: dict[Path, list] = {}   # the versions of each policy folder, checked together
     for path in files:
         model, diags = check_file(path)
         found += diags
         if model is None or any(d.severity == "error" for d in diags):
             continue
+        if path.name == "policy.yaml" or path.parent.name == "versions":  # a policy folder's
+            folders.setdefault(policy_folder(path), []).append(model)
         try:
             compile_policy(model)
         except DiagnosticError as exc:
@@ -210,6 +242,8 @@ def check_paths(paths: Sequence[str], *, lint: bool) -> CheckReport:
             continue
         if lint:
             found += lint_policy(model)
+    for models in folders.values():
+        found += check_versions(models)
     return CheckReport(_sorted(found), len(files), lint)
 
 
@@ -226,6 +260,7 @@ class DecideResult:
     decision: Decision | None = None
     ticket_data: object = field(default=None, repr=False)  # the parsed ticket, if readable
     values: dict | None = field(default=None, repr=False)  # the facts in effect at the end
+    receipt: Receipt | None = None   # where the decision log holds it (with `log`)
 
     @property
     def ok(self) -> bool:
@@ -241,7 +276,8 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
            at_text: str | None = None, cache: bool = True, strict: bool = False,
            mapping: str | Path | PayloadMapping | None = None,
            evaluator: Evaluator | None = None,
-           max_ticket_bytes: int | None = MAX_TICKET_BYTES) -> DecideResult:
+           max_ticket_bytes: int | None = MAX_TICKET_BYTES, log: DecisionLog | None = None,
+           request_id: str | None = None) -> DecideResult:
     """Resolve and compile the policy, read and parse the ticket, parse `now_text` (RFC 3339:
     the clocks are read then, and `sla.remaining` measured) or `at_text` (the decision as it
     stood then: later events and a later first response are left out), evaluate — following
@@ -257,11 +293,21 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
     warnings (severity `warning`) come with status ``OK``. Evaluates on `evaluator` when given
     (a host's own), else on the process's default evaluator. A ticket of more than
     `max_ticket_bytes` bytes (None: no limit) is ``ticket_too_large``, found without reading
-    further than the limit.
+    further than the limit. Of several effective-dated versions, the one in force at the
+    ticket's `submitted_at` decides (unless one is named).
+
+    With `log`, the decision is ``OK`` only once its record is durable (`receipt`; warnings
+    such as `version_not_bumped` in `diagnostics`); a log that cannot be written is
+    ``LOG_ERROR``, and nothing of the record is visible.
     """
-    cp, diags = compiled(policy_ref)
-    if cp is None:
-        return DecideResult(Status.POLICY_ERROR, diags)
+    versions = None
+    if isinstance(policy_ref, CompiledPolicy):  # a host's own (the version it serves)
+        cp = policy_ref
+    else:
+        versions, diags = policy_versions(policy_ref)
+        if versions is None:
+            return DecideResult(Status.POLICY_ERROR, diags)
+        cp = versions.chosen
     mapper = mapping if isinstance(mapping, PayloadMapping) or mapping is None else None
     if mapping is not None and mapper is None:
         mapper, diags = mapping_for(mapping, cp)  # type: ignore[arg-type]
@@ -288,6 +334,9 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
             found = relocate(found, mapped, mapper)  # type: ignore[arg-type]
         return _located(doc, found)  # type: ignore[arg-type]
 
+    if doc is not None and versions is not None:
+        cp, not_in_force = versions.select(data)
+        problems += _located(doc, [not_in_force]) if not_in_force else []
     if problems and doc is not None:  # an option is bad: report the ticket's problems with it
         problems += place(cp.checker.check(data, strict)[1])
     if problems:
@@ -302,8 +351,19 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
         return DecideResult(Status.FAILED, (Diagnostic(
             exc.code, str(exc), location=Location(file=cp.policy.file),
             rule=exc.rules[0] if exc.rules else None),), cp, ticket_data=data)
-    return DecideResult(Status.OK, _sorted(place(timeline.decision.warnings)), cp,
-                        timeline.decision, data, timeline.values)
+    decision = timeline.decision
+    warnings = _sorted(place(decision.warnings))
+    if request_id is not None:
+        decision = decision.with_request_id(request_id)
+    if log is None:
+        return DecideResult(Status.OK, warnings, cp, decision, data, timeline.values)
+    try:
+        receipt = log.append(decision, policy=cp, ticket=data,  # type: ignore[arg-type]
+                             request_id=request_id)
+    except LogError as exc:
+        return DecideResult(Status.LOG_ERROR, (exc.diagnostic,), cp, ticket_data=data)
+    return DecideResult(Status.OK, (*warnings, *receipt.warnings), cp, decision, data,
+                        timeline.values, receipt)
 
 
 def _parse_now(value: str | None, problems: list[Diagnostic],
@@ -611,6 +671,8 @@ class PolicyInfo(NamedTuple):
     digest: str
     title: str
     file: str
+    effective_from: str | None = None    # when several versions: the span this one is in force
+    effective_until: str | None = None
 
     def to_json(self) -> dict:
         return self._asdict()
@@ -629,17 +691,37 @@ class PolicyList:
         return self.status == Status.OK
 
 
-def list_policies() -> PolicyList:
-    """Every bundled policy with its version and digest."""
-    rows, problems = [], []
-    for pid, path in bundled().items():
-        cp, diags = compiled(path)
-        if cp is None:
+def list_policies(refs: Sequence[str] = (), *, log: str | Path | None = None) -> PolicyList:
+    """Every version of every bundled policy (or of the policies `refs` name), with version,
+    digest and effective dates. With `log`, a `version_not_bumped` warning for each version
+    whose digest differs from one the decision log holds for the same id and version."""
+    rows: list[PolicyInfo] = []
+    problems: list[Diagnostic] = []
+    for ref in refs or list(bundled()):
+        found, diags = policy_versions(ref)
+        if found is None:
             problems += diags
             continue
-        rows.append(PolicyInfo(pid, cp.version, cp.digest, cp.policy.title, cp.policy.file))
-    status = Status.POLICY_ERROR if problems else Status.OK
-    return PolicyList(status, _sorted(problems), tuple(rows))
+        for cp in found.versions:
+            p = cp.policy
+            rows.append(PolicyInfo(
+                cp.id, cp.version, cp.digest, p.title, p.file,
+                p.effective_from.isoformat() if p.effective_from else None,
+                p.effective_until.isoformat() if p.effective_until else None))
+    if problems:
+        return PolicyList(Status.POLICY_ERROR, _sorted(problems), tuple(rows))
+    warnings = []
+    if log is not None:
+        try:
+            with LogReader(log) as reader:
+                known = reader.known_digests()
+        except LogError as exc:
+            return PolicyList(Status.INPUT_ERROR, (exc.diagnostic,), tuple(rows))
+        for r in rows:
+            others = [d for d in known.get((r.id, r.version), []) if d != r.digest]
+            if others:
+                warnings.append(version_warning(r.id, r.version, r.digest, others))
+    return PolicyList(Status.OK, tuple(warnings), tuple(rows))
 
 
 # --------------------------------------------------------------------------- batch

@@ -267,5 +267,7 @@ def test_list_policies():
     assert r.ok and [p.id for p in r.policies] == ["cloudtalk", "credenti", "csd-group",
                                                    "zmanda"]
     row = r.policies[0].to_json()
-    assert list(row) == ["id", "version", "digest", "title", "file"]
+    assert list(row) == ["id", "version", "digest", "title", "file", "effective_from",
+                         "effective_until"]
     assert row["digest"].startswith("sha256:")
+    assert row["effective_from"] is None  # the bundled policies are undated single versions

@@ -6,13 +6,13 @@ import re
 
 from conftest import ROOT
 
-# action, field, event kind and function names
+# action, field, event kind, function, table and parameter names; a status value
 NOT_CODES = {"no_guarantee", "no_guarantee_reason", "ticket_id", "no_match", "no_sla",
-             "mapping_for", "no_target"}
+             "mapping_for", "no_target", "schema_version", "log_id", "log_error", "log_path"}
 PREFIXES = ("yaml", "json", "schema", "ticket", "calendar", "engine", "test", "file", "unknown",
             "bad", "fact", "table", "plan", "rule", "reserved", "duplicate", "type", "operator",
             "number", "missing", "condition", "no", "fixed", "firing", "evaluation", "mapping",
-            "metric")
+            "metric", "log", "version")
 
 
 def test_every_code_is_documented():

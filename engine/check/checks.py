@@ -14,6 +14,7 @@ import jsonschema
 import engine.calendars as cal
 from engine.check.fields import check_ignore_fields
 from engine.check.metrics import build_metrics
+from engine.check.versions import check_dating_and_audit
 from engine.core.diagnostics import Diagnostic, Location, did_you_mean, pointer_join
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
@@ -635,6 +636,8 @@ class _Checker:
         metrics = build_metrics(self, self.data.get("metrics") or {}, plans)
         ordered = sorted(enumerate(rules), key=lambda ir: (STAGES.index(ir[1].stage),
                                                            -ir[1].salience, ir[0]))
+        dating, problems = check_dating_and_audit(self.doc, rules)  # effective dates, audit
+        self.diags += problems
         if any(d.severity == "error" for d in self.diags):
             return None
         canonical = json.dumps(self.data, sort_keys=True, separators=(",", ":"),
@@ -656,6 +659,7 @@ class _Checker:
                 self.data.get("ignore_fields") or ()) if f in ignore_fields),
             raw=self.data,
             metrics=metrics,
+            **dating,
         )
 
 

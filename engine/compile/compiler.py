@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from engine.compile.compiled import CompiledPolicy, CompiledRule
 from engine.compile.limits import check_engine_limits
-from engine.compile.passes import PASSES, Build
+from engine.compile.passes import PASSES, Build, cited_path
 from engine.core.diagnostics import DiagnosticError
 from engine.core.model import Policy
 
-__all__ = ["CompiledPolicy", "CompiledRule", "compile_policy"]
+__all__ = ["CompiledPolicy", "CompiledRule", "cited_path", "compile_policy"]
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:

@@ -194,9 +194,16 @@ def cache_plan(b: Build) -> None:
     b.key_plan = key_plan(b.policy, b.compiled, b.raw_paths, b.key_paths)
 
 
+def cited_path(file: str) -> str:
+    """A rule file's path inside its policy folder: `policy.yaml`, or `versions/<name>.yaml` for
+    one of several effective-dated versions."""
+    path = PurePath(file)
+    return f"versions/{path.name}" if path.parent.name == "versions" else path.name
+
+
 def provenance(b: Build) -> None:
     """Every rule's citation: policy, digest, the file inside the policy folder, line."""
-    b.cited = PurePath(b.policy.file).name
+    b.cited = cited_path(b.policy.file)
     b.trace_meta = tuple((Citation(b.policy.id, b.digest, b.cited, r.location.line or 0),
                           r.source.to_json() if r.source else None) for r in b.policy.rules)
 

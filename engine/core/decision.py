@@ -26,10 +26,13 @@ FORMAT = 2
 EVENT_KINDS = ("rule", "channels", "no_sla", "no_match")
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)   # built once: json.dumps builds one per call
+
+
 def canonical_json(value: object) -> str:
     """The one canonical JSON form: sorted keys, no whitespace, UTF-8 text (not escaped)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def sha256_of(value: object) -> str:
@@ -325,9 +328,18 @@ class Decision:
     def input_digest(self) -> str:
         """sha256 of the canonical JSON of the ticket facts the decision depends on."""
         if self._digest is None:
-            paths, values = self._inputs or ((), {})
-            self._digest = sha256_of({p: values[p] for p in paths if values.get(p) is not None})
+            self._digest = sha256_of(self.input_facts or {})
         return self._digest
+
+    @property
+    def input_facts(self) -> dict | None:
+        """The ticket facts the decision depends on, path → value (absent facts left out): what
+        `input_digest` hashes, and what a decision log stores. None for a decision read from
+        JSON, which keeps only the digest."""
+        if self._inputs is None:
+            return None
+        paths, values = self._inputs
+        return {p: values[p] for p in paths if values.get(p) is not None}
 
     @property
     def policy_id(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from engine.core.diagnostics import Location
@@ -308,3 +308,14 @@ class Policy:
     ignore_locations: tuple[Location, ...] = ()   # where each is written
     raw: dict = field(repr=False, default_factory=dict)
     metrics: tuple[Metric, ...] = ()   # declared SLA metrics (none: the default first_response)
+    # effective dating: in force for tickets submitted in [effective_from, effective_until)
+    effective_from: datetime | None = None
+    effective_until: datetime | None = None
+    effective_location: Location | None = None   # where `effective_from` is written
+    audit_fields: tuple[str, ...] = ()     # ticket fields the decision log stores too
+    sensitive: tuple[str, ...] = ()        # fields the log stores as salted hashes only
+
+    def in_force(self, at: datetime) -> bool:
+        """Is this version in force for a ticket submitted at `at`? (Undated: always.)"""
+        return ((self.effective_from is None or self.effective_from <= at) and
+                (self.effective_until is None or at < self.effective_until))

@@ -34,14 +34,32 @@ def resolve(policy: str) -> Path:
                                       hint=hint)])
 
 
+def version_files(folder: Path) -> list[Path]:
+    """The versions a policy folder holds: its `policy.yaml` and every `versions/*.yaml`
+    (see docs/policy-format.md, "Versions"); empty when it is no policy folder."""
+    single = folder / "policy.yaml"
+    return ([single] if single.is_file() else []) + sorted(
+        p for p in (folder / "versions").glob("*.yaml") if p.is_file())
+
+
+def policy_folder(file: Path) -> Path:
+    """The policy folder a rule file belongs to (`versions/x.yaml` belongs to the folder above)."""
+    parent = file.parent
+    return parent.parent if parent.name == "versions" else parent
+
+
 def expand(paths: tuple[str, ...] | list[str], problems: list[Diagnostic]) -> list[Path]:
-    """Policy files named by paths: bundled ids, files, a policy folder, or a folder of policy
-    folders (e.g. `rules`). Unusable paths are reported into `problems` and skipped."""
+    """Policy files named by paths: bundled ids, files, a policy folder (every version it holds),
+    or a folder of policy folders (e.g. `rules`). Unusable paths are reported into `problems`
+    and skipped."""
     out: list[Path] = []
     for p in paths:
         path = Path(p)
-        if path.is_dir() and not (path / "policy.yaml").is_file():
-            found = sorted(path.glob("*/policy.yaml"))
+        if path.is_dir() and version_files(path):
+            out += version_files(path)
+            continue
+        if path.is_dir():
+            found = [f for d in sorted(path.iterdir()) if d.is_dir() for f in version_files(d)]
             if not found:
                 problems.append(Diagnostic("no_policies", f"no policy files in `{p}`",
                                            location=Location(file=p),
