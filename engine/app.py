@@ -489,3 +489,8 @@ def list_policies() -> PolicyList:
         rows.append(PolicyInfo(pid, cp.version, cp.digest, cp.policy.title, cp.policy.file))
     status = Status.POLICY_ERROR if problems else Status.OK
     return PolicyList(status, _sorted(problems), tuple(rows))
+
+
+from engine.ops.diff.usecase import DiffResult, diff  # noqa: E402  (the diff use case)
+
+__all__ += ["DiffResult", "diff"]
