@@ -597,5 +597,29 @@ def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
     raise _Fail(EXIT_INPUT if problems else 0)
 
 
+@main.command("diff")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]),
+              default="text")
+@click.option("-o", "output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.argument("old")
+@click.argument("new")
+@click.argument("corpus", required=False, metavar="[CORPUS.jsonl]")
+def diff_cmd(fmt: str, output: str | None, old: str, new: str, corpus: str | None) -> None:
+    """What changes from policy OLD to NEW (folders, files, bundled ids or git:REV:path);
+    exit 0 no decision changes, 1 changes, 2 bad input."""
+    from engine.ops.diff import render as render_diff
+    result = app.diff(old, new, corpus)
+    if result.diff is None:
+        _report(result.diagnostics)
+        raise _Fail(EXIT_INPUT)
+    report = render_diff(result.diff, fmt)
+    if output:
+        Path(output).write_text(report, encoding="utf-8")
+    else:
+        click.echo(report, nl=False)
+    if result.diff.decisions_change:
+        raise _Fail(EXIT_FINDINGS)
+
+
 if __name__ == "__main__":
     main()

@@ -732,3 +732,8 @@ from engine.ops.batch import BatchResult, run_batch  # noqa: E402
 from engine.ops.summary import Summary, summarize  # noqa: E402
 
 __all__ += ["BatchResult", "Summary", "run_batch", "summarize"]
+
+
+from engine.ops.diff.usecase import DiffResult, diff  # noqa: E402  (the diff use case)
+
+__all__ += ["DiffResult", "diff"]

@@ -1,0 +1,125 @@
+"""`ticket-policy diff`: static entries, semantic regions against brute force, CLI exit codes."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.ops.diff import diff_policies, render
+from engine.ops.diff.semantic import changed_points, fact_space
+from engine.ops.diff.sources import load_side
+from engine.ops.diff.static import changed_rules, static_diff
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def _edit(tmp_path: Path, policy: str, old: str, new: str) -> str:
+    folder = tmp_path / policy
+    shutil.copytree(RULES / policy, folder)
+    text = (folder / "policy.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (folder / "policy.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    return str(folder)
+
+
+def _expand(region, space) -> set[tuple]:
+    cells = [space[p] if v == "*" else v for p, v in region.facts]
+    return set(itertools.product(*cells))
+
+
+def test_self_diff_reports_nothing_and_exits_0():
+    d = diff_policies("cloudtalk", "cloudtalk")
+    assert d.entries == () and d.semantic.changed == 0 and not d.decisions_change
+    result = CliRunner().invoke(main, ["diff", "cloudtalk", "cloudtalk"])
+    assert result.exit_code == 0, result.output
+
+
+def test_target_change(tmp_path):
+    new = _edit(tmp_path, "cloudtalk", "targets: {P1: PT3H, P2: PT6H, P3: PT9H}",
+                "targets: {P1: PT2H, P2: PT6H, P3: PT9H}")
+    d = diff_policies("cloudtalk", new)
+    [entry] = d.entries
+    assert (entry.section, entry.id, entry.change) == ("plans", "professional", "changed")
+    assert [(f.field, f.old, f.new) for f in entry.fields] == [("targets.P1", "PT3H", "PT2H")]
+    assert entry.old_at.endswith(":47") and entry.new_at.endswith(":47")
+    assert d.semantic.changed > 0
+    assert {(o, n) for o, n, _ in d.semantic.by_priority} == {("P1", "P1")}
+    for r in d.semantic.regions:
+        assert dict(r.facts)["plan"] == ("professional",)
+        assert r.old["target"]["within"] == "3:00:00" and r.new["target"]["within"] == "2:00:00"
+
+
+def test_matrix_cell_change(tmp_path):
+    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+    d = diff_policies("zmanda", new)
+    [entry] = d.entries
+    assert entry.section == "cells" and entry.rule == "urgency-impact[2]"
+    assert [(f.old, f.new) for f in entry.fields] == [("P2", "P1")]
+    assert d.semantic.by_priority == (("P2", "P1", 9),)
+    assert all(dict(r.facts)["urgency"] == ("high",) for r in d.semantic.regions)
+    assert all(any(c.startswith("urgency-impact[2] (") for c in r.causes)
+               for r in d.semantic.regions)
+
+
+@pytest.mark.parametrize("policy,old,new,section", [
+    ("cloudtalk", "  - id: p1-how-to-is-general\n", "  - id: p1-how-to-is-generalx\n", "rules"),
+    ("cloudtalk", 'mon-fri: ["09:00-17:00"]', 'mon-fri: ["08:00-17:00"]', "calendars"),
+    ("cloudtalk", "product_stage: [beta, preview]", "product_stage: [beta, preview, ga]",
+     "rules"),
+])
+def test_semantic_agrees_with_brute_force(tmp_path, policy, old, new, section):
+    folder = _edit(tmp_path, policy, old, new)
+    a, b = load_side(policy), load_side(folder)
+    d = diff_policies(policy, folder)
+    assert {e.section for e in d.entries} == {section}
+    space, why = fact_space(a, b)
+    assert why is None
+    brute = {p[0] for p in changed_points(a, b, space, changed_rules(static_diff(
+        a.document, b.document)))}
+    covered: list[tuple] = []
+    for r in d.semantic.regions:
+        pts = _expand(r, space)
+        assert len(pts) == r.count
+        covered += pts
+    assert len(covered) == len(set(covered))          # regions are disjoint
+    assert set(covered) == brute
+    if section == "calendars":   # hours change due times, not the decision signature
+        assert d.semantic.changed == 0
+
+
+def test_removed_rule_changes_p1_how_to(tmp_path):
+    folder = _edit(tmp_path, "cloudtalk", "  - id: p1-how-to-is-general\n",
+                   "  - id: p1-how-to-is-general\n    stage: reclassify\n")
+    d = diff_policies("cloudtalk", folder)
+    assert d.entries[0].fields[0].field == "stage"
+
+
+def test_cli_exit_codes_and_html_is_escaped(tmp_path):
+    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["diff", "zmanda", new, "--format", "html", "-o",
+                                       str(out)])
+    assert result.exit_code == 1, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "<svg" in page and "P2 → P1" in page and "http" not in page.split("<svg")[0]
+    assert CliRunner().invoke(main, ["diff", "nope", "zmanda"]).exit_code == 2
+    d = diff_policies("zmanda", new)
+    assert "<script>" not in render(d, "html").replace("<script>", "&lt;")
+    assert '"decisions_change": true' in render(d, "json")
+
+
+def test_corpus_groups_changes(tmp_path):
+    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        '{"id": "a", "submitted_at": "2026-01-05T10:00:00+00:00", "urgency": "high", '
+        '"impact": "medium"}\n{"id": "b", "submitted_at": "2026-01-05T10:00:00+00:00"}\n',
+        encoding="utf-8")
+    result = CliRunner().invoke(main, ["diff", "zmanda", new, str(corpus)])
+    assert result.exit_code == 1
+    assert "1 of 2 tickets change" in result.output and "P2 → P1" in result.output
