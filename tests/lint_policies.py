@@ -258,7 +258,10 @@ def scale_policy(n: int) -> str:
     """CloudTalk's policy plus `n` generated rules on varied values of ten facts (notes,
     reclassifications per account, numeric bands of seats) and the PLANTED defects."""
     text = (ROOT / "rules" / "cloudtalk" / "policy.yaml").read_text("utf-8")
-    head, sep, tail = text.partition("\nreadings:")
+    # the generated rules go at the end of `rules:` (the section before `metrics:` or
+    # `readings:`, whichever comes first)
+    cut = min(i for i in (text.find("\nmetrics:"), text.find("\nreadings:")) if i >= 0)
+    head, sep, tail = text[:cut], "", text[cut:]
     head = head.replace("\nrules:\n", "\nfacts:\n  account: {type: string}\n"
                         "  seats: {type: integer}\n\nrules:\n", 1)
     out = [head]
