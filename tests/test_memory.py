@@ -23,7 +23,6 @@ LIMIT_MIB = 200
 @pytest.mark.slow
 # Until the calendars bound their month and zone caches (issue 17, F8) this fails at ~430 MiB;
 # with them capped it peaks at ~134 MiB. Remove the mark when that work is merged.
-@pytest.mark.xfail(reason="calendar caches are not bounded yet (issue 17, F8)", strict=False)
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
 def test_varied_evaluations_stay_within_200_mib():
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_memory.py"),

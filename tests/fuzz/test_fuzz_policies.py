@@ -64,7 +64,10 @@ def test_what_validate_accepts_evaluates(tmp_path_factory, worker, mutant, data)
         assert row["warm"] == row["cold"], (ticket, row)   # the cache equals the engine
         failed = row["cold"].get("failed")
         assert failed is None or failed in ALLOWED_FAILURES, (ticket, row, text)
-        assert "ticket_error" not in row["cold"], (ticket, row)
+        # the one input a schema-valid ticket may still be refused for: a date outside the
+        # years its SLA calendar's holidays are known (issue 9: exact, or a clear error)
+        assert set(row["cold"].get("ticket_error", ())) <= {"ticket_calendar_range"}, \
+            (ticket, row)
 
 
 @st.composite

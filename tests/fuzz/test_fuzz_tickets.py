@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from engine import app, load_policy
 from engine.core.decision import Decision
 from engine.run.evaluator import Evaluator
+from engine.timeline.evaluator import TimelineEvaluator
 
 pytestmark = pytest.mark.slow
 POLICIES = {pid: load_policy(pid) for pid in BUNDLED}
@@ -63,8 +64,8 @@ def test_hostile_tickets_through_the_use_case(case):
         record = decided.decision.to_json()
         assert Decision.from_json(record).to_json() == record
         json.dumps(record, ensure_ascii=True)
-        engine = Evaluator().evaluate(decided.policy, decided.ticket_data,
-                                      now=decided.decision.now, cache=False)
+        engine = TimelineEvaluator(Evaluator()).evaluate(
+            decided.policy, decided.ticket_data, now=decided.decision.now, cache=False)
         assert engine.to_json() == record   # the decision cache equals the engine
 
 
