@@ -493,6 +493,8 @@ def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str) -
 @click.option("--admin-token-file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Bearer token of the admin endpoints (disabled without one).")
 @click.option("--echo", is_flag=True, help="Add POST /v1/echo (the benchmark's HTTP floor).")
+@click.option("--ui-log-tries", is_flag=True, help="/ui's \"try a ticket\" writes its decisions "
+              "to the decision log (off: the UI never writes).")
 @click.option("--check", is_flag=True, help="Check the options and policies, then exit.")
 def serve_cmd(check: bool, **options) -> None:
     """Serve decisions over HTTP (see docs/service.md); SIGHUP reloads the policies."""
