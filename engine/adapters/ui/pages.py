@@ -64,8 +64,10 @@ def versions(served) -> dict[str, CompiledPolicy]:
     key = served.policy.digest
     if key not in _versions_cache:
         found = {served.policy.version: served.policy}
-        if (served.path.parent / "versions").is_dir():
-            pv, _ = app.policy_versions(str(served.path.parent))
+        folder = served.path.parent
+        folder = folder.parent if folder.name == "versions" else folder
+        if (folder / "versions").is_dir():
+            pv, _ = app.policy_versions(str(folder))
             if pv is not None:
                 found = {cp.version: cp for cp in pv.versions}
         if len(_versions_cache) > 64:
@@ -121,8 +123,9 @@ async def policy_diff(request: Request) -> Response:
 
 
 def _example(cp: CompiledPolicy) -> dict:
+    """A ticket to start from: submitted now (the form's required fields)."""
     return {"id": "UI-1", "submitted_at": datetime.now().astimezone().isoformat(
-        timespec="minutes")}
+        timespec="seconds")}
 
 
 async def _form(request: Request) -> dict[str, str]:
