@@ -31,6 +31,7 @@ class Band:
     kind: str            # open | closed | paused
     reason: str
     label: str           # shown on the band when it is wide enough ("" for none)
+    start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,10 @@ def _bands(axis: _Axis, definition: Definition | None, zone: ZoneInfo) -> list[B
                 continue
             if open_a > cursor:
                 bands.append(_closed(axis, cursor, open_a, bands))
+            elif bands and bands[-1].kind == "open":   # open across midnight: one band
+                open_a = bands.pop().start
             bands.append(Band(axis.x(open_a), round(axis.x(open_b) - axis.x(open_a), 2),
-                              "open", "open", "open"))
+                              "open", "open", "open", open_a))
             cursor = open_b
         if closed_why is not None:
             bands.append(Band(-1, 0, "closed", closed_why, ""))   # a marker for _closed
