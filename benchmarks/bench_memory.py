@@ -29,9 +29,9 @@ import gc
 import json
 import os
 import random
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
