@@ -71,7 +71,7 @@ class Region:
 class SemanticDiff:
     skipped: str | None
     facts: tuple[str, ...] = ()
-    sampled: tuple[str, ...] = ()   # `path=value` of facts sampled (absent or value), not enumerated
+    sampled: tuple[str, ...] = ()   # `path=value`: sampled at absent and value, not enumerated
     points: int = 0
     regions: tuple[Region, ...] = ()
     by_priority: tuple[tuple[str, str, int], ...] = ()   # (old, new, points)
