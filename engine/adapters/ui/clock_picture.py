@@ -129,7 +129,7 @@ def _bands(axis: _Axis, definition: Definition | None, zone: ZoneInfo) -> list[B
             if open_a > cursor:
                 bands.append(_closed(axis, cursor, open_a, bands))
             elif bands and bands[-1].kind == "open":   # open across midnight: one band
-                open_a = bands.pop().start
+                open_a = bands.pop().start or open_a
             bands.append(Band(axis.x(open_a), round(axis.x(open_b) - axis.x(open_a), 2),
                               "open", "open", "open", open_a))
             cursor = open_b
