@@ -17,9 +17,9 @@ from ui_support import (
     IMG,
     KNOWN,
     SCRIPT,
-    UiServer,
     chromium_or_skip,
     fill_log,
+    ui_server,
     write_policies,
 )
 
@@ -33,9 +33,9 @@ def server(tmp_path_factory):
     policies = write_policies(base / "policies")
     log = base / "decisions.db"
     fill_log(log)
-    srv = UiServer(log, policies)
+    srv = ui_server(log, policies)
     yield srv
-    srv.stop()
+    srv.close()
 
 
 @pytest.fixture(scope="module")

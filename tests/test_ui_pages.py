@@ -36,10 +36,9 @@ def setup(tmp_path_factory):
 
 def _client(setup, **config) -> tuple[AsgiClient, DecisionLog]:
     policies, log_path = setup
-    app = create_app(ServiceConfig(policies=tuple(policies), **config))
-    assert app.service.load().accepted
     log = DecisionLog.open(log_path)
-    app.service.log = log
+    app = create_app(ServiceConfig(policies=tuple(policies), **config), log=log)
+    assert app.service.load().accepted
     return AsgiClient(app), log
 
 

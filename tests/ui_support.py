@@ -1,19 +1,13 @@
 """Helpers of the UI tests: hostile strings, a policy full of them, a decision log with known
-records, a real server process on loopback, and headless Chromium (the system's).
-
-Run as a script, this is the server: `python tests/ui_support.py --log LOG --policies P...`
-serves the service app (UI included) with `LOG` as its decision log and prints its URL."""
+records, a real `ticket-policy serve` process on loopback, and headless Chromium (the
+system's)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,43 +90,15 @@ def fill_log(path: Path) -> None:
             assert result.ok, result.diagnostics
 
 
-class UiServer:
-    """This file run as a server on a free loopback port (stopped by `stop`)."""
+def ui_server(log: Path, policies: list[str], *extra: str):
+    """`ticket-policy serve --log LOG --policies ...` on a free loopback port (one worker);
+    `.url`, `.close()`."""
+    from service_support import ServerProcess
 
-    def __init__(self, log: Path, policies: list[str], *extra: str):
-        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--log", str(log), *extra, "--policies", *policies],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line.startswith("listening "):
-            self.stop()
-            raise RuntimeError(f"the UI server did not start: {line!r} "
-                               f"{self.proc.stderr.read() if self.proc.stderr else ''}")
-        self.url = line.split()[1]
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the UI server did not get ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    args = ["--log", str(log), *extra]
+    for p in policies:
+        args += ["--policies", p]
+    return ServerProcess(*args, workers=1)
 
 
 def chromium_or_skip():
@@ -147,30 +113,3 @@ def chromium_or_skip():
     except ImportError:
         pytest.skip(f"playwright is not installed: {HOW_TO_INSTALL}")
     return sync_playwright
-
-
-def _serve(argv: list[str]) -> None:
-    import uvicorn
-
-    from engine.adapters.service import ServiceConfig, create_app
-    from engine.ops.log import DecisionLog
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--log")
-    parser.add_argument("--ui-log-tries", action="store_true")
-    parser.add_argument("--policies", nargs="+", default=[])
-    args = parser.parse_args(argv)
-    config = ServiceConfig(policies=tuple(args.policies), ui_log_tries=args.ui_log_tries)
-    app = create_app(config)
-    if args.log:
-        app.service.log = DecisionLog.open(args.log)  # what `serve --log` sets up
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    print(f"listening http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    server.run(sockets=[sock])
-
-
-if __name__ == "__main__":
-    _serve(sys.argv[1:])

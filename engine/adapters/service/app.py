@@ -36,7 +36,7 @@ def _routes(config: ServiceConfig) -> list:
     ]
     if config.echo:
         table.append(Route("/v1/echo", routes.echo, methods=["POST"]))
-    from engine.adapters.ui import mount  # the web UI (docs/service.md, "The web UI")
+    from engine.adapters.ui import mount  # the web UI (README, "Web UI")
 
     return table + mount()
 
