@@ -196,3 +196,43 @@ def test_templates_and_static_files_ship_in_the_wheel(tmp_path):
         shipped = {n.rsplit("/", 1)[1] for n in names
                    if n.startswith(f"engine/adapters/ui/{folder}/")}
         assert shipped == {p.name for p in (ui / folder).iterdir() if p.is_file()}, folder
+
+
+def test_two_versions_link_to_the_impact_diff(tmp_path):
+    """A policy whose folder holds two versions: the policy page switches between them and
+    links to the diff report (served with a CSP that allows no script at all)."""
+    from conftest import BASE
+
+    root = tmp_path / "mini"
+    (root / "versions").mkdir(parents=True)
+    for version, level, start in (("2026.1", "P1", "2026-01-01T00:00:00+01:00"),
+                                  ("2026.2", "P2", "2026-07-01T00:00:00+02:00")):
+        (root / "versions" / f"{version}.yaml").write_text(
+            BASE.replace('version: "1"', f'version: "{version}"') +
+            f'effective_from: "{start}"\nrules:\n  - id: outage\n    when: {{category: outage}}'
+            f'\n    then: {{assign: {level}}}\n', "utf-8")
+    app = create_app(ServiceConfig(policies=(str(root / "versions" / "2026.2.yaml"),)))
+    assert app.service.load().accepted
+    c = AsgiClient(app)
+    try:
+        page = c.get("/ui/policies/mini").text
+        assert 'href="/ui/policies/mini/diff?old=2026.1&amp;new=2026.2"' in page
+        assert "version <strong>2026.2</strong>" in page
+        assert "version <strong>2026.1</strong>" in c.get("/ui/policies/mini?version=2026.1").text
+        report = c.get("/ui/policies/mini/diff?old=2026.1&new=2026.2")
+        assert report.status_code == 200 and "Policy diff" in report.text
+        assert "script-src" not in report.headers["content-security-policy"]
+        assert "P1 → P2" in html.unescape(report.text)
+        form = c.get("/ui/try?policy=mini&version=2026.1").text
+        assert '<option value="2026.1" selected>' in form
+        assert c.get("/ui/policies/mini/diff?old=2026.1&new=9").status_code == 404
+    finally:
+        c.close()
+
+
+def test_without_chromium_the_browser_tests_skip_saying_how_to_install_it(monkeypatch):
+    import ui_support
+
+    monkeypatch.setattr(ui_support, "CHROMIUM", Path("/nonexistent/chromium"))
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium chromium-driver"):
+        ui_support.chromium_or_skip()

@@ -158,12 +158,16 @@ def policy_view(cp: CompiledPolicy) -> dict:
                        "action": str(t.get("action", "")), "inputs": inputs,
                        "rows": [[_cell(c) for c in row] for row in t.get("rows") or ()],
                        "because": str(t.get("because") or "")})
+    for t in tables:   # the table's rows are rules of its group: cite them, quote it once
+        rows = [r for r in p.rules if r.origin == "table" and r.group == t["id"]]
+        if rows:
+            t["citation"] = f"{rows[0].location.file}:{rows[0].location.line}"
+            t["clause"] = clause(cp, rows[0].source.to_json() if rows[0].source else None)
     rules = [{"id": r.id, "stage": r.stage, "origin": r.origin, "group": r.group or "",
-              "when": _when(r), "then": "; ".join(f"{a.kind} {_show(a.value)}"
-                                                  for a in r.actions),
+              "when": _when(r), "then": "; ".join(_action(a) for a in r.actions),
               "citation": f"{r.location.file}:{r.location.line}", "because": r.because or "",
               "clause": clause(cp, r.source.to_json() if r.source else None)}
-             for r in p.rules if r.origin != "plan"]
+             for r in p.rules if r.origin == "rule"]
     calendars = [(name, cal.describe()) for name, cal in p.calendars.items()]
     return {"id": cp.id, "title": p.title, "version": cp.version, "digest": cp.digest,
             "levels": levels, "plans": plans, "tables": tables, "rules": rules,
@@ -173,4 +177,14 @@ def policy_view(cp: CompiledPolicy) -> dict:
 def _when(rule) -> str:
     if rule.when is None:
         return "always"
-    return ", ".join(f"{t.path} {t.describe()}" for t in rule.when.tests())
+    return ", ".join(t.describe() for t in rule.when.tests())
+
+
+def _action(action) -> str:
+    value = action.value
+    if isinstance(value, dict) and "fact" in value:
+        return f"{action.kind} the value of {value['fact']}"
+    if isinstance(value, tuple):
+        return f"{action.kind} " + ", ".join(
+            " ".join(str(x) for x in v) if isinstance(v, tuple) else str(v) for v in value)
+    return f"{action.kind} {_show(value)}"
