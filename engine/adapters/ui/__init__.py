@@ -2,7 +2,7 @@
 try a ticket, read its story, see its SLA clocks, browse the decision log, read a policy.
 
 Server-rendered (Jinja2, autoescaped), with its own small script and style sheet served from
-/ui/static: no CDN, no build step, works offline. See the README, "Web UI for reviewers and authors"."""
+/ui/static: no CDN, no build step, works offline (README: "Web UI for reviewers and authors")."""
 
 from __future__ import annotations
 
