@@ -18,9 +18,8 @@ from ui_support import (
     KNOWN,
     SCRIPT,
     chromium_or_skip,
-    fill_log,
+    prepare,
     ui_server,
-    write_policies,
 )
 
 WIDE = {"width": 1280, "height": 800}
@@ -29,10 +28,7 @@ NARROW = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ui")
-    policies = write_policies(base / "policies")
-    log = base / "decisions.db"
-    fill_log(log)
+    policies, log = prepare(tmp_path_factory.mktemp("ui"))
     srv = ui_server(log, policies)
     yield srv
     srv.close()

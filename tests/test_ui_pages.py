@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from service_support import AsgiClient
-from ui_support import IMG, KNOWN, ROOT, SCRIPT, fill_log, write_policies
+from ui_support import IMG, KNOWN, ROOT, SCRIPT, prepare
 
 from engine.adapters.service import ServiceConfig, create_app
 from engine.adapters.ui.clock_picture import picture
@@ -27,11 +27,7 @@ PAGES = ["/ui/", "/ui/try", "/ui/try?policy=csd-group", "/ui/policies/cloudtalk"
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ui-pages")
-    policies = write_policies(base / "policies")
-    log_path = base / "decisions.db"
-    fill_log(log_path)
-    return policies, log_path
+    return prepare(tmp_path_factory.mktemp("ui-pages"))
 
 
 def _client(setup, **config) -> tuple[AsgiClient, DecisionLog]:

@@ -72,6 +72,13 @@ def write_policies(folder: Path) -> list[str]:
     return ["cloudtalk", "csd-group", str(folder / "hostile")]
 
 
+def prepare(base: Path) -> tuple[list[str], Path]:
+    """In `base`: the served policies (`write_policies`) and a decision log (`fill_log`)."""
+    policies = write_policies(base / "policies")
+    fill_log(base / "decisions.db")
+    return policies, base / "decisions.db"
+
+
 def fill_log(path: Path) -> None:
     """A decision log with the known ticket, a hostile ticket id under each policy, and a
     hostile ticket of the hostile policy."""

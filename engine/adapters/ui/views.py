@@ -151,7 +151,7 @@ def policy_view(cp: CompiledPolicy) -> dict:
                                   ("contract" if plan.targets == "contract" else "—")
                                   for lv in p.levels],
                       "clause": clause(cp, plan.source.to_json() if plan.source else None)})
-    tables = []
+    tables: list[dict] = []
     for t in p.raw.get("tables") or ():
         inputs = [str(i) for i in t.get("inputs") or ()]
         tables.append({"id": str(t.get("id")), "hit": str(t.get("hit", "")),
