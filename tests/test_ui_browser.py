@@ -220,6 +220,9 @@ def test_log_search_open_record_and_replay(server, watched):
     page.goto(server.url + "/ui/log?ticket=CT-201")
     page.locator("table.results tbody tr a").first.click()
     page.wait_for_selector("h1:has-text('Decision log record')")
+    assert "linked" in page.locator(".chain").inner_text()
+    page.get_by_role("button", name="Verify the whole chain").click()
+    page.wait_for_selector(".chain .verified")
     assert "verified" in page.locator(".chain").inner_text()
     assert page.locator(".clock .marker-due").first.get_attribute(
         "data-at") == "2026-03-09T11:30:00+01:00"

@@ -5,6 +5,7 @@ clock picture's geometry, and the templates and static files shipped as package 
 from __future__ import annotations
 
 import html
+import re
 import subprocess
 import sys
 import zipfile
@@ -90,8 +91,10 @@ def test_trying_a_ticket_writes_the_log_only_when_the_operator_enables_it(setup)
         r = c.post("/ui/try", data=_form(id="TRY-1"))
         assert "Not written to the decision log" in r.text
         assert _record_ids(log_path) == before
-        r = c.post("/ui/log/" + before[0])   # replay: reads only
+        r = c.post("/ui/log/" + before[0], data={"action": "replay"})   # reads only
         assert "reproduces" in r.text
+        r = c.post("/ui/log/" + before[-1], data={"action": "verify"})
+        assert "hold over all" in r.text and "linked" in r.text
         assert _record_ids(log_path) == before
     finally:
         c.close()
@@ -232,3 +235,20 @@ def test_without_chromium_the_browser_tests_skip_saying_how_to_install_it(monkey
     monkeypatch.setattr(ui_support, "CHROMIUM", Path("/nonexistent/chromium"))
     with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium chromium-driver"):
         ui_support.chromium_or_skip()
+
+
+def test_forms_of_other_sites_cannot_post(client):
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "null"}):
+        assert client.post("/ui/try", data=_form(), headers=headers).status_code == 403
+        assert client.post("/ui/log/1", data={"action": "replay"},
+                           headers=headers).status_code == 403
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/ui/try", data=_form(), headers=same).status_code == 200
+
+
+def test_the_log_is_searched_by_time(client):
+    assert re.search(r"[1-9][0-9]* records? shown", client.get(
+        "/ui/log?since=2020-01-01T00:00:00Z").text)
+    assert "0 records shown" in client.get("/ui/log?since=2999-01-01T00:00:00Z").text
+    assert "0 records shown" in client.get("/ui/log?until=2020-01-01T00:00:00Z").text

@@ -13,6 +13,7 @@ from engine.compile.compiler import CompiledPolicy
 from engine.ops.log import DecisionLog
 from engine.ops.log.chain import verify
 from engine.ops.log.query import SLA_STATUSES, LogReader, LogRecord, Search
+from engine.ops.log.store import GENESIS
 from engine.ops.replay import ReplayReport, _replay_one
 from engine.ops.replay import _Policies as _StoredPolicies  # one record: no public entry yet
 from engine.timeline.evaluator import TimelineEvaluator
@@ -47,18 +48,17 @@ def writable_log(request: Request) -> DecisionLog | None:
     return found if isinstance(found, DecisionLog) else None
 
 
-def search(path: Path, filters: dict[str, str]) -> tuple[list[dict], int]:
-    """The first LIMIT records every filter holds for (newest first), and how many the log
-    holds; ValueError for a bad time."""
+def search(path: Path, filters: dict[str, str]) -> tuple[list[dict], bool, int]:
+    """The first LIMIT records (in log order) every filter holds for, whether there are more,
+    and how many records the log holds; ValueError for a bad time."""
     f = filters.get
     s = Search(ticket=f("ticket"), policy=f("policy"), version=f("version"),
                priority=f("priority"), rule=f("rule"), sla=f("sla"), since=f("since"),
-               until=f("until"))
+               until=f("until"), limit=LIMIT + 1)
     with LogReader(path) as reader:
         rows = [r.summary() for r in reader.search(s)]
         total = reader.count()
-    rows.reverse()
-    return rows[:LIMIT], total
+    return rows[:LIMIT], len(rows) > LIMIT, total
 
 
 def get(path: Path, ident: str) -> LogRecord | None:
@@ -75,14 +75,19 @@ def record_view(rec: LogRecord) -> dict:
             "now": r.get("now")}
 
 
-def chain(path: Path, rec: LogRecord) -> dict:
-    """Whether the hash chain holds over the whole log, this record included."""
-    report = verify(path, max_problems=1)
-    problem = report.problems[0] if report.problems else None
-    return {"ok": report.ok, "records": report.records, "head": report.head[0],
-            "problem": str(problem) if problem else "",
-            "covers": report.ok or (problem is not None and problem.seq is not None
-                                    and problem.seq > rec.seq)}
+def chain(path: Path, rec: LogRecord, full: bool = False) -> dict:
+    """Whether the record is linked to the one before it (its `prev_hash` is that record's
+    hash) and, with `full`, whether the hash chain and every digest hold over the whole log."""
+    with LogReader(path) as reader:
+        before = reader.get(str(rec.seq - 1)) if rec.seq > 1 else None
+    linked = rec.prev_hash == (before.hash if before is not None else GENESIS)
+    out = {"linked": linked, "verified": None, "records": 0, "head": 0, "problem": ""}
+    if full:
+        report = verify(path, max_problems=1)
+        problem = report.problems[0] if report.problems else None
+        out.update(verified=report.ok, records=report.records, head=report.head[0],
+                   problem=str(problem) if problem else "")
+    return out
 
 
 _rebuilt: dict[str, CompiledPolicy | str] = {}

@@ -6,9 +6,10 @@ when the operator enabled that (`serve --ui-log-tries`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -25,8 +26,10 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 #: The impact diff report is one self-contained page with an inline style sheet, and no script.
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; " \
              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# `same-origin` referrers: with `no-referrer` a browser sends `Origin: null` on the UI's own form
+# posts, and those are told from other sites' by their origin (`_cross_site`).
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-           "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+           "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
            "Cache-Control": "no-store"}
 MAX_FORM = 1 << 20
 
@@ -145,6 +148,8 @@ async def try_ticket(request: Request) -> Response:
         return page(request, "try.html", served=served, versions=list(found), cp=cp,
                     fields=forms.fields(cp, ticket), ticket_json=json.dumps(ticket, indent=2),
                     events="", now="", mode="form", result=None)
+    if _cross_site(request):
+        return _problem(request, 403, "a form of another site cannot post here")
     try:
         form = await _form(request)
     except ValueError as exc:
@@ -212,26 +217,34 @@ async def log_search(request: Request) -> Response:
     filters = {k: v.strip() for k, v in request.query_params.items()
                if k in logview.FILTERS and v.strip()}
     try:
-        records, total = logview.search(path, filters)
+        records, more, total = await asyncio.to_thread(logview.search, path, filters)
     except ValueError as exc:
         return page(request, "log.html", 400, filters=filters, records=[], total=None,
-                    error=str(exc), sla_statuses=logview.SLA_STATUSES)
-    return page(request, "log.html", filters=filters, records=records, total=total, error="",
-                sla_statuses=logview.SLA_STATUSES)
+                    more=False, error=str(exc), sla_statuses=logview.SLA_STATUSES)
+    return page(request, "log.html", filters=filters, records=records, total=total, more=more,
+                error="", sla_statuses=logview.SLA_STATUSES)
 
 
 async def log_record(request: Request) -> Response:
+    """A record; POST `action=replay` re-decides it, `action=verify` checks the whole hash
+    chain (both read only)."""
     path = logview.log_path(request)
     ident = request.path_params["ident"]
     if path is None:
         return _problem(request, 404, "this service keeps no decision log")
+    action = ""
+    if request.method == "POST":
+        if _cross_site(request):
+            return _problem(request, 403, "a form of another site cannot post here")
+        action = (await _form(request)).get("action", "")
     rec = logview.get(path, ident)
     if rec is None:
         return _problem(request, 404, f"no record `{ident}` in the decision log",
                         "search the log for its ticket")
     replayed = None
-    if request.method == "POST":
+    if action == "replay":
         replayed = logview.replay_one(path, rec, _service(request).evaluator)
+    chain = await asyncio.to_thread(logview.chain, path, rec, action == "verify")
     decision = rec.decision()
     svc = _service(request)
     served = svc.policies.by_id.get(decision.policy_id) if svc.policies else None
@@ -240,8 +253,19 @@ async def log_record(request: Request) -> Response:
     return page(request, "record.html", rec=rec, record=logview.record_view(rec),
                 summary=views.summary(decision), steps=views.steps(decision, cp),
                 clocks=views.pictures(decision, cp or logview.policy_of(path, rec)),
-                timeline=views.timeline(decision), chain=logview.chain(path, rec),
-                replayed=replayed)
+                timeline=views.timeline(decision), chain=chain, replayed=replayed)
+
+
+def _cross_site(request: Request) -> bool:
+    """A POST sent by another site's page (the browser says so): refused, since "try a ticket"
+    may write to the log."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != request.headers.get("host")
 
 
 async def root(request: Request) -> Response:
