@@ -252,3 +252,28 @@ def test_the_log_is_searched_by_time(client):
         "/ui/log?since=2020-01-01T00:00:00Z").text)
     assert "0 records shown" in client.get("/ui/log?since=2999-01-01T00:00:00Z").text
     assert "0 records shown" in client.get("/ui/log?until=2020-01-01T00:00:00Z").text
+
+
+def test_the_clock_picture_draws_pauses_warn_breach_and_now():
+    from engine.core.clock import Pause
+
+    at = datetime.fromisoformat
+    pic = picture(_clock(status="breached", fulfilled_at=None,
+                         warn_at=at("2026-03-09T11:00:00+01:00"),
+                         breached_at=at("2026-03-09T11:30:00+01:00"),
+                         paused=(Pause(at("2026-03-09T09:30:00+01:00"),
+                                       at("2026-03-09T10:00:00+01:00"), "pending"),
+                                 Pause(at("2026-03-09T14:00:00+01:00"), None, "on_hold")),
+                         as_of=at("2026-03-09T15:00:00+01:00")), OFFICE,
+                  now=at("2026-03-09T15:00:00+01:00"))
+    assert pic is not None
+    kinds = [m.kind for m in pic.markers]
+    assert kinds == ["start", "warn", "due", "breach", "now"]
+    assert [m.label for m in pic.markers][1:4] == ["warn Mon 11:00", "due Mon 11:30",
+                                                   "breach Mon 11:30"]
+    assert [(p.reason, p.label) for p in pic.pauses] == [("pending", "paused (pending)"),
+                                                        ("on_hold", "paused (on_hold)")]
+    first, still = pic.pauses
+    assert first.x < first.x + first.w < still.x
+    assert still.x + still.w == pytest.approx(1000.0)   # still paused: to the picture's end
+    assert "breached Mon 09 Mar 11:30" in pic.summary and "Europe/Bratislava" in pic.summary
