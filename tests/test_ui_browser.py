@@ -215,6 +215,14 @@ def test_log_search_open_record_and_replay(server, watched):
     assert "CT-201" in rows.first.inner_text()
     page.goto(server.url + "/ui/log?policy=cloudtalk&rule=customer-chosen-priority&sla=met")
     assert page.locator("table.results tbody tr").count() == 3
+    page.select_option("#q-policy", "cloudtalk")
+    page.fill("#q-ticket", "")
+    page.fill("#q-version", "2026.12.0")
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("table.results tbody tr").count() == 3
+    page.fill("#q-version", "0")
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("table.results tbody").inner_text().strip() == "No record matches."
     page.goto(server.url + "/ui/log?priority=P1&policy=hostile")
     assert page.locator("table.results tbody tr").count() == 1
     page.goto(server.url + "/ui/log?ticket=CT-201")
