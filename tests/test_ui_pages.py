@@ -134,6 +134,8 @@ def test_problems_are_pages_not_tracebacks(client):
     assert r.status_code == 400 and "last week" in html.unescape(r.text)
     assert client.get("/ui/log/999999").status_code == 404
     assert client.get("/ui/policies/nope").status_code == 404
+    assert client.get("/ui/try?policy=nope").status_code == 404
+    assert client.post("/ui/try", data={"policy": "nope"}).status_code == 404
 
 
 def _clock(**kw) -> Clock:
@@ -277,3 +279,36 @@ def test_the_clock_picture_draws_pauses_warn_breach_and_now():
     assert first.x < first.x + first.w < still.x
     assert still.x + still.w == pytest.approx(1000.0)   # still paused: to the picture's end
     assert "breached Mon 09 Mar 11:30" in pic.summary and "Europe/Bratislava" in pic.summary
+
+
+def _cases():
+    import yaml
+
+    for path in sorted((ROOT / "rules").glob("*/tests/*.yaml")):
+        for i, case in enumerate(yaml.safe_load(path.read_text("utf-8"))["cases"]):
+            if isinstance(case.get("ticket"), dict) and "error" not in case.get("expect", {}):
+                yield pytest.param(path.parent.parent.name, case["ticket"], case.get("now"),
+                                   id=f"{path.parent.parent.name}-{path.stem}-{i}")
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    app = create_app(ServiceConfig())
+    assert app.service.load().accepted
+    c = AsgiClient(app)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize(("policy", "ticket", "now"), list(_cases()))
+def test_every_bundled_test_case_renders(bundled, policy, ticket, now):
+    """Each policy test case's ticket, through the JSON tab: a decision with its story and a
+    picture of each clock that started, and nothing unescaped."""
+    import json
+
+    r = bundled.post("/ui/try", data={"policy": policy, "mode": "json", "now": now or "",
+                                     "json": json.dumps(ticket, default=str)})
+    assert r.status_code == 200
+    assert 'id="result"' in r.text, re.findall(r'<li class="diag.*?</li>', r.text, re.S)[:3]
+    assert r.text.count('<figure class="clock"') >= 1 or "SLA</dt><dd data-field=\"SLA\">none" \
+        in r.text

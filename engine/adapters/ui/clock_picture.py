@@ -173,7 +173,10 @@ def picture(clock: Clock, calendar_spec: object | None, history: tuple[HistoryEn
     if calendar_spec is not None and clock.calendar is not None:
         if isinstance(calendar_spec, dict):  # metadata, not arithmetic (as the checks do)
             calendar_spec = {k: v for k, v in calendar_spec.items() if k != "description"}
-        definition = definition_of(clock.calendar, calendar_spec)
+        try:
+            definition = definition_of(clock.calendar, calendar_spec)
+        except ValueError:   # not a spec this picture can read: no bands, the rest drawn
+            definition = None
     pic = Picture(clock.metric, clock.status, str(zone), clock.calendar, start.isoformat(),
                   end.isoformat())
     if (end - start).days > MAX_DAYS:

@@ -83,11 +83,18 @@ def _chosen(request: Request, pid: str | None, version: str | None):
     """(served, versions, compiled policy) for a policy id and version (None: the served)."""
     svc = _service(request)
     by_id = svc.policies.by_id if svc.policies is not None else {}
-    if not by_id:
+    served = by_id.get(pid) if pid else next(iter(by_id.values()), None)
+    if served is None:
         return None, {}, None
-    served = by_id.get(pid or "") or next(iter(by_id.values()))
     found = versions(served)
     return served, found, found.get(version or "") or served.policy
+
+
+def _no_policy(request: Request, pid: str | None) -> HTMLResponse:
+    if _service(request).policies is None:
+        return _problem(request, 503, "no policy is loaded yet", "retry shortly")
+    return _problem(request, 404, f"no policy `{pid}` is served here",
+                    "choose one of the policies in the menu")
 
 
 async def index(request: Request) -> Response:
@@ -143,7 +150,7 @@ async def try_ticket(request: Request) -> Response:
         q = request.query_params
         served, found, cp = _chosen(request, q.get("policy"), q.get("version"))
         if cp is None:
-            return _problem(request, 503, "no policy is loaded yet", "retry shortly")
+            return _no_policy(request, q.get("policy"))
         ticket = _example(cp)
         return page(request, "try.html", served=served, versions=list(found), cp=cp,
                     fields=forms.fields(cp, ticket), ticket_json=json.dumps(ticket, indent=2),
@@ -156,7 +163,7 @@ async def try_ticket(request: Request) -> Response:
         return _problem(request, 413, str(exc))
     served, found, cp = _chosen(request, form.get("policy"), form.get("version"))
     if cp is None:
-        return _problem(request, 503, "no policy is loaded yet", "retry shortly")
+        return _no_policy(request, form.get("policy"))
     mode = "json" if form.get("mode") == "json" else "form"
     problems: list[str] = []
     if mode == "json":
