@@ -35,7 +35,7 @@ MAX_FORM = 1 << 20
 
 ENV = Environment(loader=PackageLoader("engine.adapters.ui", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
-                  trim_blocks=True, lstrip_blocks=True)
+                  trim_blocks=True, lstrip_blocks=True, auto_reload=False)  # packaged: no stat
 
 
 def _service(request: Request):
