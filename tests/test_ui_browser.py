@@ -8,6 +8,7 @@ Without Chromium at /usr/bin/chromium these tests skip, saying how to install it
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -269,8 +270,8 @@ def test_hostile_ticket_fields_are_shown_as_text(server, watched, hostile):
     page.fill('[name="f:customer.timezone"]', "")
     page.get_by_role("radio", name="JSON").check()
     text = page.locator("#json").input_value()
-    page.fill("#json", text.rstrip().rstrip("}") + f', "subject": {_js(hostile)}, '
-              f'{_js(hostile)}: 1}}')
+    page.fill("#json", text.rstrip().rstrip("}") + f', "subject": {json.dumps(hostile)}, '
+              f'{json.dumps(hostile)}: 1}}')
     page.get_by_role("button", name="Decide").click()
     page.wait_for_selector("#result")
     assert hostile in page.locator('[data-field="ticket"]').inner_text()
@@ -278,12 +279,6 @@ def test_hostile_ticket_fields_are_shown_as_text(server, watched, hostile):
     assert hostile in page.locator("#json").input_value()
     _no_injection(page)
     watched.check()
-
-
-def _js(text: str) -> str:
-    import json
-
-    return json.dumps(text)
 
 
 def test_hostile_policy_and_log_records_are_shown_as_text(server, watched):
@@ -366,3 +361,32 @@ def test_pages_fit_the_window(server, browser, viewport):
         w.check()
     finally:
         w.close()
+
+
+def test_the_event_row_adds_timeline_events(server, watched):
+    """The script's "add a timeline event" row writes events into the list; the ticket is
+    decided following them (a pause, then the reply)."""
+    page = watched.page
+    page.goto(server.url + "/ui/try?policy=cloudtalk")
+    _fill_known(page)
+    page.fill('[name="f:first_response_at"]', "")
+    page.fill("#ev-at", "2026-03-09T09:30:00+01:00")
+    page.select_option("#ev-type", "agent_priority")
+    page.fill("#ev-detail", "P2")
+    page.get_by_role("button", name="Add event").click()
+    page.fill("#ev-at", "2026-03-09T10:00:00+01:00")
+    page.select_option("#ev-type", "reply")
+    page.fill("#ev-detail", "agent")
+    page.get_by_role("button", name="Add event").click()
+    page.fill("#ev-at", "")
+    page.get_by_role("button", name="Add event").click()
+    assert "give the instant" in page.locator("#ev-said").inner_text()
+    assert [e["type"] for e in json.loads(page.input_value("#events"))] == [
+        "agent_priority", "reply"]
+    page.get_by_role("button", name="Decide").click()
+    page.wait_for_selector("#result")
+    assert page.locator(".clock .marker-change").count() == 1
+    assert page.locator(".clock .marker-reply").first.get_attribute(
+        "data-at") == "2026-03-09T10:00:00+01:00"
+    assert "P2 (requested P1)" in page.locator(".summary").first.inner_text()
+    watched.check()

@@ -52,6 +52,50 @@ function jsonToForm(form, text) {
   if (events) events.value = ticket.events ? JSON.stringify(ticket.events, null, 1) : "";
 }
 
+// One event from the "add a timeline event" row, or a reason it cannot be made.
+function eventOf(at, type, detail) {
+  if (!at) return "give the instant (RFC 3339, with its offset)";
+  const event = { at: at, type: type };
+  if (type === "reply") event.by = detail || "agent";
+  else if (type === "status") event.status = detail || "pending";
+  else if (type === "agent_priority" || type === "priority_requested") event.level = detail || null;
+  else if (type === "fact") {
+    const eq = detail.indexOf("=");
+    if (eq < 1) return "write the fact as fact=value, e.g. environment=production";
+    const raw = detail.slice(eq + 1).trim();
+    let value = raw;
+    try { value = JSON.parse(raw); } catch (e) { /* a plain string */ }
+    event.fact = detail.slice(0, eq).trim();
+    event.value = value;
+  }
+  return event;
+}
+
+function setUpEvents(form) {
+  const row = form.querySelector("#add-event");
+  const events = form.querySelector("#events");
+  if (!row || !events) return;
+  row.hidden = false;
+  form.querySelector("#ev-add").addEventListener("click", () => {
+    const said = form.querySelector("#ev-said");
+    const event = eventOf(form.querySelector("#ev-at").value.trim(),
+                          form.querySelector("#ev-type").value,
+                          form.querySelector("#ev-detail").value.trim());
+    if (typeof event === "string") { said.textContent = event; return; }
+    let list = [];
+    if (events.value.trim() !== "") {
+      try { list = JSON.parse(events.value); } catch (e) {
+        said.textContent = "the events below are not a JSON list: fix or clear them first";
+        return;
+      }
+    }
+    if (!Array.isArray(list)) list = [];
+    list.push(event);
+    events.value = JSON.stringify(list, null, 1);
+    said.textContent = "added: " + JSON.stringify(event);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const select of document.querySelectorAll("select.autosubmit")) {
     select.addEventListener("change", () => {
@@ -64,6 +108,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const form = document.getElementById("ticket-form");
   if (!form) return;
+  setUpEvents(form);
   const json = form.querySelector("#json");
   form.querySelector("#mode-json").addEventListener("change", () => {
     json.value = JSON.stringify(formToJson(form), null, 2);
