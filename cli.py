@@ -498,6 +498,8 @@ def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str) -
 @click.option("--admin-token-file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Bearer token of the admin endpoints (disabled without one).")
 @click.option("--echo", is_flag=True, help="Add POST /v1/echo (the benchmark's HTTP floor).")
+@click.option("--log", "log", metavar="PATH", help="Append every decision to this decision log "
+              "(created if new) before answering it; 503 when it cannot be written.")
 @click.option("--check", is_flag=True, help="Check the options and policies, then exit.")
 def serve_cmd(check: bool, **options) -> None:
     """Serve decisions over HTTP (see docs/service.md); SIGHUP reloads the policies."""
