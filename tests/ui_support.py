@@ -50,6 +50,7 @@ plans:
     calendar: office
     targets: {{P1: PT1H, P2: PT4H}}
 default_plan: std
+audit_fields: [subject]
 rules:
   - id: outage-is-p1
     when: {{category: outage}}
@@ -90,7 +91,7 @@ def fill_log(path: Path) -> None:
         tickets.append(("cloudtalk", {**KNOWN, "id": f"X{i} {text}"}))
     tickets.append((str(path.parent / "policies" / "hostile"),
                     {"id": f"H {SCRIPT}", "submitted_at": "2026-03-06T10:00:00+01:00",
-                     "category": "outage"}))
+                     "category": "outage", "subject": f"subject {IMG}"}))
     with DecisionLog.open(path) as log:
         for ref, ticket in tickets:
             result = app.decide(ref, json.dumps(ticket), log=log, request_id=None)

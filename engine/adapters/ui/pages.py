@@ -37,6 +37,8 @@ ENV = Environment(loader=PackageLoader("engine.adapters.ui", "templates"),
                   autoescape=select_autoescape(default=True, default_for_string=True),
                   trim_blocks=True, lstrip_blocks=True, auto_reload=False)  # packaged: no stat
 
+ENV.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)  # text, then escaped
+
 
 def _service(request: Request):
     return request.app.state.service

@@ -170,6 +170,7 @@ def policy_view(cp: CompiledPolicy) -> dict:
              for r in p.rules if r.origin == "rule"]
     calendars = [(name, cal.describe()) for name, cal in p.calendars.items()]
     return {"id": cp.id, "title": p.title, "version": cp.version, "digest": cp.digest,
+            "description": " ".join(str(p.raw.get("description") or "").split()),
             "levels": levels, "plans": plans, "tables": tables, "rules": rules,
             "calendars": calendars, "default_plan": p.default_plan or ""}
 
