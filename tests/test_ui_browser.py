@@ -285,8 +285,8 @@ def test_hostile_policy_and_log_records_are_shown_as_text(server, watched):
     page = watched.page
     page.goto(server.url + "/ui/policies/hostile")
     body = page.locator("main").inner_text()
-    for text in (f"Hostile {SCRIPT}", f"described {IMG}", f"Urgent {IMG}", f"Standard {IMG}", f"because {IMG}",
-                 f"quote {SCRIPT}", f"gloss {IMG}"):
+    for text in (f"Hostile {SCRIPT}", f"described {IMG}", f"Urgent {IMG}", f"Standard {IMG}",
+                 f"because {IMG}", f"quote {SCRIPT}", f"gloss {IMG}"):
         assert text in body, text
     _no_injection(page)
     page.goto(server.url + "/ui/try?policy=hostile")
