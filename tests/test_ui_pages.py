@@ -5,6 +5,7 @@ clock picture's geometry, and the templates and static files shipped as package 
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -81,6 +82,17 @@ def test_hostile_values_are_escaped_in_the_html(client):
     assert IMG not in r.text and html.escape(IMG).replace("&quot;", "&#34;") in r.text
     log = client.get("/ui/log").text
     assert SCRIPT not in log and html.escape(SCRIPT, quote=False) in log
+    events = json.dumps([{"at": "2026-03-09T09:00:00+01:00", "type": "fact",
+                          "fact": "environment", "value": SCRIPT},
+                         {"at": "2026-03-09T09:30:00+01:00", "type": IMG}])
+    for data in ({**_form(), "events": events}, {**_form(), "now": SCRIPT},
+                 {**_form(), "events": IMG}, {"policy": "cloudtalk", "mode": "json",
+                                              "json": json.dumps({SCRIPT: IMG})}):
+        body = client.post("/ui/try", data=data).text
+        assert SCRIPT not in body and IMG not in body, data
+    for query in (f"ticket={SCRIPT}", f"rule={IMG}", f"since={SCRIPT}", f"sla={IMG}"):
+        body = client.get("/ui/log", params=dict([query.split("=", 1)])).text
+        assert SCRIPT not in body and IMG not in body, query
 
 
 def test_trying_a_ticket_writes_the_log_only_when_the_operator_enables_it(setup):
@@ -304,8 +316,6 @@ def bundled():
 def test_every_bundled_test_case_renders(bundled, policy, ticket, now):
     """Each policy test case's ticket, through the JSON tab: a decision with its story and a
     picture of each clock that started, and nothing unescaped."""
-    import json
-
     r = bundled.post("/ui/try", data={"policy": policy, "mode": "json", "now": now or "",
                                      "json": json.dumps(ticket, default=str)})
     assert r.status_code == 200
