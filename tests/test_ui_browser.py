@@ -395,3 +395,24 @@ def test_the_event_row_adds_timeline_events(server, watched):
         "data-at") == "2026-03-09T10:00:00+01:00"
     assert "P2 (requested P1)" in page.locator(".summary").first.inner_text()
     watched.check()
+
+
+def test_the_pages_work_without_the_script(server, browser):
+    """Progressive enhancement: with JavaScript off, the tabs (CSS only) and forms still work."""
+    context = browser.new_context(viewport=WIDE, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/ui/try?policy=cloudtalk")
+        assert page.locator("#add-event").is_hidden()   # the script's helper row
+        page.get_by_role("radio", name="JSON").check()
+        assert page.locator("#panel-form").is_hidden() and page.locator("#json").is_visible()
+        page.fill("#json", json.dumps(KNOWN))
+        page.get_by_role("button", name="Decide").click()
+        page.wait_for_selector("#result")
+        assert "due 2026-03-09T11:30:00+01:00 — met" in page.locator(".summary").first.inner_text()
+        page.goto(server.url + "/ui/log?ticket=CT-201")
+        page.locator("table.results tbody tr a").first.click()
+        page.get_by_role("button", name="Replay").click()
+        assert "reproduces" in page.locator(".replayed").inner_text()
+    finally:
+        context.close()
