@@ -95,6 +95,15 @@ def _no_injection(page) -> None:
     assert page.locator("[onerror]").count() == 0
 
 
+def _try_known(page, server, **changes: str) -> None:
+    """The try page of cloudtalk with the known ticket filled in, `changes` (fact: value)
+    applied."""
+    page.goto(server.url + "/ui/try?policy=cloudtalk")
+    _fill_known(page)
+    for path, value in changes.items():
+        page.fill(f'[name="f:{path}"]', value)
+
+
 def _fill_known(page) -> None:
     for path, value in KNOWN.items():
         el = page.locator(f'[name="f:{path}"]')
@@ -133,8 +142,7 @@ def test_every_page_opens_without_errors(server, watched):
 
 def test_try_a_ticket_decision_story_and_clock(server, watched):
     page = watched.page
-    page.goto(server.url + "/ui/try?policy=cloudtalk")
-    _fill_known(page)
+    _try_known(page, server)
     page.get_by_role("button", name="Decide").click()
     page.wait_for_selector("#result")
     summary = page.locator(".summary").first.inner_text()
@@ -183,11 +191,8 @@ def test_json_tab_events_and_holiday_by_name(server, watched):
     """The JSON tab (filled from the form by the script), timeline events, and a closed day
     named after its holiday (Slovakia, 1 May: Labour Day)."""
     page = watched.page
-    page.goto(server.url + "/ui/try?policy=cloudtalk")
-    _fill_known(page)
-    page.fill('[name="f:id"]', "CT-HOL")
-    page.fill('[name="f:submitted_at"]', "2026-04-30T16:00:00+02:00")
-    page.fill('[name="f:first_response_at"]', "")
+    _try_known(page, server, id="CT-HOL", submitted_at="2026-04-30T16:00:00+02:00",
+               first_response_at="")
     page.get_by_role("radio", name="JSON").check()
     assert page.locator("#panel-form").is_hidden()
     text = page.locator("#json").input_value()
@@ -247,8 +252,7 @@ def test_trying_a_ticket_never_writes_the_log(server, watched):
     page = watched.page
     page.goto(server.url + "/ui/log")
     before = page.locator(".count").inner_text()
-    page.goto(server.url + "/ui/try?policy=cloudtalk")
-    _fill_known(page)
+    _try_known(page, server)
     page.get_by_role("button", name="Decide").click()
     assert "Not written to the decision log" in page.locator("#result").inner_text()
     page.goto(server.url + "/ui/log")
@@ -259,9 +263,7 @@ def test_trying_a_ticket_never_writes_the_log(server, watched):
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_ticket_fields_are_shown_as_text(server, watched, hostile):
     page = watched.page
-    page.goto(server.url + "/ui/try?policy=cloudtalk")
-    _fill_known(page)
-    page.fill('[name="f:id"]', hostile)
+    _try_known(page, server, id=hostile)
     page.fill('[name="f:customer.timezone"]', hostile)   # an invalid value: in a diagnostic
     page.get_by_role("button", name="Decide").click()
     assert hostile in page.locator(".diagnostics").inner_text()
@@ -354,8 +356,7 @@ def test_pages_fit_the_window(server, browser, viewport):
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 1, f"{url} is {overflow}px wider than a {viewport} window"
-        page.goto(server.url + "/ui/try?policy=cloudtalk")
-        _fill_known(page)
+        _try_known(page, server)
         page.get_by_role("button", name="Decide").click()
         page.wait_for_selector("#result")
         overflow = page.evaluate(
@@ -370,11 +371,9 @@ def test_pages_fit_the_window(server, browser, viewport):
 
 def test_the_event_row_adds_timeline_events(server, watched):
     """The script's "add a timeline event" row writes events into the list; the ticket is
-    decided following them (a pause, then the reply)."""
+    decided following them (a priority change, then the reply)."""
     page = watched.page
-    page.goto(server.url + "/ui/try?policy=cloudtalk")
-    _fill_known(page)
-    page.fill('[name="f:first_response_at"]', "")
+    _try_known(page, server, first_response_at="")
     page.fill("#ev-at", "2026-03-09T09:30:00+01:00")
     page.select_option("#ev-type", "agent_priority")
     page.fill("#ev-detail", "P2")
