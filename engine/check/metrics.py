@@ -2,7 +2,7 @@
 
 The schema has checked the shape; here: what each metric may start and stop on, its targets'
 plans, levels, durations and calendars, and its warning threshold. Problems go to the policy
-checker (`engine.check.checks._Checker`) so they are reported with every other one.
+checker (`engine.check.semantic.SemanticChecker`) so they are reported with every other one.
 """
 
 from __future__ import annotations

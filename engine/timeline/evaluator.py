@@ -11,6 +11,7 @@ after it are left out).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -354,6 +355,23 @@ def default_timeline() -> TimelineEvaluator:
             if _default is None:
                 _default = TimelineEvaluator()
     return _default
+
+
+_over: weakref.WeakKeyDictionary[Evaluator, TimelineEvaluator] = weakref.WeakKeyDictionary()
+
+
+def timeline_for(evaluator: Evaluator | None = None) -> TimelineEvaluator:
+    """The TimelineEvaluator over `evaluator` (a host's own; kept as long as it lives, so its
+    prepared policies are reused), or the process's default one when None."""
+    if evaluator is None:
+        return default_timeline()
+    found = _over.get(evaluator)
+    if found is None:
+        with _lock:
+            found = _over.get(evaluator)
+            if found is None:
+                found = _over[evaluator] = TimelineEvaluator(evaluator)
+    return found
 
 
 def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
