@@ -39,6 +39,16 @@ class Status(StrEnum):
     LOG_ERROR = "log_error"         # decided, but the decision log could not be written
 
 
+class StatusResult:
+    """A use case's result: its `status` says what happened."""
+
+    status: Status
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK
+
+
 #: A ticket: its JSON text (a str is text, never a path), raw bytes (a request body), a binary
 #: stream (stdin) or a path to a file (a `Path` / `os.PathLike`).
 TicketSource = str | bytes | BinaryIO | os.PathLike

@@ -4,9 +4,11 @@ two instants) on a policy's calendar, each bad option value located at its optio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from engine.calendars import Calendar, CalendarRangeError
 from engine.check.tickets import parse_timestamp
@@ -14,36 +16,25 @@ from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import Diagnostic, Location, did_you_mean
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import iana_zones
-from engine.usecases.base import (
-    Status,
-    compiled,
-)
+from engine.usecases.base import Status, StatusResult, compiled
 
 
 @dataclass(frozen=True)
-class DueResult:
+class DueResult(StatusResult):
     """When `within` of open time has elapsed since `start` on a policy's calendar."""
 
     status: Status
     diagnostics: tuple[Diagnostic, ...] = ()
     due: datetime | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.status == Status.OK
-
 
 @dataclass(frozen=True)
-class ElapsedResult:
+class ElapsedResult(StatusResult):
     """The open time between two instants on a policy's calendar (negative when end < start)."""
 
     status: Status
     diagnostics: tuple[Diagnostic, ...] = ()
     elapsed: timedelta | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == Status.OK
 
 
 class _BadOption(Exception):
@@ -60,46 +51,58 @@ def due(policy_ref: str | Path, calendar: str, start: str, within: str, *,
     customer's `timezone` for calendars declared `timezone: customer`. Option problems are
     located at the option (`--calendar`, `--from`, `--within`, `--timezone`); the first one
     found is reported."""
-    cp, diags = compiled(policy_ref)
-    if cp is None:
-        return DueResult(Status.POLICY_ERROR, diags)
-    try:
-        cal = _calendar(cp, calendar, timezone)
+
+    def answer(cal: Calendar) -> DueResult:
         moment = _instant("--from", start)
         try:
             amount = parse_duration(within)
             check_target(within, amount)
         except ValueError as exc:
             raise _BadOption("bad_duration", "--within", str(exc)) from None
-        try:
-            return DueResult(Status.OK, due=cal.due(moment, amount))
-        except CalendarRangeError as exc:
-            raise _BadOption("calendar_range", "--from", str(exc)) from None
-        except (ValueError, OverflowError) as exc:
-            raise _BadOption("calendar_exhausted", "--calendar",
-                             f"calendar `{calendar}`: {exc}") from None
-    except _BadOption as bad:
-        return DueResult(Status.INPUT_ERROR, (bad.diagnostic,))
+        return DueResult(Status.OK, due=_arithmetic(calendar, lambda: cal.due(moment, amount)))
+
+    return _query(DueResult, policy_ref, calendar, timezone, answer)
 
 
 def elapsed(policy_ref: str | Path, calendar: str, start: str, end: str, *,
             timezone: str | None = None) -> ElapsedResult:
     """The open time on `calendar` between `start` and `end` (RFC 3339); as `due`."""
+
+    def answer(cal: Calendar) -> ElapsedResult:
+        since, until = _instant("--from", start), _instant("--to", end)
+        return ElapsedResult(Status.OK,
+                             elapsed=_arithmetic(calendar, lambda: cal.elapsed(since, until)))
+
+    return _query(ElapsedResult, policy_ref, calendar, timezone, answer)
+
+
+_R = TypeVar("_R", DueResult, ElapsedResult)
+_T = TypeVar("_T")
+
+
+def _query(result: type[_R], policy_ref: str | Path, calendar: str, zone: str | None,
+           answer: Callable[[Calendar], _R]) -> _R:
+    """The policy's calendar `calendar` (in `zone`) answered, or the first problem: of the
+    policy (``POLICY_ERROR``), else of an option (``INPUT_ERROR``)."""
     cp, diags = compiled(policy_ref)
     if cp is None:
-        return ElapsedResult(Status.POLICY_ERROR, diags)
+        return result(Status.POLICY_ERROR, diags)
     try:
-        cal = _calendar(cp, calendar, timezone)
-        since, until = _instant("--from", start), _instant("--to", end)
-        try:
-            return ElapsedResult(Status.OK, elapsed=cal.elapsed(since, until))
-        except CalendarRangeError as exc:
-            raise _BadOption("calendar_range", "--from", str(exc)) from None
-        except (ValueError, OverflowError) as exc:
-            raise _BadOption("calendar_exhausted", "--calendar",
-                             f"calendar `{calendar}`: {exc}") from None
+        return answer(_calendar(cp, calendar, zone))
     except _BadOption as bad:
-        return ElapsedResult(Status.INPUT_ERROR, (bad.diagnostic,))
+        return result(Status.INPUT_ERROR, (bad.diagnostic,))
+
+
+def _arithmetic(calendar: str, compute: Callable[[], _T]) -> _T:
+    """`compute()`, a calendar's failure as a bad option: an instant beyond the calendar's
+    years, or open time that never comes."""
+    try:
+        return compute()
+    except CalendarRangeError as exc:
+        raise _BadOption("calendar_range", "--from", str(exc)) from None
+    except (ValueError, OverflowError) as exc:
+        raise _BadOption("calendar_exhausted", "--calendar",
+                         f"calendar `{calendar}`: {exc}") from None
 
 
 def _calendar(cp: CompiledPolicy, name: str, zone: str | None) -> Calendar:

@@ -23,6 +23,7 @@ from engine.run.errors import EvaluationError, TicketError
 from engine.run.evaluator import Evaluator
 from engine.usecases.base import (
     Status,
+    StatusResult,
     TicketSource,
     evaluate_timeline,
     mapping_for,
@@ -32,7 +33,7 @@ from engine.usecases.base import (
 
 
 @dataclass(frozen=True)
-class DecideResult:
+class DecideResult(StatusResult):
     """One ticket decided, or why not: `decision` is set exactly when `status` is ``ok``."""
 
     status: Status
@@ -42,10 +43,6 @@ class DecideResult:
     ticket_data: object = field(default=None, repr=False)  # the parsed ticket, if readable
     values: dict | None = field(default=None, repr=False)  # the facts in effect at the end
     receipt: Receipt | None = None   # where the decision log holds it (with `log`)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == Status.OK
 
 
 #: Tickets larger than this are rejected before they are parsed (`max_ticket_bytes`).
@@ -231,7 +228,7 @@ def _located(doc: Document, diagnostics: Iterable[Diagnostic]) -> list[Diagnosti
 
 
 @dataclass(frozen=True)
-class WhyNotResult:
+class WhyNotResult(StatusResult):
     """Why a rule (or every rule of a group) did not fire on a ticket: `report` is what
     `engine.explain.why_not.render_why_not` renders."""
 
@@ -239,10 +236,6 @@ class WhyNotResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     report: dict | None = None
     decided: DecideResult | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == Status.OK
 
 
 def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule: str, *,

@@ -20,6 +20,7 @@ from engine.ops.log.query import LogReader
 from engine.ops.log.store import version_warning
 from engine.usecases.base import (
     Status,
+    StatusResult,
     policy_versions,
     sorted_diagnostics,
 )
@@ -157,16 +158,12 @@ class PolicyInfo(NamedTuple):
 
 
 @dataclass(frozen=True)
-class PolicyList:
+class PolicyList(StatusResult):
     """The bundled policies that compile, and the problems of those that do not."""
 
     status: Status
     diagnostics: tuple[Diagnostic, ...] = ()
     policies: tuple[PolicyInfo, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.status == Status.OK
 
 
 def list_policies(refs: Sequence[str] = (), *, log: str | Path | None = None) -> PolicyList:
