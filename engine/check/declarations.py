@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import engine.calendars as cal
 from engine.check.fields import check_ignore_fields
-from engine.core.diagnostics import Diagnostic, Location, did_you_mean
+from engine.core.diagnostics import Diagnostic, Location, Severity, did_you_mean
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import check_target, parse_duration
 from engine.core.facts import CORE_FACTS, DERIVED_FACTS, ENGINE_NAMES, FactSpec
@@ -23,7 +23,8 @@ class Declarations:
 
     def __init__(self, doc: Document):
         self.doc = doc
-        self.data: dict = doc.data  # type: ignore[assignment]
+        assert isinstance(doc.data, dict)   # the schema checks found a mapping
+        self.data: dict = doc.data
         self.diags: list[Diagnostic] = []
         self.levels: tuple[str, ...] = tuple(self.data["levels"])
         self.plans_raw: dict = self.data.get("plans") or {}
@@ -36,8 +37,8 @@ class Declarations:
         return self.doc.locate(pointer)
 
     def error(self, code: str, message: str, pointer: str, *, rule: str | None = None,
-              hint: str | None = None, key: bool = False, severity: str = "error") -> None:
-        self.diags.append(Diagnostic(code, message, severity=severity,  # type: ignore[arg-type]
+              hint: str | None = None, key: bool = False, severity: Severity = "error") -> None:
+        self.diags.append(Diagnostic(code, message, severity=severity,
                                      location=self.doc.locate(pointer, key=key), rule=rule,
                                      hint=hint))
 
@@ -72,7 +73,7 @@ class Declarations:
                 self.error("bad_default", f"default `{default}` of `{name}` is not "
                            + ("one of its values" if enum else f"a {ftype}"),
                            f"{ptr}/default", hint=did_you_mean(default, [str(e) for e in enum]))
-            self.facts[name] = FactSpec(name, ftype, enum, default=decl.get("default"),  # type: ignore[arg-type]
+            self.facts[name] = FactSpec(name, ftype, enum, default=decl.get("default"),
                                         description=decl.get("description", ""),
                                         minimum=decl.get("minimum"), maximum=decl.get("maximum"))
 
@@ -132,10 +133,10 @@ class Declarations:
                       section=raw.get("section"),
                       title=(self.sources.get(doc_id) or {}).get("title"))
 
-    def target(self, raw: object, ptr: str, default_calendar: str | None,
+    def target(self, raw: str | dict, ptr: str, default_calendar: str | None,
                rule: str | None) -> Target | None:
         within, calendar = (raw, default_calendar) if isinstance(raw, str) else (
-            raw["within"], raw.get("calendar", default_calendar))  # type: ignore[index]
+            raw["within"], raw.get("calendar", default_calendar))
         wptr = ptr if isinstance(raw, str) else f"{ptr}/within"
         if within == "contract":  # the customer's quote, for the ticket's level
             if calendar is None and rule is None:
@@ -147,12 +148,12 @@ class Declarations:
                 self.calendar_ref(calendar, f"{ptr}/calendar", rule)
             return Target(None, calendar)
         try:
-            duration = parse_duration(within)  # type: ignore[arg-type]
+            duration = parse_duration(within)
         except ValueError as exc:
             self.error("bad_duration", str(exc), wptr, rule=rule)
             return None
         try:
-            check_target(within, duration)  # type: ignore[arg-type]
+            check_target(within, duration)
         except ValueError as exc:
             self.error("bad_duration", str(exc), wptr, rule=rule)
             return None

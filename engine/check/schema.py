@@ -6,6 +6,8 @@ likely meant, with "did you mean" hints drawn from its sibling branches).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from functools import cache
 
 import jsonschema
@@ -64,7 +66,7 @@ def _pick(error: jsonschema.ValidationError) -> tuple[jsonschema.ValidationError
         for e in error.context:
             branches.setdefault(e.relative_schema_path[0], []).append(e)
             if e.validator == "additionalProperties":
-                names |= set((e.schema.get("properties") or {}).keys())
+                names |= set(allowed_properties(e))
         fitting = [b for b in branches.values() if not _mismatched(b, depth)]
         best = min(fitting or list(branches.values()), key=len)
         error = max(best, key=lambda e: (len(e.absolute_path), e.validator != "required"))
@@ -83,11 +85,10 @@ def schema_diagnostics(doc: Document) -> list[Diagnostic]:
 
 
 def _translate(doc: Document, err: jsonschema.ValidationError,
-               sibling_names: set[str] = frozenset()  # type: ignore[assignment]
-               ) -> list[Diagnostic]:
+               sibling_names: AbstractSet[str] = frozenset()) -> list[Diagnostic]:
     """One schema error as diagnostics (an unknown-properties error names each property)."""
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = list((err.schema.get("properties") or {}).keys())
+        allowed = allowed_properties(err)
         return [_unknown_property(doc, err, name, allowed, sibling_names)
                 for name in err.instance if name not in allowed]
     if err.validator == "not" and not isinstance(err.instance, dict):
@@ -101,9 +102,10 @@ def _where(err: jsonschema.ValidationError) -> str:
 
 
 def _unknown_property(doc: Document, err: jsonschema.ValidationError, name: str,
-                      allowed: list[str], sibling_names: set[str]) -> Diagnostic:
+                      allowed: list[str], sibling_names: AbstractSet[str]) -> Diagnostic:
     ptr = _pointer(err.absolute_path)
     others = sorted(set(sibling_names) - set(allowed))
+    hint: str | None
     if name in others:
         hint = (f"`{name}` belongs to another form of `{_where(err)}` and cannot be combined "
                 "with the keys written here")
@@ -116,7 +118,7 @@ def _unknown_property(doc: Document, err: jsonschema.ValidationError, name: str,
 
 
 def _translate_one(doc: Document, err: jsonschema.ValidationError,
-                   sibling_names: set[str]) -> Diagnostic:
+                   sibling_names: AbstractSet[str]) -> Diagnostic:
     ptr = _pointer(err.absolute_path)
     where = _where(err)
     v = err.validator
@@ -128,19 +130,21 @@ def _translate_one(doc: Document, err: jsonschema.ValidationError,
         return Diagnostic("schema_required", f"{owner} is missing required property `{missing}`",
                           location=doc.locate(ptr), rule=rule)
     if v == "enum":
-        choices = [str(c) for c in err.validator_value]
+        values = err.validator_value   # an enum's values: a list
+        choices = [str(c) for c in values] if isinstance(values, list) else []
         hint = did_you_mean(err.instance, choices) or f"expected one of {', '.join(choices)}"
         return Diagnostic("schema_enum", f"`{where}` is `{err.instance}`, not an allowed value",
                           location=doc.locate(ptr), hint=hint, rule=rule)
     if v == "type":
-        expected = err.validator_value
-        expected = [expected] if isinstance(expected, str) else expected
-        shown = " or ".join(_YAML_TYPES.get(t, t) for t in expected)
+        expected = err.validator_value   # a type name or a list of them
+        names = [expected] if isinstance(expected, str) else \
+            [str(t) for t in expected] if isinstance(expected, list) else []
+        shown = " or ".join(_YAML_TYPES.get(t, t) for t in names)
         return Diagnostic("schema_type", f"`{where}` must be {shown}, got "
                           f"`{json.dumps(err.instance, default=str)[:60]}`",
                           location=doc.locate(ptr), rule=rule)
     if v == "pattern":
-        kind = _pattern_kind(err.validator_value)
+        kind = _pattern_kind(str(err.validator_value))
         if kind.startswith("a day"):
             hint = did_you_mean(err.instance, _DAY_KEYS)
         return Diagnostic("schema_pattern", f"`{where}` is `{err.instance}`, expected {kind}",
@@ -165,6 +169,12 @@ def _translate_one(doc: Document, err: jsonschema.ValidationError,
 _YAML_TYPES = {"array": "a list", "object": "a mapping", "string": "a string",
                "integer": "an integer", "number": "a number", "boolean": "true or false",
                "null": "null"}
+
+
+def allowed_properties(err: jsonschema.ValidationError) -> list[str]:
+    """The property names the schema at an error lists (an `additionalProperties` error's)."""
+    schema = err.schema
+    return list((schema.get("properties") or {}).keys()) if isinstance(schema, Mapping) else []
 
 
 def _rule_id(data: object, path) -> str | None:

@@ -66,15 +66,18 @@ class Conditions(Declarations):
         if path in NOT_CONDITIONABLE:
             self.error("fact_not_conditionable", f"fact `{path}` cannot be used in a condition",
                        ptr, rule=rule, key=True, hint="conditions test categorical facts")
+        value: object
         if isinstance(raw, list):
             op, value, vptr = "in", tuple(raw), ptr
         elif isinstance(raw, dict):
-            op, value = next(iter(raw.items()))
+            op, operand = next(iter(raw.items()))
             vptr = f"{ptr}/{op}"
             if op == "present":
-                op, value = ("present" if value else "absent"), None
+                op, value = ("present" if operand else "absent"), None
             elif op in ("in", "not_in"):
-                value = tuple(value)
+                value = tuple(operand)
+            else:
+                value = operand
         else:
             op, value, vptr = "eq", raw, ptr
         if op in ("eq", "ne") and value is None:
@@ -83,9 +86,10 @@ class Conditions(Declarations):
             self.error("operator_type", f"`{op}` compares numbers but `{path}` is a {spec.type}",
                        vptr, rule=rule, hint="use a value or a list of values")
         if op in ("lt", "le", "gt", "ge"):  # a bound, not a value the fact must take
-            if spec.comparable and engine_number_problem(value):  # type: ignore[arg-type]
-                self.error("number_range", f"`{value}`: {engine_number_problem(value)}", vptr,
-                           rule=rule)  # type: ignore[arg-type]
+            problem = engine_number_problem(value) if spec.comparable and \
+                isinstance(value, int | float) else None   # the schema: a bound is a number
+            if problem:
+                self.error("number_range", f"`{value}`: {problem}", vptr, rule=rule)
             return Test(path, op, value, ptr)
         values = value if isinstance(value, tuple) else (() if value is None else (value,))
         for i, v in enumerate(values):
