@@ -137,6 +137,7 @@ class TimelineEvaluator:
         if not events:
             return Timeline(self._snapshot(policy, checked, prepared, moment, cache),
                             checked.values)
+        assert isinstance(raw, list)   # the events were read from it
         d = derive(self.evaluator, policy, checked, events, cache=cache, once=prepared.once)
         as_of = moment or max(checked.submitted_at, events[-1].at)
         try:
@@ -151,7 +152,7 @@ class TimelineEvaluator:
         if sla is None and outcome.sla_reason is None:
             outcome = outcome._replace(sla_reason=clocks[0].reason)
         inputs = ((*policy.input_paths, "events"),
-                  {**checked.values, "events": list(raw[:len(events)])})  # type: ignore[index]
+                  {**checked.values, "events": list(raw[:len(events)])})
         decision = Decision(
             ticket_id=checked.id, policy=policy.ref,
             requested_priority=d.values.get("requested_priority"), outcome=outcome, sla=sla,
