@@ -77,7 +77,7 @@ class TimelineEvaluator:
             self._evaluator = default_evaluator()
         return self._evaluator
 
-    def evaluate(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+    def evaluate(self, policy: CompiledPolicy, ticket: object, *, now: datetime | None = None,
                  at: datetime | None = None, cache: bool = True,
                  strict: bool | None = None) -> Decision:
         """The decision as of `now` (or as it stood `at`). Raises TicketError (every problem of
@@ -99,7 +99,7 @@ class TimelineEvaluator:
             except EvaluationError as exc:
                 yield Failure(index, tid, (evaluation_diagnostic(exc, policy),))
 
-    def run(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+    def run(self, policy: CompiledPolicy, ticket: object, *, now: datetime | None = None,
             at: datetime | None = None, cache: bool = True,
             strict: bool | None = None) -> Timeline:
         """`evaluate`, also returning the facts in effect at the end."""
@@ -111,11 +111,12 @@ class TimelineEvaluator:
         if strict is None:
             strict = self.strict if self.strict is not None else self.evaluator.strict
         checked, problems = policy.checker.check(ticket, strict)
-        raw = ticket.get("events") if ticket.__class__ is dict or isinstance(
-            ticket, Mapping) else None
+        fields = ticket if type(ticket) is dict or isinstance(ticket, Mapping) else None
+        raw = fields.get("events") if fields is not None else None
         events: tuple[Event, ...] = ()
         prepared = self._prepare(policy)
-        base = checked if checked is not None or raw is None else _stand_in(policy, ticket)
+        base = checked if checked is not None or fields is None or raw is None else \
+            _stand_in(policy, fields)
         if raw is not None and base is not None:  # events are checked even beside bad fields
             events, more = prepared.events.check(raw, base)
             problems = [*problems, *(more if checked else [
@@ -375,7 +376,7 @@ def timeline_for(evaluator: Evaluator | None = None) -> TimelineEvaluator:
     return found
 
 
-def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+def evaluate(policy: CompiledPolicy, ticket: object, *, now: datetime | None = None,
              at: datetime | None = None, cache: bool = True, strict: bool = False) -> Decision:
     """Decide one ticket, following its events (see `TimelineEvaluator.evaluate`)."""
     return default_timeline().evaluate(policy, ticket, now=now, at=at, cache=cache,

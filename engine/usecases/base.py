@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -132,7 +132,7 @@ def clear_policy_cache() -> None:
         _policies.clear()
 
 
-def evaluate_timeline(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None,
+def evaluate_timeline(policy: CompiledPolicy, ticket: object, *, now: datetime | None,
                       cache: bool, at: datetime | None = None, strict: bool = False,
                       evaluator: Evaluator | None = None) -> Timeline:
     """The one evaluation call of the use cases: the ticket's timeline — its events followed,

@@ -6,10 +6,11 @@ placed at `file:line:col` of the ticket's text or at the option it came from.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, relocate
 from engine.check.tickets import parse_timestamp
@@ -86,9 +87,11 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
         if versions is None:
             return DecideResult(Status.POLICY_ERROR, diags)
         cp = versions.chosen
-    mapper = mapping if isinstance(mapping, PayloadMapping) or mapping is None else None
-    if mapping is not None and mapper is None:
-        mapper, diags = mapping_for(mapping, cp)  # type: ignore[arg-type]
+    mapper: PayloadMapping | None = None
+    if isinstance(mapping, PayloadMapping):
+        mapper = mapping
+    elif mapping is not None:
+        mapper, diags = mapping_for(mapping, cp)
         if mapper is None:
             return DecideResult(Status.INPUT_ERROR, diags, cp)
     problems: list[Diagnostic] = []
@@ -108,9 +111,11 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
         data = mapped.ticket
 
     def place(found: Iterable[Diagnostic]) -> list[Diagnostic]:
+        assert doc is not None   # only a ticket that was read has problems to place
         if mapped is not None:
-            found = relocate(found, mapped, mapper)  # type: ignore[arg-type]
-        return _located(doc, found)  # type: ignore[arg-type]
+            assert mapper is not None
+            found = relocate(found, mapped, mapper)
+        return _located(doc, found)
 
     if doc is not None and versions is not None:
         cp, not_in_force = versions.select(data)
@@ -135,9 +140,9 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
         decision = decision.with_request_id(request_id)
     if log is None:
         return DecideResult(Status.OK, warnings, cp, decision, data, timeline.values)
+    assert isinstance(data, Mapping)   # a decided ticket is an object
     try:
-        receipt = log.append(decision, policy=cp, ticket=data,  # type: ignore[arg-type]
-                             request_id=request_id)
+        receipt = log.append(decision, policy=cp, ticket=data, request_id=request_id)
     except LogError as exc:
         return DecideResult(Status.LOG_ERROR, (exc.diagnostic,), cp, ticket_data=data)
     return DecideResult(Status.OK, (*warnings, *receipt.warnings), cp, decision, data,
@@ -156,6 +161,10 @@ def _parse_now(value: str | None, problems: list[Diagnostic],
         return None
 
 
+#: A ticket source as `read_text` takes it (a path-like one made a `Path`).
+_Readable = str | bytes | BinaryIO | Path
+
+
 def _read_ticket(source: TicketSource, name: str | None, limit: int | None
                  ) -> tuple[object, Document | None, list[Diagnostic]]:
     """The ticket's data and document, or the problems that prevent reading it."""
@@ -167,6 +176,8 @@ def _read_ticket(source: TicketSource, name: str | None, limit: int | None
         source, too_large = _bounded(source, name, limit)
         if too_large:
             return None, None, [too_large]
+    text: str | None
+    diags: list[Diagnostic]
     if isinstance(source, str):
         text, diags = source, []
     else:
@@ -179,8 +190,7 @@ def _read_ticket(source: TicketSource, name: str | None, limit: int | None
     return doc.data, doc, []
 
 
-def _bounded(source: TicketSource, name: str, limit: int
-             ) -> tuple[TicketSource, Diagnostic | None]:
+def _bounded(source: _Readable, name: str, limit: int) -> tuple[_Readable, Diagnostic | None]:
     """The ticket input read no further than `limit` bytes (one more tells it is larger), or
     the `ticket_too_large` diagnostic. Unreadable input is left to `read_text` to report."""
     size: int | None = None   # bytes, when over the limit (-1: a stream, its size unknown)

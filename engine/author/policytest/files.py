@@ -102,6 +102,7 @@ class _FileChecker:
 
     def policy_file(self) -> str | None:
         data = self.doc.data
+        assert isinstance(data, dict)   # `run` checked it
         named = data.get("policy")
         if named is not None:
             if not isinstance(named, str) or not named:
@@ -136,8 +137,8 @@ class _FileChecker:
         except DiagnosticError as exc:
             self.diags.extend(exc.diagnostics)
             self.error("test_bad_policy", f"policy `{display_path(Path(policy_file))}` does not "
-                       "load; its cases were not run", "/policy" if "policy" in self.doc.data
-                       else "")
+                       "load; its cases were not run", "/policy" if isinstance(self.doc.data, dict)
+                       and "policy" in self.doc.data else "")
             return None
 
     def run(self) -> list[Case]:
@@ -199,8 +200,8 @@ class _FileChecker:
         if len(self.diags) > before or policy_file is None:
             return None
         line = self.doc.locate(ptr).line or 1
-        return Case(self.name, line, i + 1, note, policy_file, raw["ticket"], now, expect,
-                    f"{ptr}/ticket", self.doc, at)
+        return Case(self.name, line, i + 1, raw["note"], policy_file, raw["ticket"], now,
+                    raw["expect"], f"{ptr}/ticket", self.doc, at)
 
     def expectation(self, expect: object, ptr: str, cp: CompiledPolicy | None) -> None:
         if not isinstance(expect, dict) or not expect:

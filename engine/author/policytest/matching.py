@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import cache
 
 from engine.author.policytest.cases import _DURATION_KEYS, _INSTANT_KEYS
@@ -18,10 +19,10 @@ from engine.core.paths import data_dir
 _DECISION_SCHEMA = data_dir("schemas") / "decision.schema.json"
 
 
-def _duration(value: object):
+def _duration(value: object) -> timedelta:
     if isinstance(value, str) and value.startswith("-"):
         return -parse_duration(value[1:])
-    return parse_duration(value)  # type: ignore[arg-type]
+    return parse_duration(value)
 
 
 def _same_scalar(key: str, expected: object, actual: object) -> bool:
@@ -127,7 +128,9 @@ def _decision_validator(partial: bool = False):
     import jsonschema
 
     schema = json.loads(_DECISION_SCHEMA.read_text("utf-8"))
-    return jsonschema.Draft202012Validator(_without_required(schema) if partial else schema)
+    shape = _without_required(schema) if partial else schema
+    assert isinstance(shape, dict)   # a JSON Schema document is an object
+    return jsonschema.Draft202012Validator(shape)
 
 
 def _schema_problems(decision: Decision) -> list[str]:

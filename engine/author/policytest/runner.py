@@ -34,6 +34,7 @@ def _snapshot(cp: CompiledPolicy, ticket: object, *, now: datetime | None = None
     """The run stage's evaluation (one snapshot; no `at`, no `events`)."""
     if at is not None:
         raise ValueError("`at` needs an evaluator that follows a ticket's timeline")
+    # a ticket that is not a mapping is the ticket checker's to reject (`ticket_type`)
     return evaluate(cp, ticket, now=now, strict=strict)  # type: ignore[arg-type]
 
 
