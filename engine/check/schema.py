@@ -25,6 +25,7 @@ _PATTERN_NAMES = {
     "interval": "an interval `HH:MM-HH:MM`",
     "factName": "a fact path such as `customer.segment`",
     "dayRange": "a day or range of days such as `mon` or `mon-fri`",
+    "lintReason": "a reason: why the finding is intended",
 }
 _DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "mon-fri", "sat-sun", "mon-sun"]
 

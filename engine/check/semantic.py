@@ -178,7 +178,8 @@ class SemanticChecker(Conditions):
                     source=self.source(raw.get("source"), f"{ptr}/source", rid),
                     salience=raw.get("salience", 0), group=raw.get("group"),
                     repeat=raw.get("repeat", False), origin="rule", order=index, pointer=ptr,
-                    once=raw.get("once", False))
+                    once=raw.get("once", False),
+                    lint_ignore=tuple(((raw.get("lint") or {}).get("ignore") or {}).items()))
 
     def table(self, raw: dict, index: int, order: int) -> list[Rule]:
         ptr = f"/tables/{index}"

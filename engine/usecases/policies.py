@@ -26,6 +26,7 @@ from engine.usecases.base import (
 )
 
 if TYPE_CHECKING:  # the author tools load when used
+    from engine.author.lint import Suppressed
     from engine.author.policytest import CaseResult, Coverage
 
 
@@ -39,6 +40,13 @@ class CheckReport:
     diagnostics: tuple[Diagnostic, ...]
     files: int                      # policy files checked
     lint: bool
+    suppressed: tuple[Suppressed, ...] = ()   # lint findings rules mark as intended (uncounted)
+
+    def lint_json(self) -> list[dict]:
+        """`lint --format json`: the findings and the suppressed ones (with their reasons)."""
+        from engine.author.lint import lint_json
+
+        return lint_json(self.diagnostics, self.suppressed)
 
     @property
     def errors(self) -> int:
@@ -58,9 +66,10 @@ class CheckReport:
 def check_paths(paths: Sequence[str], *, lint: bool) -> CheckReport:
     """Load, check and compile (what evaluation would meet) every policy file under `paths`,
     and with `lint` run the linter on the valid ones."""
-    from engine.author.lint import lint_policy
+    from engine.author.lint import lint_report
 
     found: list[Diagnostic] = []
+    suppressed: list[Suppressed] = []
     files = expand(list(paths), found)
     folders: dict[Path, list] = {}   # the versions of each policy folder, checked together
     for path in files:
@@ -76,10 +85,12 @@ def check_paths(paths: Sequence[str], *, lint: bool) -> CheckReport:
             found += exc.diagnostics
             continue
         if lint:
-            found += lint_policy(model)
+            linted = lint_report(model)
+            found += linted.findings
+            suppressed += linted.suppressed
     for models in folders.values():
         found += check_versions(models)
-    return CheckReport(sorted_diagnostics(found), len(files), lint)
+    return CheckReport(sorted_diagnostics(found), len(files), lint, tuple(suppressed))
 
 
 # --------------------------------------------------------------------------- policy tests
