@@ -122,9 +122,8 @@ async def policy_diff(request: Request) -> Response:
         return _problem(request, 404, f"no versions `{old}` and `{new}` of policy `{pid}`",
                         "open the policy page and follow its diff link")
     from engine.ops.diff.render import html as diff_html
-    from engine.ops.diff.usecase import diff
 
-    result = diff(found[old].policy.file, found[new].policy.file)  # type: ignore[index]
+    result = app.diff(found[old].policy.file, found[new].policy.file)  # type: ignore[index]
     if result.diff is None:
         return _problem(request, 422, "; ".join(d.message for d in result.diagnostics))
     return HTMLResponse(diff_html(result.diff), headers={
