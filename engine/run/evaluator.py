@@ -29,8 +29,9 @@ from engine.run.errors import CalendarError, EngineThreadError, EvaluationError,
 
 CACHE_SIZE = 16384     # outcomes kept, across all policies (~64 MiB)
 MAX_POLICIES = 8       # policies whose caches are kept (LRU)
-# an entry: (outcome, trace entries to re-read, the merged values the trace shows)
-_Entry = tuple[Outcome, tuple[int, ...], tuple]
+MAX_VARIANTS = 8       # per entry: outcomes re-read for other merged values, kept
+# an entry: (outcome, trace entries to re-read, merged values -> the outcome showing them)
+_Entry = tuple[Outcome, tuple[int, ...], dict[tuple, Outcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +147,15 @@ class Evaluator:
         hit = memo.get(key)
         if hit is not None:
             self.hits += 1
-            outcome, rematch, seen = hit
-            if rematch and seen != tuple(map(values.get, policy.merged_order)):
-                outcome = _rematch(outcome, values, rematch, policy.merged_paths)
+            outcome, rematch, variants = hit
+            if rematch:  # the same Outcome object for the same merged values (its JSON is kept)
+                seen = tuple(map(values.get, policy.merged_order))
+                found = variants.get(seen)
+                if found is None:
+                    found = _rematch(outcome, values, rematch, policy.merged_paths)
+                    if len(variants) < MAX_VARIANTS:
+                        variants[seen] = found
+                outcome = found
             return outcome
         self.misses += 1
         outcome = self._run(policy, checked)
@@ -157,7 +164,7 @@ class Evaluator:
                 self._evict(memo)
             rematch = tuple(i for i, e in enumerate(outcome.trace)
                             if any(p in policy.merged_paths for p, _ in e.matched))
-            memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
+            memo[key] = outcome, rematch, {tuple(map(values.get, policy.merged_order)): outcome}
             self._entries += 1
         return outcome
 
