@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from engine.calendars import CalendarRangeError
 from engine.check.tickets import Ticket
@@ -63,6 +64,48 @@ def _rematch(outcome: Outcome, values: dict, indices: tuple[int, ...],
     return outcome._replace(trace=tuple(trace))
 
 
+class _Keys:
+    """A policy's cache key of a ticket's values in one pass: the key paths' values, each
+    merged path's value replaced by its class (class ids are tuples, so an unforeseen value,
+    kept raw, cannot collide with one); `seen`: the merged paths' raw values."""
+
+    __slots__ = ("raw", "classes", "merged", "maps")
+
+    def __init__(self, policy: CompiledPolicy):
+        paths = tuple(p for p, _ in policy.key_plan)
+        self.raw = _getter(paths)
+        self.classes = tuple((i, c) for i, (_, c) in enumerate(policy.key_plan) if c is not None)
+        self.merged = _getter(policy.merged_order)
+        self.maps = bool(policy.key_maps)
+
+    def key(self, values: dict) -> tuple:
+        raw = self.raw(values)
+        if not self.classes:
+            return raw
+        key = list(raw)
+        for i, classes in self.classes:
+            v = key[i]
+            key[i] = classes.get(v, v)
+        return tuple(key)
+
+    def seen(self, values: dict) -> tuple:
+        return self.merged(values)
+
+
+def _getter(paths: tuple[str, ...]) -> Callable[[dict], tuple]:
+    """The values at `paths` as a tuple (None for a path the dict lacks)."""
+    if len(paths) > 1:
+        get = itemgetter(*paths)
+
+        def values_at(values: dict) -> tuple:
+            try:
+                return get(values)
+            except KeyError:  # a checked ticket has every path; any other dict
+                return tuple(map(values.get, paths))
+        return values_at
+    return lambda values: tuple(map(values.get, paths))
+
+
 class Evaluator:
     """Owns a durable_rules adapter (thread mode fixed when built) and bounded caches.
 
@@ -80,7 +123,7 @@ class Evaluator:
         self.adapter = EngineAdapter(thread)
         self.cache_size = cache_size
         self.max_policies = max_policies
-        self._caches: OrderedDict[tuple, dict[tuple, _Entry]] = OrderedDict()
+        self._caches: OrderedDict[tuple, tuple[dict[tuple, _Entry], _Keys]] = OrderedDict()
         self._entries = 0  # outcomes in all caches
         self.hits = 0      # cached evaluations answered from the cache (for hosts' metrics)
         self.misses = 0    # cached evaluations that ran the engine
@@ -130,26 +173,25 @@ class Evaluator:
     # ---- cache ------------------------------------------------------------------------
     def _outcome(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
         caches = self._caches
-        memo = caches.get(policy.cache_scope)
-        if memo is None:
-            memo = caches[policy.cache_scope] = {}
+        scope = policy.cache_scope
+        found = caches.get(scope)
+        if found is None:
+            found = caches[scope] = {}, _Keys(policy)
             if len(caches) > self.max_policies:
-                self._entries -= len(caches.popitem(last=False)[1])
-        elif next(reversed(caches)) != policy.cache_scope:
-            caches.move_to_end(policy.cache_scope)
+                self._entries -= len(caches.popitem(last=False)[1][0])
+        elif next(reversed(caches)) != scope:
+            caches.move_to_end(scope)
+        memo, keys = found
         values = checked.values
-        # class ids are tuples, so an unforeseen value (kept raw, a scalar) cannot collide
-        key = tuple([values.get(p) if classes is None else classes.get(values.get(p),
-                                                                        values.get(p))
-                     for p, classes in policy.key_plan])
-        if policy.key_maps:  # contract.response_targets, the one map-valued fact
+        key = keys.key(values)
+        if keys.maps:  # contract.response_targets, the one map-valued fact
             key += (checked.targets_key,)
         hit = memo.get(key)
         if hit is not None:
             self.hits += 1
             outcome, rematch, variants = hit
             if rematch:  # the same Outcome object for the same merged values (its JSON is kept)
-                seen = tuple(map(values.get, policy.merged_order))
+                seen = keys.seen(values)
                 found = variants.get(seen)
                 if found is None:
                     found = _rematch(outcome, values, rematch, policy.merged_paths)
@@ -164,7 +206,7 @@ class Evaluator:
                 self._evict(memo)
             rematch = tuple(i for i, e in enumerate(outcome.trace)
                             if any(p in policy.merged_paths for p, _ in e.matched))
-            memo[key] = outcome, rematch, {tuple(map(values.get, policy.merged_order)): outcome}
+            memo[key] = outcome, rematch, {keys.seen(values): outcome}
             self._entries += 1
         return outcome
 
@@ -174,7 +216,7 @@ class Evaluator:
         if len(current) * len(self._caches) >= self.cache_size:
             victim = current
         else:
-            victim = next(m for m in self._caches.values() if m)
+            victim = next(m for m, _ in self._caches.values() if m)
         del victim[next(iter(victim))]
         self._entries -= 1
 
@@ -190,7 +232,7 @@ class Evaluator:
         """How many policies have a cache, the entries of each (most recent last), and the
         bound on all of them."""
         return {"policies": len(self._caches),
-                "entries": [len(m) for m in self._caches.values()], "size": self.cache_size}
+                "entries": [len(m) for m, _ in self._caches.values()], "size": self.cache_size}
 
     def run_bare(self, policy: CompiledPolicy, tickets: list[Mapping]) -> list[float]:
         """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
