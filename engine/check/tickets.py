@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.check.fields import FieldScan
@@ -236,7 +237,7 @@ class TicketChecker:
         memo = self._targets_memo
         times: dict = {}
         for top, node in ticket.items():
-            plan = fast.get(top, _MISSING)
+            plan: Any = fast.get(top, _MISSING)
             if plan is _MISSING:
                 continue  # not catalogued: FieldScan decides below
             if plan.__class__ is dict:  # an object of facts: its keys, each one test
@@ -256,7 +257,7 @@ class TicketChecker:
         if self.fields.ignored(ticket):
             return None
         zone_name = values.get("customer.timezone")
-        return Ticket(values["id"], values, times["submitted_at"], first,
+        return Ticket(str(values["id"]), values, times["submitted_at"], first,
                       _zone(zone_name) if zone_name else None,
                       times.get("contract.response_targets", {}), times.get("$targets_key", ()))
 

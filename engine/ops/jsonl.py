@@ -117,11 +117,11 @@ def _plain(raw: bytes, data: dict | list) -> bool:
     return _keys(data) == _STRING.findall(raw).count(b":")
 
 
-def _depth(value: object, depth: int) -> int:
+def _depth(value: dict | list, depth: int) -> int:
     """How deep `value` nests (stops counting past MAX_DEPTH)."""
     if depth > MAX_DEPTH:
         return depth
-    items = value.values() if value.__class__ is dict else value
+    items = value.values() if isinstance(value, dict) else value
     deepest = depth
     for v in items:
         if v.__class__ is dict or v.__class__ is list:

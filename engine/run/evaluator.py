@@ -174,14 +174,14 @@ class Evaluator:
     def _outcome(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
         caches = self._caches
         scope = policy.cache_scope
-        found = caches.get(scope)
-        if found is None:
-            found = caches[scope] = {}, _Keys(policy)
+        kept = caches.get(scope)
+        if kept is None:
+            kept = caches[scope] = {}, _Keys(policy)
             if len(caches) > self.max_policies:
                 self._entries -= len(caches.popitem(last=False)[1][0])
         elif next(reversed(caches)) != scope:
             caches.move_to_end(scope)
-        memo, keys = found
+        memo, keys = kept
         values = checked.values
         key = keys.key(values)
         if keys.maps:  # contract.response_targets, the one map-valued fact
@@ -294,6 +294,7 @@ def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
         raise CalendarError(f"calendar `{target.calendar}`: {exc}",
                             (outcome.target_rule,) if outcome.target_rule else ()) from exc
     late = first > due if first is not None else now is not None and now > due
+    assert target.within is not None  # a bare target is the contract's, resolved by the rules
     return Sla(target=target.within, clock=calendar.clock, calendar=target.calendar,
                timezone=zone.key, due_at=due,
                met=None if first is None else first <= due, remaining=remaining,

@@ -38,17 +38,14 @@ def find_cycle(sequence: list[str]) -> list[str]:
 
 
 class Working:
-    """The per-ticket working state the actions write to, and the guarded firing of a rule.
-
-    It touches the engine only through `swap(c, old, new)`: retract `old` (if any) and assert
-    `new` in the session of action context `c` — the adapter's function."""
+    """The per-ticket working state the actions write to, and the guarded firing of a rule; the
+    engine is touched only by the adapter's `swap(c, old, new)` (retract `old`, assert `new`)."""
 
     __slots__ = ("cp", "swap", "values", "targets_by_level", "priority", "prio_fact", "plan",
-                 "guaranteed",
-                 "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule", "sla_reason",
-                 "offers", "withholds", "obligations", "notes", "actions", "trace", "fired",
-                 "target_json",
-                 "groups", "stage", "firings", "sequence", "errors", "failure", "suppressed")
+                 "guaranteed", "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule",
+                 "sla_reason", "offers", "withholds", "obligations", "notes", "actions", "trace",
+                 "fired", "target_json", "groups", "stage", "firings", "sequence", "errors",
+                 "failure", "suppressed")
 
     def __init__(self, cp: CompiledPolicy, ticket: Ticket,
                  swap: Callable[[Any, dict | None, dict], None]):
@@ -218,7 +215,7 @@ class Working:
     def _target_change(self, target: Target | None, basis: str,
                        reason: str | None = None) -> Change:
         before = self.target_json
-        after = None if target is None else {
+        after = None if target is None or target.within is None else {
             "metric": target.metric, "within": format_duration(target.within, days=False),
             "calendar": target.calendar, "basis": basis}
         self.target_json = after
