@@ -89,3 +89,45 @@ def test_checker_fast_path_equals_full_check(pid):
                 assert quick == full, (i, candidate)
                 fast_hits += checker._quick(candidate) is not None
     assert fast_hits > len(tickets) / 2  # the fast path did decide most valid tickets
+
+
+def _timestamp_as_the_pattern_reads_it(text: str) -> object:
+    """The full reading of `parse_timestamp` (the pattern, then fromisoformat), or "error"."""
+    from engine.check.ticket_values import _RFC3339
+
+    m = _RFC3339.match(text)
+    if not m:
+        return "error"
+    year, frac, offset, off_h, off_m = m.groups()
+    if offset is None or off_h is not None and (off_h > "23" or off_m > "59") \
+            or not "1900" <= year <= "2999":
+        return "error"
+    norm = text.upper().replace(" ", "T")
+    if frac and len(frac) > 7:
+        norm = norm.replace(frac, frac[:7], 1)
+    try:
+        return datetime.fromisoformat(norm)
+    except ValueError:
+        return "error"
+
+
+def test_timestamp_fast_form_reads_as_the_pattern_does():
+    from engine.check.tickets import parse_timestamp
+
+    rnd = random.Random(16)
+    seeds = ["2026-03-02T09:30:00+01:00", "2026-03-02T09:30:00Z", "1899-12-31T23:59:59Z",
+             "2026-02-30T10:00:00Z", "2026-W01-1T09:30:00+01:00", "3000-01-01T00:00:00-23:59"]
+    for seed in seeds:
+        for _ in range(3000):
+            chars = list(seed)
+            for _ in range(rnd.randint(1, 3)):
+                chars[rnd.randrange(len(chars))] = rnd.choice("0123456789-:T+Z tz.W٣")
+            text = "".join(chars)
+            try:
+                got: object = parse_timestamp(text)
+            except ValueError:
+                got = "error"
+            expected = _timestamp_as_the_pattern_reads_it(text)
+            assert got == expected, text
+            if isinstance(got, datetime) and isinstance(expected, datetime):
+                assert got.utcoffset() == expected.utcoffset(), text

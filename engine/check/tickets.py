@@ -257,9 +257,13 @@ class TicketChecker:
         if self.fields.ignored(ticket):
             return None
         zone_name = values.get("customer.timezone")
-        return Ticket(str(values["id"]), values, times["submitted_at"], first,
-                      _zone(zone_name) if zone_name else None,
-                      times.get("contract.response_targets", {}), times.get("$targets_key", ()))
+        ticket_ = object.__new__(Ticket)  # the fields without frozen __setattr__, one by one
+        ticket_.__dict__.update(
+            id=values["id"], values=values, submitted_at=times["submitted_at"],
+            first_response_at=first, customer_zone=_zone(zone_name) if zone_name else None,
+            response_targets=times.get("contract.response_targets", {}),
+            targets_key=times.get("$targets_key", ()), ignored=(), warnings=())
+        return ticket_
 
     @staticmethod
     def _get(node: dict, parts: tuple[str, ...], problems: list, bad_parents: set,
