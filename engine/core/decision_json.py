@@ -24,7 +24,7 @@ import orjson
 from engine.core.canonical import canonical_bytes as _cb
 from engine.core.records import FORMAT, Outcome, PolicyRef
 
-MAX_OUTCOMES = 4096   # outcomes whose encoded parts are kept (~3 KB each)
+MAX_OUTCOMES = 2048   # outcomes whose encoded parts are kept (~3 KB each, ~6 MiB in all)
 
 _FORMAT = b',"format":' + str(FORMAT).encode()
 _NULL = b"null"

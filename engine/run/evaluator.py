@@ -3,10 +3,13 @@
 Decisions depend only on (policy, ticket, now); nothing reads the clock. A decision depends on
 the fact paths the rules read (the compiler knows them), so outcomes are memoised per policy
 (digest, cited file and rule positions, which the trace cites) by the ticket's projection onto
-those paths, where values the rules cannot tell apart share one entry; the due time is computed
-per ticket. Caches are bounded: `cache_size` outcomes in all — a policy holding its share or
-more gives up its oldest, else the least recently used policy does — and `max_policies`
-policies, so evaluating many edited versions of a policy keeps a few caches alive. An outcome
+those paths, where values the rules cannot tell apart share one entry (its trace re-read for the
+values a ticket has: up to MAX_VARIANTS such outcomes are kept per entry, so a hit hands out
+the same Outcome object, whose encoded JSON `engine.core.decision_json` keeps); the due time is
+computed per ticket. Caches are bounded: `cache_size` outcomes in all (variants counted) — a
+policy holding its share or more gives up its oldest, else the least recently used policy
+does — and `max_policies` policies, so evaluating many edited versions of a policy keeps a few
+caches alive. An outcome
 with its trace takes about 3–4 KB (bundled policies), so the default 16,384 outcomes hold the
 decision cache near 64 MiB.
 """
@@ -178,7 +181,7 @@ class Evaluator:
         if kept is None:
             kept = caches[scope] = {}, _Keys(policy)
             if len(caches) > self.max_policies:
-                self._entries -= len(caches.popitem(last=False)[1][0])
+                self._entries -= _held(caches.popitem(last=False)[1][0].values())
         elif next(reversed(caches)) != scope:
             caches.move_to_end(scope)
         memo, keys = kept
@@ -195,8 +198,9 @@ class Evaluator:
                 found = variants.get(seen)
                 if found is None:
                     found = _rematch(outcome, values, rematch, policy.merged_paths)
-                    if len(variants) < MAX_VARIANTS:
-                        variants[seen] = found
+                    if len(variants) < MAX_VARIANTS and self._entries < self.cache_size:
+                        variants[seen] = found  # an outcome more, within the bound
+                        self._entries += 1
                 outcome = found
             return outcome
         self.misses += 1
@@ -217,8 +221,7 @@ class Evaluator:
             victim = current
         else:
             victim = next(m for m, _ in self._caches.values() if m)
-        del victim[next(iter(victim))]
-        self._entries -= 1
+        self._entries -= len(victim.pop(next(iter(victim)))[2])
 
     def _run(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
         return discard_unguaranteed(self.adapter.run(policy, checked))
@@ -248,6 +251,11 @@ class Evaluator:
         """Free the engine's rulesets and its thread."""
         self.clear_cache()
         self.adapter.close()
+
+
+def _held(entries: Iterable[_Entry]) -> int:
+    """How many outcomes cache entries hold (each its own and its variants)."""
+    return sum(len(variants) for _, _, variants in entries)
 
 
 def discard_unguaranteed(outcome: Outcome) -> Outcome:
