@@ -236,7 +236,12 @@ class TicketChecker:
         fast = self._fast
         memo = self._targets_memo
         times: dict = {}
+        simple = self._simple
         for top, node in ticket.items():
+            one = simple.get(top)  # the most common case, a valid top-level category
+            if one is not None and node.__class__ is str and node in one[1]:
+                values[one[0]] = node
+                continue
             plan: Any = fast.get(top, _MISSING)
             if plan is _MISSING:
                 continue  # not catalogued: FieldScan decides below
