@@ -7,7 +7,8 @@ The bundled `cloudtalk` policy — customer-chosen priority or P3, P1/P2 outside
 P1 how-to questions reclassified to P3, the agent's level applied last, beta and preview
 products and the Basic plan without a guarantee, per-plan targets on business hours or around
 the clock — is written once more for each peer: as a GoRules zen-engine graph of chained
-decision tables (Rust), as CLIPS 6.4 rules (clipspy; reset, assert, run per ticket), and as
+decision tables (Rust), as CLIPS 6.4 rules (clipspy; a deffunction resets, asserts the ticket,
+runs and returns the outcome, one call per ticket), and as
 hand-written Python (the limit). Every system decides the same tickets (bench_evaluate's
 realistic corpus: Zipf-distributed categorical facts) and must return the same priority, the
 same rules in the same order and the same target (hours and clock) for every ticket; the run
@@ -210,6 +211,12 @@ CLIPS_RULES = """
   (fire beta-and-preview-not-guaranteed))
 (defrule portal (declare (salience 30)) (ticket) => (fire help-center-web-form))
 (defrule decided (declare (salience -100)) (level (value ?v)) => (bind ?*level* ?v))
+(deffunction decide (?requested ?agent ?environment ?category ?stage ?plan)
+  (reset)
+  (assert (ticket (requested ?requested) (agent ?agent) (environment ?environment)
+                  (category ?category) (stage ?stage) (plan ?plan)))
+  (run)
+  (create$ ?*level* ?*hours* ?*clock* ?*fired*))
 """
 
 
@@ -225,10 +232,8 @@ def clips_decide() -> Callable[[dict], Result] | None:
                        for (p, lvl), (h, c) in TARGETS.items())
     for construct in _constructs(CLIPS_RULES + targets):
         env.build(construct)
-    assert_ticket = env.find_template("ticket").assert_fact
-    fired, level, hours, clock = (env.find_global(n) for n in ("fired", "level", "hours",
-                                                                 "clock"))
-    symbols: dict = {None: clips.Symbol("nil")}
+    run = env.find_function("decide")  # one call per ticket: clipspy's fact API per slot
+    symbols: dict = {None: clips.Symbol("nil")}  # is slow, and slows as tickets go by
 
     def sym(value: str | None):
         found = symbols.get(value)
@@ -236,16 +241,13 @@ def clips_decide() -> Callable[[dict], Result] | None:
             found = symbols[value] = clips.Symbol(value)
         return found
 
-    def decide(t: dict) -> Result:
-        env.reset()
+    def decide(t: dict, env=env) -> Result:  # the environment lives as long as `decide`
         g = t.get
-        assert_ticket(requested=sym(g("requested_priority")), agent=sym(g("agent_priority")),
-                      environment=sym(g("environment")), category=sym(g("category")),
-                      stage=sym(g("product_stage")), plan=sym(g("plan")))
-        env.run()
-        h = hours.value
-        return (str(level.value), tuple(map(str, fired.value)),
-                None if h == "nil" else (int(h), str(clock.value)))
+        level, hours, clock, *fired = run(
+            sym(g("requested_priority")), sym(g("agent_priority")), sym(g("environment")),
+            sym(g("category")), sym(g("product_stage")), sym(g("plan")))
+        return (str(level), tuple(map(str, fired)),
+                None if hours == "nil" else (int(hours), str(clock)))
     return decide
 
 
