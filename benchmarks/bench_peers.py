@@ -21,7 +21,9 @@ machine drift hits all alike):
 - ticket-policy from an empty cache: the corpus once, the cache cleared first (not chunked);
 - ticket-policy + to_json_bytes: the hit path and the decision's canonical JSON bytes;
 - ticket-policy, cache=False: every ticket through durable_rules;
-- serialization: `Decision.to_json_bytes()` beside msgspec and orjson encoding `to_json()`.
+- serialization: `Decision.to_json_bytes()` beside msgspec and orjson encoding `to_json()`;
+  `engine.evaluate`'s decisions carry the timeline's history and clocks, a run-stage
+  decision (`Evaluator.evaluate`, one snapshot) does not.
 Not a test: figures depend on the machine.
 """
 
@@ -42,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import generate, measure, summary  # noqa: E402
 
 from engine import evaluate, load_policy  # noqa: E402
-from engine.run.evaluator import clear_cache  # noqa: E402
+from engine.run.evaluator import clear_cache, default_evaluator  # noqa: E402
 
 CHUNK = 1000
 FIELDS = ("requested_priority", "agent_priority", "environment", "category", "product_stage",
@@ -286,8 +288,11 @@ def serialization(cp, tickets: list[dict], reps: int) -> list[str]:
     for d in decisions:
         d.to_json_bytes()  # history and clocks, computed when first read, are not timed
     sorted_msgspec = msgspec.json.Encoder(order="sorted").encode
+    run_stage = default_evaluator().evaluate
+    snapshots = {id(d): run_stage(cp, t) for d, t in zip(decisions, tickets[:5000], strict=True)}
     ways = {
         "Decision.to_json_bytes()": lambda d: d.to_json_bytes(),
+        "  the same, run stage (no clocks)": lambda d: snapshots[id(d)].to_json_bytes(),
         "Decision.to_json_bytes(pretty=True)": lambda d: d.to_json_bytes(pretty=True),
         "msgspec (sorted) of to_json()": lambda d: sorted_msgspec(d.to_json()),
         "orjson OPT_SORT_KEYS of to_json()": lambda d: orjson.dumps(
