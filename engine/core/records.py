@@ -8,6 +8,7 @@ rule, a stable citation, the facts it matched and structured changes (`field`, `
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from engine.core.durations import format_duration, parse_duration
@@ -177,7 +178,7 @@ class Sla(NamedTuple):
     breached_at: datetime | None = None
 
     def to_json(self) -> dict:
-        out = {"metric": self.metric, "target": format_duration(self.target, days=False),
+        out = {"metric": self.metric, "target": _hours(self.target),
                "clock": self.clock, "calendar": self.calendar, "timezone": self.timezone,
                "due_at": self.due_at.isoformat(), "met": self.met, "status": self.status}
         if self.breached_at is not None:
@@ -195,6 +196,12 @@ class Sla(NamedTuple):
                    datetime.fromisoformat(d["due_at"]), d["met"],
                    None if remaining is None else _duration(remaining), d["rule"], d["metric"],
                    d["status"], None if breached is None else datetime.fromisoformat(breached))
+
+
+@lru_cache(maxsize=1024)
+def _hours(target: timedelta) -> str:
+    """A target as the record writes it (hours, never days); targets repeat."""
+    return format_duration(target, days=False)
 
 
 def _duration(text: str) -> timedelta:

@@ -6,6 +6,8 @@ Pure Python: the engine is reached only through the `swap` function the adapter 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from engine.check.tickets import Ticket
@@ -216,7 +218,7 @@ class Working:
                        reason: str | None = None) -> Change:
         before = self.target_json
         after = None if target is None or target.within is None else {
-            "metric": target.metric, "within": format_duration(target.within, days=False),
+            "metric": target.metric, "within": _hours(target.within),
             "calendar": target.calendar, "basis": basis}
         self.target_json = after
         return Change("target", before, after, reason)
@@ -286,6 +288,12 @@ class Working:
             channels=channels,
             obligations=tuple(self.obligations), notes=tuple(dict.fromkeys(self.notes)),
             trace=tuple(trace), fired=frozenset(self.fired), suppressed=tuple(self.suppressed))
+
+
+@lru_cache(maxsize=1024)
+def _hours(within: timedelta) -> str:
+    """A target as the trace writes it (hours, never days); targets repeat."""
+    return format_duration(within, days=False)
 
 
 def nest(parts: tuple[tuple[str, tuple[str, ...]], ...], values: dict) -> dict:
