@@ -36,6 +36,12 @@ def canonical_bytes(value: object) -> bytes:
     return canonical_json(value).encode("utf-8")
 
 
+def plain_bytes(value: object) -> bytes:
+    """`canonical_bytes(value)` for data known to hold no float (strings, booleans, integers,
+    null, lists and string-keyed objects of them): written without checking it."""
+    return _msgspec_sorted(value)
+
+
 def _plain(value: object, depth: int) -> bool:
     """Strings, booleans, integers, null, and lists and string-keyed objects of them."""
     kind = value.__class__

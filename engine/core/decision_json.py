@@ -17,29 +17,46 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from engine.core.canonical import canonical_bytes as _cb
+from engine.core.canonical import plain_bytes as _plain
 from engine.core.records import FORMAT, Outcome, PolicyRef
 
+T = TypeVar("T")
 MAX_OUTCOMES = 2048   # outcomes whose encoded parts are kept (~3 KB each, ~6 MiB in all)
 
 _FORMAT = b',"format":' + str(FORMAT).encode()
 _NULL = b"null"
-# id(outcome) -> (the outcome, kept alive while its id is a key; its encoded parts)
-_parts: dict[int, tuple[Outcome, tuple[bytes, ...]]] = {}
 _policies: dict[PolicyRef, bytes] = {}
-_lock = threading.Lock()
 
 
-def outcome_parts(o: Outcome) -> tuple[bytes, ...]:
-    """The encoded parts of an outcome, in the record's key order (kept for MAX_OUTCOMES)."""
-    hit = _parts.get(id(o))
-    if hit is not None and hit[0] is o:
-        return hit[1]
-    parts = (
+class OutcomeMemo:
+    """A value computed once per Outcome object, kept (with the outcome, so its id stays its
+    own) for the last `size` outcomes asked about."""
+
+    def __init__(self, size: int = MAX_OUTCOMES):
+        self.size = size
+        self._kept: dict[int, tuple[Outcome, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, o: Outcome, make: Callable[[Outcome], T]) -> T:
+        hit = self._kept.get(id(o))
+        if hit is not None and hit[0] is o:
+            return hit[1]
+        value = make(o)
+        with self._lock:
+            if len(self._kept) >= self.size:
+                del self._kept[next(iter(self._kept))]
+            self._kept[id(o)] = (o, value)
+        return value
+
+
+def _encode_parts(o: Outcome) -> tuple[bytes, ...]:
+    return (
         b'{"actions":' + _cb([a.to_json() for a in o.actions])
         + b',"channels":' + _cb(list(o.channels)),
         b',"notes":' + _cb(list(o.notes)),
@@ -50,11 +67,14 @@ def outcome_parts(o: Outcome) -> tuple[bytes, ...]:
         b',"suppressed":' + _cb([{"rule": r, "reason": why} for r, why in o.suppressed]),
         b',"trace":' + _cb([t.to_json() for t in o.trace]) + b"}",
     )
-    with _lock:
-        if len(_parts) >= MAX_OUTCOMES:
-            del _parts[next(iter(_parts))]
-        _parts[id(o)] = (o, parts)
-    return parts
+
+
+_parts = OutcomeMemo()
+
+
+def outcome_parts(o: Outcome) -> tuple[bytes, ...]:
+    """The encoded parts of an outcome, in the record's key order (kept for MAX_OUTCOMES)."""
+    return _parts.get(o, _encode_parts)
 
 
 def _policy(ref: PolicyRef) -> bytes:
@@ -70,20 +90,33 @@ def _list(items: tuple | None) -> bytes:
     return _cb([x.to_json() for x in items]) if items else b"[]"
 
 
+def _timeline(d: Any) -> tuple[bytes, bytes, bytes] | None:
+    """The `clocks`, `held` and `history` members (None: a decision of one snapshot). A
+    timeline not computed yet that can write its own parts (engine.timeline's one-snapshot
+    life) writes them, and stays lazy."""
+    parts = getattr(d._lazy, "canonical_parts", None)
+    if parts is not None:
+        return parts()  # type: ignore[no-any-return]
+    clocks, held, history = d.clocks, d.held, d.history   # computed now if lazy
+    if clocks is None and held is None and history is None:
+        return None
+    return (b"" if clocks is None else b',"clocks":' + (
+                _plain([c.to_json() for c in clocks]) if clocks else b"[]"),  # never a float
+            b"" if held is None else b',"held":' + _list(held),
+            b"" if history is None else b',"history":' + _list(history))
+
+
 def canonical(d: Any) -> bytes:
     """The canonical JSON bytes of a Decision (see the module docstring)."""
     o = d.outcome
     actions, notes, obligations, priority, sla_reason, suppressed, trace = outcome_parts(o)
-    clocks, held, history = d.clocks, d.held, d.history   # a timeline's, computed if lazy
+    timeline = _timeline(d)
     sla, now, request_id, ignored = d.sla, d.now, d.request_id, d.ignored_fields
-    out = [actions]
-    if clocks is not None:
-        out.append(b',"clocks":' + _list(clocks))
-    out.append(_FORMAT)
-    if held is not None:
-        out.append(b',"held":' + _list(held))
-    if history is not None:
-        out.append(b',"history":' + _list(history))
+    if timeline is None:
+        out = [actions, _FORMAT]
+    else:
+        clocks, held, history = timeline
+        out = [actions, clocks, _FORMAT, held, history]
     out += (b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),
             b',"input_digest":' + _cb(d.input_digest), notes,
             b',"now":' + (_NULL if now is None else _cb(now.isoformat())), obligations,

@@ -282,9 +282,10 @@ def not_applicable(metric: Metric, reason: str, as_of: datetime) -> Clock:
 
 
 def single(metric: Metric, start: datetime, change: Change, fulfilled: datetime | None,
-           as_of: datetime) -> Clock:
+           as_of: datetime, due: datetime | None = None) -> Clock:
     """The clock of a ticket without events: one target from the start, no pause — the same
-    record `ClockRun(...).record()` gives (a test holds them equal), without its set-up."""
+    record `ClockRun(...).record()` gives (a test holds them equal), without its set-up.
+    `due`: the target's due time when already known (`cal.due(start, within)`, in its zone)."""
     cfg = change.config
     if cfg is None:
         return Clock(metric.name, "not_applicable", change.reason, change.level, None, None,
@@ -293,7 +294,8 @@ def single(metric: Metric, start: datetime, change: Change, fulfilled: datetime 
                             change.reason),))
     cal, within = cfg.calendar, cfg.within
     zone = cal.zone
-    due = cal.due(start, within)
+    if due is None:
+        due = cal.due(start, within)
     warn = metric.warn_before if metric.warn_before is not None else (
         within * metric.warn_fraction if metric.warn_fraction is not None else None)
     warn_at = None if warn is None else cal.due(start, within - warn) if within > warn else \

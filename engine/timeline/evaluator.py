@@ -38,11 +38,11 @@ from engine.timeline.clocks import (
     ClockInput,
     ClockRun,
     not_applicable,
-    single,
 )
-from engine.timeline.derive import Derivation, Instant, derive, entry
+from engine.timeline.derive import Derivation, Instant, derive
 from engine.timeline.events import Event, EventChecker
 from engine.timeline.metrics import config, metrics_of
+from engine.timeline.snapshot import SnapshotLife
 
 
 class Timeline(NamedTuple):
@@ -167,21 +167,12 @@ class TimelineEvaluator:
         included); history and clocks are computed when first read."""
         outcome = self.evaluator.outcome(policy, checked, cache=cache)
         sla = snapshot_sla(policy, checked, outcome, moment)
-        metrics, as_of = prepared.metrics, moment or checked.submitted_at
-
-        def lazy() -> tuple:
-            try:
-                clocks = tuple(_single(m, policy, checked, outcome, as_of) for m in metrics)
-            except (ValueError, OverflowError) as exc:
-                raise CalendarError(f"calendar: {exc}", ()) from exc
-            history = (entry(checked.submitted_at, None, outcome, None),) \
-                if outcome.priority is not None else ()
-            return history, clocks, ()
-
+        life = SnapshotLife(prepared.metrics, policy, checked, outcome, sla,
+                            moment or checked.submitted_at)
         values = checked.values
         return Decision(ticket_id=checked.id, policy=policy.ref,
                         requested_priority=values.get("requested_priority"), outcome=outcome,
-                        sla=sla, now=moment, inputs=(policy.input_paths, values), lazy=lazy,
+                        sla=sla, now=moment, inputs=(policy.input_paths, values), lazy=life,
                         ignored_fields=checked.ignored, warnings=checked.warnings)
 
     def _prepare(self, policy: CompiledPolicy) -> _Prepared:
@@ -309,20 +300,6 @@ def _clock(metric: Metric, cp: CompiledPolicy, checked: Ticket, d: Derivation,
     cycles = tuple(Cycle(r.inp.start, r.inp.fulfilled[0] if r.inp.fulfilled else None,
                          r.phase.due if r.phase else None, r.status) for r in runs[:-1])
     return runs[-1], cycles
-
-
-def _single(metric: Metric, cp: CompiledPolicy, checked: Ticket, outcome: Outcome,
-            as_of: datetime) -> Clock:
-    """A metric's clock for a ticket without events."""
-    if metric.not_promised:
-        return not_applicable(metric, metric.not_promised, as_of)
-    if metric.starts != "submitted":
-        return not_applicable(metric, "no customer reply awaits an answer", as_of)
-    found = config(metric, cp.policy, outcome, checked.customer_zone)
-    change = Change(checked.submitted_at, -2, outcome.priority, None, found) if isinstance(
-        found, str) else Change(checked.submitted_at, -2, found.level, found, None)
-    first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
-    return single(metric, checked.submitted_at, change, first, as_of)
 
 
 def _sla(clock: Clock, consumed_at, now: datetime | None) -> Sla | None:

@@ -1,0 +1,92 @@
+"""Timeline stage, a ticket without events: its history, clocks and held facts, computed when
+first read — and its canonical JSON parts written without building them.
+
+A one-snapshot ticket has one history entry (the submission, credited to the rule that set the
+priority) and one clock per metric with a single target from the submission (`clocks.single`).
+The history entry's JSON is the same for every ticket of an Outcome but for its instant, so it
+is encoded once per Outcome object; the first_response clock reuses the due time the run
+stage's `sla` already computed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.check.tickets import Ticket
+from engine.compile.compiler import CompiledPolicy
+from engine.core.canonical import canonical_bytes, plain_bytes
+from engine.core.clock import Clock
+from engine.core.decision import Outcome, Sla
+from engine.core.decision_json import OutcomeMemo
+from engine.core.model import Metric
+from engine.run.errors import CalendarError
+from engine.timeline.clocks import Change, not_applicable, single
+from engine.timeline.derive import entry
+from engine.timeline.metrics import config
+
+_HELD = b',"held":[]'
+_NO_HISTORY = b',"history":[]'
+# an outcome's history entry after its `at` (sorted keys: `at` comes first)
+_tails = OutcomeMemo()
+
+
+class SnapshotLife:
+    """The timeline of a ticket without events, as `Decision`'s lazy `(history, clocks, held)`;
+    `canonical_parts()` gives their canonical JSON members without keeping them."""
+
+    __slots__ = ("metrics", "policy", "checked", "outcome", "sla", "as_of")
+
+    def __init__(self, metrics: tuple[Metric, ...], policy: CompiledPolicy, checked: Ticket,
+                 outcome: Outcome, sla: Sla | None, as_of: datetime):
+        self.metrics, self.policy, self.checked = metrics, policy, checked
+        self.outcome, self.sla, self.as_of = outcome, sla, as_of
+
+    def clocks(self) -> tuple[Clock, ...]:
+        try:
+            return tuple(self._clock(m) for m in self.metrics)
+        except (ValueError, OverflowError) as exc:
+            raise CalendarError(f"calendar: {exc}", ()) from exc
+
+    def __call__(self) -> tuple:
+        outcome = self.outcome
+        history = (entry(self.checked.submitted_at, None, outcome, None),) \
+            if outcome.priority is not None else ()
+        return history, self.clocks(), ()
+
+    def canonical_parts(self) -> tuple[bytes, bytes, bytes]:
+        """The `,"clocks":…`, `,"held":…` and `,"history":…` members of the canonical JSON."""
+        clocks = b',"clocks":' + plain_bytes([c.to_json() for c in self.clocks()])
+        outcome = self.outcome
+        if outcome.priority is None:
+            return clocks, _HELD, _NO_HISTORY
+        tail = _tails.get(outcome, _tail)
+        at = plain_bytes(self.checked.submitted_at.isoformat())
+        return clocks, _HELD, b',"history":[{"at":' + at + tail
+
+    def _clock(self, metric: Metric) -> Clock:
+        """A metric's clock for a ticket without events."""
+        as_of, checked, outcome = self.as_of, self.checked, self.outcome
+        if metric.not_promised:
+            return not_applicable(metric, metric.not_promised, as_of)
+        if metric.starts != "submitted":
+            return not_applicable(metric, "no customer reply awaits an answer", as_of)
+        found = config(metric, self.policy.policy, outcome, checked.customer_zone)
+        start = checked.submitted_at
+        if isinstance(found, str):
+            change = Change(start, -2, outcome.priority, None, found)
+        else:
+            change = Change(start, -2, found.level, found, None)
+        first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
+        due = None
+        sla = self.sla
+        if metric.name == "first_response" and sla is not None and not isinstance(found, str):
+            zone = found.calendar.zone   # the run stage computed this due time already
+            due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
+        return single(metric, start, change, first, as_of, due)
+
+
+def _tail(outcome: Outcome) -> bytes:
+    """The history entry's canonical JSON after `"at":…` (through the closing `]`)."""
+    data = entry(datetime.min, None, outcome, None).to_json()
+    del data["at"]
+    return b"," + canonical_bytes(data)[1:] + b"]"
