@@ -7,6 +7,7 @@ import json
 from conftest import ROOT
 
 from engine import app
+from engine.core.decision import Decision
 
 
 def test_decision_text_is_the_json_modules_indented_text():
@@ -19,15 +20,23 @@ def test_decision_text_is_the_json_modules_indented_text():
             data, indent=2, ensure_ascii=False)
 
 
-class _Record:
-    def __init__(self, data):
-        self.data = data
+def _decision(**changes):
+    """A real decision (an example's, through its JSON record) with some of its record changed."""
+    result = app.decide("cloudtalk", sorted((ROOT / "examples").glob("cloudtalk-*.json"))[0])
+    assert result.ok, result.diagnostics
+    data = result.decision.to_json()
+    data.update(changes)
+    return Decision.from_json(data)
 
-    def to_json(self):
-        return self.data
+
+def test_decision_text_is_the_pretty_bytes_of_the_decision():
+    d = _decision()
+    assert app.decision_text(d).encode("utf-8") == d.to_json_bytes(pretty=True)
 
 
 def test_what_orjson_refuses_is_written_by_the_json_module():
-    for data in ({"text": "lone \udc80 surrogate"}, {"n": 2 ** 70}):
-        assert app.decision_text(_Record(data)) == json.dumps(data, indent=2,
-                                                              ensure_ascii=False)
+    big = _decision()
+    trace = big.to_json()["trace"]
+    trace[0]["matched"] = {"requested_priority": 2 ** 70}   # beyond 64 bits
+    for d in (_decision(ticket_id="lone \udc80 surrogate"), _decision(trace=trace)):
+        assert app.decision_text(d) == json.dumps(d.to_json(), indent=2, ensure_ascii=False)

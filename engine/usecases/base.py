@@ -16,8 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
 from engine.check.mapping import PayloadMapping, cached_mapping
 from engine.compile.compiler import CompiledPolicy
 from engine.compile.pipeline import load_policy
@@ -152,12 +150,12 @@ def mapping_for(mapping_ref: str | Path, policy: CompiledPolicy
 
 def decision_text(decision: Decision) -> str:
     """A decision's JSON text as `ticket-policy evaluate` prints it (without the final newline):
-    two-space indented UTF-8. Every host that answers with one decision uses it, so their bytes
-    agree. orjson writes it (~3x faster than the json module's pure-Python indenting encoder,
-    the same text but for floats such as `0.00001`); what orjson refuses (a lone surrogate, an
-    integer beyond 64 bits) is written by the json module."""
-    data = decision.to_json()
+    two-space indented UTF-8 — `decision.to_json_bytes(pretty=True)` decoded. Every host that
+    answers with one decision uses it, so their bytes agree. orjson writes it (~3x faster than
+    the json module's pure-Python indenting encoder, the same text but for floats such as
+    `0.00001`); what orjson refuses (an integer beyond 64 bits) the json module writes, and text
+    UTF-8 cannot carry (a lone surrogate) is returned as the json module's text."""
     try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8")
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(data, indent=2, ensure_ascii=False)
+        return decision.to_json_bytes(pretty=True).decode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(decision.to_json(), indent=2, ensure_ascii=False)
