@@ -100,8 +100,7 @@ def _timeline(d: Any) -> tuple[bytes, bytes, bytes] | None:
     clocks, held, history = d.clocks, d.held, d.history   # computed now if lazy
     if clocks is None and held is None and history is None:
         return None
-    return (b"" if clocks is None else b',"clocks":' + (
-                _plain([c.to_json() for c in clocks]) if clocks else b"[]"),  # never a float
+    return (b"" if clocks is None else b',"clocks":' + _list(clocks),
             b"" if held is None else b',"held":' + _list(held),
             b"" if history is None else b',"history":' + _list(history))
 
@@ -119,7 +118,7 @@ def canonical(d: Any) -> bytes:
         out = [actions, clocks, _FORMAT, held, history]
     out += (b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),
             b',"input_digest":' + _cb(d.input_digest), notes,
-            b',"now":' + (_NULL if now is None else _cb(now.isoformat())), obligations,
+            b',"now":' + (_NULL if now is None else _plain(now.isoformat())), obligations,
             _policy(d.policy), priority)
     if request_id is not None:
         out.append(b',"request_id":' + _cb(request_id))
