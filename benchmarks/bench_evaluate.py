@@ -16,6 +16,14 @@ dominate — the "realistic" corpus. The "uniform" corpus draws every value equa
          cold and bare run interleaved in chunks of 500 tickets, so machine drift hits both.
 
 Not a test: figures depend on the machine. Reported: tickets/s and p50/p99 µs per ticket.
+
+    python benchmarks/bench_evaluate.py --against DIR [--reps 5] [--tickets 5000]
+
+compares this checkout with another one (DIR: e.g. a `git worktree` of main) side by side: per
+policy, child processes of both take turns (DIR, this, DIR, this, ...; each child imports its
+own tree's engine), each timing `engine.evaluate` + `to_json_bytes()` on a filled cache,
+`to_json_bytes()` of an `engine.evaluate` decision, `Evaluator.evaluate` + `to_json_bytes()`
+(the run stage), and cold/bare interleaved; the table gives the medians of the reps' p50s.
 """
 
 from __future__ import annotations
@@ -28,7 +36,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_ROOT = Path(__file__).resolve().parent.parent
+if "--root" in sys.argv:   # a child of --against: time that tree's engine
+    _ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
+sys.path.insert(0, str(_ROOT))
 
 from engine import bundled, evaluate, load_policy  # noqa: E402
 from engine.core.durations import format_duration  # noqa: E402
@@ -139,12 +150,18 @@ def calendar_figures() -> list[str]:
     return lines
 
 
-def arguments(doc: str, tickets: int) -> tuple[argparse.Namespace, list[str]]:
+def arguments(doc: str, tickets: int,
+              compare: bool = False) -> tuple[argparse.Namespace, list[str]]:
     """The benchmarks' common options (--tickets, --policy ..., --seed) and the policies."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--tickets", type=int, default=tickets)
     ap.add_argument("--policy", action="append")
     ap.add_argument("--seed", type=int, default=1)
+    if compare:   # bench_evaluate's --against (and its children's options)
+        ap.add_argument("--against", metavar="DIR", help="another checkout, side by side")
+        ap.add_argument("--reps", type=int, default=5)
+        ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+        ap.add_argument("--root", help=argparse.SUPPRESS)
     args = ap.parse_args()
     return args, args.policy or list(bundled())
 
@@ -155,8 +172,67 @@ def table_header(title: str, header: str) -> None:
     print("-" * len(header))
 
 
+SECTIONS = ("evaluate+bytes", "bytes", "run stage+bytes", "cold", "bare", "cold/bare")
+
+
+def child(pid: str, n: int, seed: int) -> dict[str, float]:
+    """One rep of the --against comparison in this process: p50 µs of each section."""
+    cp = load_policy(pid)
+    tickets = generate(cp, n, random.Random(seed))
+    checked = [cp.checker.check(t)[0] for t in tickets]
+    run = default_evaluator()
+    for t in tickets:   # fill the cache: the sections time the hit path
+        evaluate(cp, t).to_json_bytes()
+    p50 = {}
+    p50["evaluate+bytes"] = summary(measure(lambda t: evaluate(cp, t).to_json_bytes(),
+                                            tickets))[1]
+    decisions = [evaluate(cp, t) for t in tickets]
+    p50["bytes"] = summary(measure(lambda d: d.to_json_bytes(), decisions))[1]
+    p50["run stage+bytes"] = summary(measure(lambda t: run.evaluate(cp, t).to_json_bytes(),
+                                             tickets))[1]
+    cold_t: list[float] = []
+    bare_t: list[float] = []
+    for lo in range(0, len(tickets), CHUNK):
+        cold_t += measure(lambda t: evaluate(cp, t, cache=False), tickets[lo:lo + CHUNK])
+        bare_t += run.adapter.run_bare(cp, checked[lo:lo + CHUNK])
+    p50["cold"], p50["bare"] = summary(cold_t)[1], summary(bare_t)[1]
+    p50["cold/bare"] = p50["cold"] / p50["bare"]
+    return p50
+
+
+def against(other: Path, ids: list[str], n: int, seed: int, reps: int) -> None:
+    """Both trees side by side (see the module docstring)."""
+    import json
+    import subprocess
+
+    me = Path(__file__).resolve()
+    trees = {"other": other.resolve(), "this": _ROOT}
+    table_header(f"{n} tickets per policy, {reps} reps, children alternating; medians of p50 "
+                 f"µs (other: {trees['other']})",
+                 f"{'policy':<10} {'section':<16} {'other':>9} {'this':>9} {'this/other':>10}")
+    for pid in ids:
+        got: dict[str, list[dict]] = {"other": [], "this": []}
+        for _ in range(reps):
+            for name, root in trees.items():
+                out = subprocess.run([sys.executable, str(me), "--root", str(root), "--child",
+                                      "--policy", pid, "--tickets", str(n), "--seed",
+                                      str(seed)], capture_output=True, text=True, check=True)
+                got[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for k, section in enumerate(SECTIONS):
+            a, b = (statistics.median(r[section] for r in got[x]) for x in ("other", "this"))
+            print(f"{pid if k == 0 else '':<10} {section:<16} {a:>9.2f} {b:>9.2f} "
+                  f"{b / a:>9.2f}x")
+
+
 def main() -> None:
-    args, ids = arguments(__doc__ or "", 20_000)
+    args, ids = arguments(__doc__ or "", 20_000, compare=True)
+    if args.child:
+        import json
+        print(json.dumps(child(ids[0], args.tickets, args.seed)))
+        return
+    if args.against:
+        against(Path(args.against), ids, args.tickets, args.seed, args.reps)
+        return
     table_header(f"{args.tickets} tickets per policy, one process",
                  f"{'policy':<10} {'path':<5} {'tickets/s':>10} {'p50 µs':>8} {'p99 µs':>8}"
                  f"  {'notes'}")

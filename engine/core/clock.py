@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from engine.core.durations import format_duration, parse_duration
+from engine.core.durations import parse_duration
+from engine.core.records import hours_text
 
 #: Clock statuses.
 CLOCK_STATUSES = ("running", "paused", "met", "breached", "not_applicable")
@@ -26,7 +27,7 @@ def _instant(text: str | None) -> datetime | None:
 
 def duration_text(value: timedelta | None) -> str | None:
     """Open time as the record writes it (hours, never days; `-PT1H` when overdue)."""
-    return None if value is None else format_duration(value, days=False)
+    return None if value is None else hours_text(value)
 
 
 def parse_signed(text: str | None) -> timedelta | None:

@@ -178,14 +178,14 @@ class Sla(NamedTuple):
     breached_at: datetime | None = None
 
     def to_json(self) -> dict:
-        out = {"metric": self.metric, "target": _hours(self.target),
+        out = {"metric": self.metric, "target": hours_text(self.target),
                "clock": self.clock, "calendar": self.calendar, "timezone": self.timezone,
                "due_at": self.due_at.isoformat(), "met": self.met, "status": self.status}
         if self.breached_at is not None:
             out["breached_at"] = self.breached_at.isoformat()
         out["rule"] = self.rule
         if self.remaining is not None:
-            out["remaining"] = format_duration(self.remaining, days=False)
+            out["remaining"] = hours_text(self.remaining)
         return out
 
     @classmethod
@@ -198,9 +198,10 @@ class Sla(NamedTuple):
                    d["status"], None if breached is None else datetime.fromisoformat(breached))
 
 
-@lru_cache(maxsize=1024)
-def _hours(target: timedelta) -> str:
-    """A target as the record writes it (hours, never days); targets repeat."""
+@lru_cache(maxsize=8192)
+def hours_text(target: timedelta) -> str:
+    """Open time as the record writes it (hours, never days); targets (and what is left of
+    them) repeat between tickets."""
     return format_duration(target, days=False)
 
 

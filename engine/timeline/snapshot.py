@@ -109,18 +109,23 @@ def clock_bytes(c: Clock) -> bytes:
         _templates[key] = pieces
     if not pieces:
         return plain_bytes(c.to_json())
-    start, due = c.started_at, c.due_at
+    start, due, as_of = c.started_at, c.due_at, c.as_of
     at = _text(start)
     due_text = _text(due)
-    values = (at if c.as_of is start else _text(c.as_of), _text(c.breached_at),
+    values = (at if _same(as_of, start) else _text(as_of), _text(c.breached_at),
               _text(c.consumed), due_text, _text(c.fulfilled_at),
-              at if p.at is start else _text(p.at), due_text if p.due_at is due else
-              _text(p.due_at), _text(c.remaining), at, b'"' + c.status.encode() + b'"',
-              _text(c.timezone), _text(c.warn_at))
+              at if _same(p.at, start) else _text(p.at),
+              due_text if _same(p.due_at, due) else _text(p.due_at), _text(c.remaining), at,
+              b'"' + c.status.encode() + b'"', _text(c.timezone), _text(c.warn_at))
     out = [pieces[0]]
     for value, piece in zip(values, pieces[1:], strict=True):
         out += (value, piece)
     return b"".join(out)
+
+
+def _same(a: datetime | None, b: datetime | None) -> bool:
+    """`a` and `b` write the same ISO 8601 text: the same instant in the same zone."""
+    return a is b or (a is not None and b is not None and a.tzinfo is b.tzinfo and a == b)
 
 
 def _text(value: object) -> bytes:
