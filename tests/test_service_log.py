@@ -5,6 +5,7 @@ SIGKILL of the whole server at a random moment, ten times, loses nothing that wa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -261,3 +262,25 @@ def test_sigkill_of_the_whole_server_loses_no_answered_decision(tmp_path):
                                                                                       set())]
         assert not lost, f"round {round_}: {len(lost)} answered requests have no record"
     assert len(acknowledged) > 100
+
+
+def test_concurrent_requests_are_group_committed(tmp_path):
+    """Requests waiting while a commit is in progress share the next transaction."""
+    path = tmp_path / "log.db"
+    app = create_app(ServiceConfig(policies=("cloudtalk",), log=str(path)))
+    assert app.service.load().accepted
+    c = AsgiClient(app)
+
+    async def burst():
+        return await asyncio.gather(*(c.client.post(DECIDE, json=ticket(f"G-{i}"))
+                                      for i in range(64)))
+
+    try:
+        answers = c.loop.run_until_complete(burst())
+        assert [r.status_code for r in answers] == [200] * 64
+        groups = app.service.recorder.groups
+    finally:
+        app.service.close()
+        c.close()
+    assert len(_records(path)) == 64 and groups < 32, groups
+    assert verify(path).ok
