@@ -66,7 +66,7 @@ class Prepared(NamedTuple):
 
     def text(self, seq: int, logged_at: str) -> str:
         """The record's canonical JSON (keys in sorted order by construction)."""
-        return (f'{{{self.head},"logged_at":{canonical_json(logged_at)},{self.middle},'
+        return (f'{{{self.head},"logged_at":{scalar_json(logged_at)},{self.middle},'
                 f'"seq":{seq},{self.tail}}}')
 
 
