@@ -1,6 +1,6 @@
 """What the decision log costs: decisions/s with the log against without, side by side in one run.
 
-    python benchmarks/bench_log.py [--tickets 20000] [--policy ID ...] [--chunk 500] [--seed 1]
+    python benchmarks/bench_log.py [--tickets 20000] [--policy ID ...] [--chunk 1000] [--seed 1]
 
 - batch: the batch runner, `engine.ops.batch.run_batch`, on chunks of JSONL lines (parse,
   `evaluate_many`, encode each decision as a line) without a log, and with the chunk's
@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import generate  # noqa: E402
 
 from engine import Evaluator, load_policy  # noqa: E402
+from engine.adapters.batch.files import CHUNK_LINES  # noqa: E402
 from engine.ops.batch import run_batch  # noqa: E402
 from engine.ops.jsonl import DecisionEncoder  # noqa: E402
 from engine.ops.log import DecisionLog, Entry  # noqa: E402
@@ -188,7 +189,8 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=20_000)
     ap.add_argument("--single", type=int, default=2_000, help="tickets for the one-commit runs")
     ap.add_argument("--policy", action="append")
-    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--chunk", type=int, default=CHUNK_LINES,
+                    help="lines per transaction (default: the batch runner's chunk)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3, help="batch rounds; the best counts")
     ap.add_argument("--dir", help="where the log files go (default: a temporary folder)")
