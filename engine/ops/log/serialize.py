@@ -21,6 +21,7 @@ import threading
 from datetime import timedelta
 from functools import lru_cache
 from json.encoder import encode_basestring
+from typing import Any
 
 from engine.core.decision import FORMAT as DECISION_FORMAT
 from engine.core.decision import Decision, Sla, TraceEvent, canonical_bytes, canonical_json
@@ -101,16 +102,16 @@ def _event_spliced(e: TraceEvent) -> str:
     same for every ticket of a cache entry) and its `matched` values, serialised."""
     key = (e.seq, e.kind, e.rule, e.stage, e.because, id(e.changes), id(e.source),
            id(e.citation))
-    hit = _halves.get(key)
+    hit: Any = _halves.get(key)
     if hit is None or hit[0] is not e.changes or hit[1] is not e.source or \
-            hit[2] is not e.citation:  # type: ignore[index]
+            hit[2] is not e.citation:
         data = e.to_json()
         del data["matched"]
         before = canonical_json({k: v for k, v in data.items() if k < "matched"})
         after = canonical_json({k: v for k, v in data.items() if k > "matched"})
         hit = (e.changes, e.source, e.citation, before[:-1] + ',"matched":', "," + after[1:])
         _halves.put(key, hit)
-    return hit[3] + canonical_bytes(dict(e.matched)).decode("utf-8") + hit[4]  # type: ignore[index]
+    return hit[3] + canonical_bytes(dict(e.matched)).decode("utf-8") + hit[4]
 
 
 def _outcome_parts(decision: Decision) -> dict[str, str]:

@@ -294,28 +294,29 @@ class DecisionLog:
 
     def _commit(self, jobs: list[_Job]) -> None:
         """Commit every job's records in one transaction, holding the writers' lock."""
-        locked = self._lock_writers()
+        fd = self._lock_writers()
         try:
             self._commit_locked(jobs)
         finally:
-            if locked:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _lock_writers(self) -> bool:
+    def _lock_writers(self) -> int | None:
         """Take the writers' lock: `flock` on the log file, which the kernel hands to the next
         waiting writer process the moment it is released (SQLite's own busy handler polls,
         sleeping up to 100 ms: two service workers on one log waited for each other so). A
-        writer holds it only while committing; a writer that dies drops it."""
+        writer holds it only while committing; a writer that dies drops it. Returns the locked
+        file descriptor (None if it cannot be had: SQLite's own locking still orders them)."""
         if self._lock_fd is None:
             try:
                 self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
-                return False   # SQLite's own locking still orders the writers
+                return None
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         except OSError:
-            return False
-        return True
+            return None
+        return self._lock_fd
 
     def _commit_locked(self, jobs: list[_Job]) -> None:
         items = [item for job in jobs for item in job.items]
