@@ -1,57 +1,59 @@
-"""The `diff` use case (re-exported by engine.app): two versions, a JSONL corpus → PolicyDiff."""
+"""The `diff` use case (re-exported by engine.app): two versions, a JSONL corpus or a decision
+log → PolicyDiff."""
 
 from __future__ import annotations
 
-import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.ops.diff import PolicyDiff, diff_sides
-from engine.ops.diff.sources import load_side
+from engine.ops.diff.corpus import Decide, DecideError, decide_here, file_lines, log_tickets
+from engine.ops.diff.sources import Side, load_side
+from engine.ops.log import LogError
 
 
 @dataclass(frozen=True)
 class DiffResult:
-    """`status` is "ok", "policy_error" or "input_error"; `diff` when ok."""
+    """`status` is "ok", "policy_error", "input_error" or "failed"; `diff` when ok."""
 
     status: str
     diff: PolicyDiff | None = None
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
 
-def _corpus(path: str) -> tuple[list[dict] | None, list[Diagnostic]]:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Diagnostic("diff_bad_corpus", f"cannot read corpus `{path}`: {exc}",
-                                 location=Location(file=path), hint="give a JSONL file")]
-    tickets, problems = [], []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            problems.append(Diagnostic("diff_bad_corpus", f"line {n} of `{path}` is not a "
-                                       "JSON object", location=Location(file=path, line=n),
-                                       hint="one ticket object per line"))
-            continue
-        tickets.append(value)
-    return (None if problems else tickets), problems
+def _here(side: Side, corpus: str) -> list[bytes]:
+    return decide_here(side, file_lines(corpus))
 
 
-def diff(old: str, new: str, corpus: str | None = None) -> DiffResult:
-    """Diff policy `old` against `new` (folders, files, bundled ids or `git:REV:path`)."""
+def diff(old: str, new: str, corpus: str | None = None, decide: Decide | None = None,
+         log: str | None = None) -> DiffResult:
+    """Diff policy `old` against `new` (folders, files, bundled ids or `git:REV:path`). The
+    corpus part decides the JSONL file `corpus` (or the tickets of decision log `log` decided
+    under OLD's policy id) under each version by `decide` (a host's batch engine: a process
+    pool or Dask), in this process by default."""
     try:
         sides = load_side(old), load_side(new)
     except DiagnosticError as exc:
         return DiffResult("policy_error", diagnostics=tuple(exc.diagnostics))
-    tickets = None
-    if corpus is not None:
-        tickets, problems = _corpus(corpus)
-        if tickets is None:
-            return DiffResult("input_error", diagnostics=tuple(problems))
-    return DiffResult("ok", diff_sides(*sides, tickets))
+    if corpus is None and log is None:
+        return DiffResult("ok", diff_sides(*sides))
+    decide = decide or _here
+    with tempfile.TemporaryDirectory(prefix="tp-diff-log-") as tmp:
+        try:
+            if log is not None:
+                corpus = str(Path(tmp) / "tickets.jsonl")
+                with open(corpus, "w", encoding="utf-8") as f:
+                    f.writelines(line + "\n" for line in log_tickets(log, sides[0].model.id))
+            assert corpus is not None
+            records = list(decide(sides[0], corpus)), list(decide(sides[1], corpus))
+        except LogError as exc:
+            return DiffResult("input_error", diagnostics=(exc.diagnostic,))
+        except OSError as exc:
+            return DiffResult("input_error", diagnostics=(Diagnostic(
+                "diff_bad_corpus", f"cannot read corpus `{corpus}`: {exc.strerror or exc}",
+                location=Location(file=corpus), hint="give a JSON lines file of tickets"),))
+        except DecideError as exc:
+            return DiffResult(exc.status, diagnostics=exc.diagnostics)
+    return DiffResult("ok", diff_sides(*sides, records=records))
