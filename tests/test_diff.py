@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 from pathlib import Path
 
@@ -106,7 +107,10 @@ def test_cli_exit_codes_and_html_is_escaped(tmp_path):
                                        str(out)])
     assert result.exit_code == 1, result.output
     page = out.read_text(encoding="utf-8")
-    assert "<svg" in page and "P2 → P1" in page and "http" not in page.split("<svg")[0]
+    assert "<svg" in page and "P2 → P1" in page
+    urls = re.findall(r"(?:https?:)?//[^\s\"'<>]+", page)
+    assert set(urls) <= {"http://www.w3.org/2000/svg"}, urls      # no external asset
+    assert "<script" not in page and "src=" not in page
     assert CliRunner().invoke(main, ["diff", "nope", "zmanda"]).exit_code == 2
     d = diff_policies("zmanda", new)
     assert "<script>" not in render(d, "html").replace("<script>", "&lt;")
