@@ -15,6 +15,7 @@ from engine.core.diagnostics import Diagnostic
 from engine.ops.batch import run_batch
 from engine.ops.diff.semantic import signature
 from engine.ops.diff.sources import Side
+from engine.ops.diff.words import value
 from engine.ops.log.query import LogReader, Search
 from engine.ops.replay import ticket_of
 from engine.run.evaluator import Evaluator
@@ -37,9 +38,18 @@ Decide = Callable[[Side, str], Iterable[bytes]]
 def _steps(decision: Decision | None) -> list[str]:
     if decision is None:
         return ["(rejected)"]
-    return [f"{e.rule or e.kind}: " + ", ".join(f"{c.field} {c.before}→{c.after}"
-                                                for c in e.changes)
+    return [f"{e.rule or e.kind}: " + ", ".join(f"{c.field} {value(c.before)} → "
+                                                f"{value(c.after)}" for c in e.changes)
             for e in decision.outcome.trace if e.changes]
+
+
+def differing_steps(od: Decision | None, nd: Decision | None) -> tuple[list[str], list[str]]:
+    """The trace steps that differ, position by position (as `replay` compares traces)."""
+    a, b = _steps(od), _steps(nd)
+    pairs = [(a[i] if i < len(a) else "", b[i] if i < len(b) else "")
+             for i in range(max(len(a), len(b)))]
+    kept = [(x, y) for x, y in pairs if x != y]
+    return [x for x, _ in kept if x], [y for _, y in kept if y]
 
 
 @dataclass
@@ -117,9 +127,10 @@ def compare_records(old: Iterable[bytes | str], new: Iterable[bytes | str]) -> C
                                              {k: b.get(k) for k in keys if k != "due_at"}))
         group.count += 1
         if len(group.samples) < SAMPLES:
+            old_steps, new_steps = differing_steps(od, nd)
             group.samples.append({"ticket": str(tid), "due_at": [a.get("due_at"),
                                                                b.get("due_at")],
-                                  "old_steps": _steps(od), "new_steps": _steps(nd)})
+                                  "old_steps": old_steps, "new_steps": new_steps})
     ordered = sorted(groups.values(), key=lambda g: (-g.count, g.key))
     return CorpusDiff(tickets, changed, tuple(ordered), rejected)
 

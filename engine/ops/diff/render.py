@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from engine.ops.diff.compare import PolicyDiff
-from engine.ops.diff.words import change, static_lines, where
+from engine.ops.diff.words import change, static_lines, value, where
 
 FORMATS = ("text", "markdown", "json", "html")
 
@@ -41,8 +41,10 @@ def text(d: PolicyDiff, md: bool = False) -> str:
                 + (f" ({c.rejected} rejected by both versions)" if c.rejected else "")]
         for g in c.groups:
             out.append(f"{li}{g.key}: {g.count} — {change(g.old, g.new)}")
-            for s in g.samples or []:
-                out.append(f"{li}  {s['ticket']}: old [{' | '.join(s['old_steps'])}] "
+            for s in g.samples:
+                due = f" (due {value(s['due_at'][0])} → {value(s['due_at'][1])})" \
+                    if s["due_at"][0] != s["due_at"][1] else ""
+                out.append(f"{li}  {s['ticket']}{due}: old [{' | '.join(s['old_steps'])}] "
                            f"new [{' | '.join(s['new_steps'])}]")
     return "\n".join(out) + "\n"
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from engine.ops.diff.compare import PolicyDiff
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.ops.diff.compare import PolicyDiff
 
 
 def value(v: object) -> str:
@@ -10,6 +13,8 @@ def value(v: object) -> str:
     if isinstance(v, dict):
         if "within" in v:
             return f"{v['within']} on {v.get('calendar')}"
+        if not v:
+            return "none"
         return ", ".join(f"{k}={value(x)}" for k, x in v.items())
     if isinstance(v, list):
         return "[" + ", ".join(value(x) for x in v) + "]"
