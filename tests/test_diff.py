@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,32 @@ def test_corpus_groups_changes(tmp_path):
     result = CliRunner().invoke(main, ["diff", "zmanda", new, str(corpus)])
     assert result.exit_code == 1
     assert "1 of 2 tickets change" in result.output and "P2 → P1" in result.output
+
+
+def test_git_reference_against_the_working_copy(monkeypatch):
+    root = RULES.parent
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root,
+                            capture_output=True, text=True, check=False)
+    if inside.returncode != 0 or subprocess.run(
+            ["git", "cat-file", "-e", "HEAD:rules/cloudtalk/policy.yaml"], cwd=root,
+            capture_output=True, check=False).returncode != 0:
+        pytest.skip("not a git checkout holding rules/cloudtalk")
+    monkeypatch.chdir(root)
+    committed = subprocess.run(["git", "show", "HEAD:rules/cloudtalk/policy.yaml"],
+                               capture_output=True, text=True, check=True).stdout
+    expected = 0 if committed == (RULES / "cloudtalk" / "policy.yaml").read_text("utf-8") \
+        else None
+    result = CliRunner().invoke(main, ["diff", "git:HEAD:rules/cloudtalk", "rules/cloudtalk"])
+    assert result.exit_code in (0, 1), result.output
+    if expected is not None:
+        assert result.exit_code == expected and "none" in result.output
+    bad = CliRunner().invoke(main, ["diff", "git:no-such-rev:rules/cloudtalk", "cloudtalk"])
+    assert bad.exit_code == 2 and "git cannot show" in bad.output
+
+
+def test_markdown_report_for_a_pull_request(tmp_path):
+    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+    md = render(diff_policies("zmanda", new), "markdown")
+    assert md.startswith("# Policy diff: zmanda → ")
+    assert "## Static changes" in md and "## Decision changes over the fact space" in md
+    assert "- P2 → P1: 9" in md
