@@ -157,3 +157,14 @@ def test_markdown_report_for_a_pull_request(tmp_path):
     assert md.startswith("# Policy diff: zmanda → ")
     assert "## Static changes" in md and "## Decision changes over the fact space" in md
     assert "- P2 → P1: 9" in md
+
+
+def test_open_fact_space_is_skipped_with_the_reason(tmp_path):
+    """The policy-format doc's example reads a number (`seats`): no enumeration, said why."""
+    from test_docs import example
+
+    path = str(example(tmp_path))
+    d = diff_policies(path, path)
+    assert d.semantic.skipped == "fact `seats` is not categorical: the fact space is open"
+    assert not d.decisions_change
+    assert "skipped: fact `seats` is not categorical" in render(d)
