@@ -4,14 +4,17 @@ log → PolicyDiff."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
+from engine.ops.batch import run_batch
 from engine.ops.diff import PolicyDiff, diff_sides
-from engine.ops.diff.corpus import Decide, DecideError, decide_here, file_lines, log_tickets
+from engine.ops.diff.corpus import Decide, DecideError, file_lines, log_tickets
 from engine.ops.diff.sources import Side, load_side
 from engine.ops.log import LogError
+from engine.run.evaluator import Evaluator
 
 
 @dataclass(frozen=True)
@@ -23,8 +26,16 @@ class DiffResult:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
 
-def _here(side: Side, corpus: str) -> list[bytes]:
-    return decide_here(side, file_lines(corpus))
+def _here(evaluator: Evaluator) -> Decide:
+    """Decide a corpus in this process, its records spooled to a temporary file (memory stays
+    flat whatever the corpus size); lazily, when the comparison first reads them."""
+    def decide(side: Side, corpus: str) -> Iterator[bytes]:
+        with tempfile.TemporaryFile() as out:
+            run_batch(file_lines(corpus), out, evaluator, policy=side.compiled,
+                      source_name=corpus)
+            out.seek(0)
+            yield from out
+    return decide
 
 
 def diff(old: str, new: str, corpus: str | None = None, decide: Decide | None = None,
@@ -37,9 +48,18 @@ def diff(old: str, new: str, corpus: str | None = None, decide: Decide | None = 
         sides = load_side(old), load_side(new)
     except DiagnosticError as exc:
         return DiffResult("policy_error", diagnostics=tuple(exc.diagnostics))
-    if corpus is None and log is None:
-        return DiffResult("ok", diff_sides(*sides))
-    decide = decide or _here
+    evaluator = Evaluator()
+    try:
+        if corpus is None and log is None:
+            return DiffResult("ok", diff_sides(*sides, evaluator=evaluator))
+        return _with_corpus(sides, corpus, log, decide or _here(evaluator), evaluator)
+    finally:
+        evaluator.close()
+
+
+def _with_corpus(sides: tuple[Side, Side], corpus: str | None, log: str | None,
+                 decide: Decide, evaluator: Evaluator) -> DiffResult:
+    """Both versions' records streamed into the comparison (never held in memory)."""
     with tempfile.TemporaryDirectory(prefix="tp-diff-log-") as tmp:
         try:
             if log is not None:
@@ -47,7 +67,8 @@ def diff(old: str, new: str, corpus: str | None = None, decide: Decide | None = 
                 with open(corpus, "w", encoding="utf-8") as f:
                     f.writelines(line + "\n" for line in log_tickets(log, sides[0].model.id))
             assert corpus is not None
-            records = list(decide(sides[0], corpus)), list(decide(sides[1], corpus))
+            records = decide(sides[0], corpus), decide(sides[1], corpus)
+            return DiffResult("ok", diff_sides(*sides, evaluator=evaluator, records=records))
         except LogError as exc:
             return DiffResult("input_error", diagnostics=(exc.diagnostic,))
         except OSError as exc:
@@ -56,4 +77,3 @@ def diff(old: str, new: str, corpus: str | None = None, decide: Decide | None = 
                 location=Location(file=corpus), hint="give a JSON lines file of tickets"),))
         except DecideError as exc:
             return DiffResult(exc.status, diagnostics=exc.diagnostics)
-    return DiffResult("ok", diff_sides(*sides, records=records))
