@@ -12,6 +12,7 @@ decision could not be logged (`--log`: nothing is printed as decided).
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import re
 import sys
@@ -69,7 +70,8 @@ def _prepare_streams() -> None:
     """Let stdout and stderr degrade gracefully when their encoding is not UTF-8."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            if codecs.lookup(stream.encoding or "utf-8").name != "utf-8":
+            if codecs.lookup(stream.encoding or "utf-8").name != "utf-8" and \
+                    isinstance(stream, io.TextIOWrapper):
                 stream.reconfigure(errors=_ASCII_FALLBACK)
         except (AttributeError, LookupError, ValueError, OSError):
             pass  # not a reconfigurable text stream: written as it is
