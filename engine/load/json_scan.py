@@ -177,14 +177,15 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
             if pos < len(s) and s[pos] in " \t\n\r":
                 pos = ws(s, pos).end()
             c = s[pos:pos + 1]
-            closed: object
             if members is not None:
                 members[key] = value
                 if c == ",":
                     pos, ptr, key = _json_key(s, ws(s, pos + 1).end(), members, parent,
                                               key_offsets, found)
                     break
-                closer, closed = "}", members
+                if c != "}":
+                    raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
+                value = members
             else:
                 assert items is not None  # a container is open and it is not an object
                 items.append(value)
@@ -194,11 +195,10 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
                         pos = ws(s, pos).end()
                     ptr = f"{parent}/{len(items)}"
                     break
-                closer, closed = "]", items
-            if c != closer:
-                raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
+                if c != "]":
+                    raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
+                value = items
             pos += 1   # the container is complete: it is the value of the enclosing one
-            value = closed
             members, items, parent, key = saved.pop()
 
 
