@@ -34,12 +34,13 @@ class SnapshotLife:
     """The timeline of a ticket without events, as `Decision`'s lazy `(history, clocks, held)`;
     `canonical_parts()` gives their canonical JSON members without keeping them."""
 
-    __slots__ = ("metrics", "policy", "checked", "outcome", "sla", "as_of")
+    __slots__ = ("metrics", "policy", "checked", "outcome", "sla", "as_of", "_parts")
 
     def __init__(self, metrics: tuple[Metric, ...], policy: CompiledPolicy, checked: Ticket,
                  outcome: Outcome, sla: Sla | None, as_of: datetime):
         self.metrics, self.policy, self.checked = metrics, policy, checked
         self.outcome, self.sla, self.as_of = outcome, sla, as_of
+        self._parts: tuple[bytes, bytes, bytes] | None = None
 
     def clocks(self) -> tuple[Clock, ...]:
         try:
@@ -54,7 +55,13 @@ class SnapshotLife:
         return history, self.clocks(), ()
 
     def canonical_parts(self) -> tuple[bytes, bytes, bytes]:
-        """The `,"clocks":…`, `,"held":…` and `,"history":…` members of the canonical JSON."""
+        """The `,"clocks":…`, `,"held":…` and `,"history":…` members of the canonical JSON
+        (kept: a decision written twice, to a log and an answer, computes them once)."""
+        if self._parts is None:
+            self._parts = self._encode()
+        return self._parts
+
+    def _encode(self) -> tuple[bytes, bytes, bytes]:
         clocks = b',"clocks":[' + b",".join(map(clock_bytes, self.clocks())) + b"]"
         outcome = self.outcome
         if outcome.priority is None:
