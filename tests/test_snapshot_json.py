@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine import evaluate, load_policy
+from engine.core import clock as clock_module
 from engine.core.decision import canonical_bytes
 from engine.timeline import snapshot
 
@@ -40,11 +41,23 @@ def test_snapshot_parts_are_the_canonical_bytes(pid):
         assert d.to_json_bytes() == fast    # once it is
 
 
-def test_a_clock_whose_text_holds_the_sentinel_is_encoded_whole(monkeypatch):
+def test_clock_bytes_of_odd_records_are_their_canonical_json():
+    """A clock's template fallback: text holding the template's sentinel, and records read
+    from JSON with a float or a list where text belongs, are encoded whole and exactly."""
     cp = load_policy("cloudtalk")
     t = generate(cp, 1, random.Random(2))[0]
     clock = evaluate(cp, t).clocks[0]
-    odd = clock._replace(rule=snapshot._SENTINEL, phases=(clock.phases[0]._replace(
-        rule=snapshot._SENTINEL),))
-    assert snapshot.clock_bytes(odd) == canonical_bytes(odd.to_json())
-    assert snapshot.clock_bytes(clock) == canonical_bytes(clock.to_json())
+    sentinel = clock_module._SENTINEL
+    odd = [clock, clock._replace(rule=sentinel, phases=(clock.phases[0]._replace(
+        rule=sentinel),)), clock._replace(status=1e16), clock._replace(reason=["a", 1e16])]
+    for c in odd:
+        assert clock_module.clock_bytes(c) == canonical_bytes(c.to_json()), c
+
+
+def test_a_materialised_timeline_writes_the_same_bytes():
+    cp = load_policy("zmanda")
+    for t in generate(cp, 50, random.Random(3)):
+        d = evaluate(cp, t)
+        fast = d.to_json_bytes()
+        d.to_json()   # the history and clocks are built now; the bytes come from them
+        assert d._lazy is None and d.to_json_bytes() == fast

@@ -24,6 +24,7 @@ import orjson
 
 from engine.core.canonical import canonical_bytes as _cb
 from engine.core.canonical import plain_bytes as _plain
+from engine.core.clock import clock_bytes
 from engine.core.records import FORMAT, Outcome, PolicyRef
 
 T = TypeVar("T")
@@ -100,7 +101,7 @@ def _timeline(d: Any) -> tuple[bytes, bytes, bytes] | None:
     clocks, held, history = d.clocks, d.held, d.history   # computed now if lazy
     if clocks is None and held is None and history is None:
         return None
-    return (b"" if clocks is None else b',"clocks":' + _list(clocks),
+    return (b"" if clocks is None else b',"clocks":[' + b",".join(map(clock_bytes, clocks)) + b"]",
             b"" if held is None else b',"held":' + _list(held),
             b"" if history is None else b',"history":' + _list(history))
 
