@@ -6,6 +6,7 @@ Returns a `JobResult` (status, diagnostics, counts, seconds); never prints but t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -17,14 +18,18 @@ from datetime import datetime
 from engine import app
 from engine.adapters.batch import files
 from engine.adapters.batch.local import Item, WorkerFailed, run_local
-from engine.adapters.batch.worker import ChunkOptions, PolicySource, prepare_policy
+from engine.adapters.batch.worker import (
+    ChunkOptions,
+    MappingSource,
+    PolicySource,
+    prepare_mapping,
+    prepare_policy,
+)
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.ops.batch import FORMATS, BatchResult
 from engine.ops.summary import Summary
-
-MAPPINGS_UNAVAILABLE = "mappings are not available in this build"
 
 
 @dataclass(frozen=True)
@@ -80,14 +85,19 @@ def run_job(job: BatchJob) -> JobResult:
     cp, source, diags = prepare_policy(job.policy)
     if cp is None or source is None:
         return JobResult(app.Status.POLICY_ERROR, diags)
+    mapping = None
+    if job.mapping is not None:
+        mapping, diags = prepare_mapping(job.mapping, cp)
+        if mapping is None:
+            return JobResult(app.Status.INPUT_ERROR, diags)
     try:
         if job.dask is not None:
             from engine.adapters.batch.cluster import run_dask
 
-            result = run_dask(job, source, now)
+            result = run_dask(job, source, now, mapping)
             resumed = 0
         else:
-            result, resumed = _run_here(job, cp, source, now)
+            result, resumed = _run_here(job, cp, source, now, mapping)
     except files.BatchIOError as exc:
         return JobResult(app.Status.INPUT_ERROR, (exc.diagnostic,),
                          seconds=time.perf_counter() - started)
@@ -104,11 +114,6 @@ def run_job(job: BatchJob) -> JobResult:
 
 def _option_problems(job: BatchJob) -> list[Diagnostic]:
     problems = []
-    if job.mapping is not None:
-        problems.append(Diagnostic("mapping_unavailable", MAPPINGS_UNAVAILABLE,
-                                   location=Location(file="--mapping"),
-                                   hint="give tickets in the fact schema (schemas/ticket.schema"
-                                   ".json)"))
     if job.fmt not in FORMATS:
         problems.append(Diagnostic("bad_format", f"`{job.fmt}` is not a batch format",
                                    location=Location(file="--format"),
@@ -145,26 +150,29 @@ def parse_size(text: str) -> int | None:
 
 
 def manifest(job: BatchJob, source: PolicySource, now: datetime | None, size: int | None,
-             name: str) -> dict:
+             name: str, mapping: MappingSource | None = None) -> dict:
     """What a partial output's manifest records: a resumed run must match it."""
+    mapped = None if mapping is None else {
+        "file": mapping.file, "sha256": hashlib.sha256(mapping.text.encode()).hexdigest()}
     return {"manifest": 1, "policy": {"file": source.file, "digest": source.digest},
+            "mapping": mapped,
             "now": now.isoformat() if now is not None else None, "format": job.fmt,
             "input": {"name": name, "size": size},
             "chunks": [files.CHUNK_LINES, files.CHUNK_BYTES]}
 
 
-def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource,
-              now: datetime | None) -> tuple[BatchResult, int]:
+def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: datetime | None,
+              mapping: MappingSource | None) -> tuple[BatchResult, int]:
     source_in = files.Input(job.input)
     try:
         out = files.Output(job.output, manifest(job, source, now, source_in.size,
-                                                source_in.name),
+                                                source_in.name, mapping),
                            resume=job.resume, csv=job.fmt == "csv")
     except files.BatchIOError:
         source_in.close()
         raise
     options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
-                           source_name=source_in.name, gzip=out.gzip)
+                           source_name=source_in.name, gzip=out.gzip, mapping=mapping)
     done = out.resumed
     total = BatchResult(summary=Summary() if job.summary else None)
     if not job.summary:  # the counts of the lines already written; with --summary, replayed

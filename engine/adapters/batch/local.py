@@ -72,7 +72,7 @@ _job: tuple[PolicySource, ChunkOptions] | None = None
 def _init(source: PolicySource, options: ChunkOptions) -> None:
     global _job
     _job = source, options
-    init_worker(source, options.thread)
+    init_worker(source, options)
 
 
 def _decide(first: int, lines: list[bytes]) -> tuple[bytes, BatchResult]:
