@@ -12,7 +12,6 @@ from batch_corpus import golden_corpus, lines, tickets
 
 from engine import Evaluator, evaluate, load_policy
 from engine.app import Summary, run_batch, summarize
-from engine.core.diagnostics import Diagnostic
 from engine.ops.batch import CSV_COLUMNS, csv_header
 from engine.run.evaluator import Failure
 

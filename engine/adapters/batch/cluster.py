@@ -173,8 +173,8 @@ def decide_partition(block: bytes, first: int, path: str, source: PolicySource,
     partial = path + files.PARTIAL
     with open(partial, "wb") as out:
         for i in range(0, len(lines), files.CHUNK_LINES):
-            data, result = decide_chunk(source, options, first + i,
-                                        lines[i:i + files.CHUNK_LINES])
+            data, result, _ = decide_chunk(source, options, first + i,
+                                           lines[i:i + files.CHUNK_LINES])
             out.write(data)
             total.merge(result)
         if not lines:  # an empty input: a CSV header, a valid gzip file

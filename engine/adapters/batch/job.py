@@ -19,6 +19,7 @@ from engine import app
 from engine.adapters.batch import files
 from engine.adapters.batch.local import Item, WorkerFailed, run_local
 from engine.adapters.batch.worker import (
+    ChunkLogError,
     ChunkOptions,
     MappingSource,
     PolicySource,
@@ -29,6 +30,8 @@ from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.ops.batch import FORMATS, BatchResult
+from engine.ops.log import DecisionLog, LogError
+from engine.ops.log.records import Prepared
 from engine.ops.summary import Summary
 
 
@@ -45,6 +48,7 @@ class BatchJob:
     resume: bool = False
     summary: bool = False
     mapping: str | None = None
+    log: str | None = None             # a decision log: each decided line's record appended
     dask: str | None = None            # "local" or a scheduler address
     partition_size: str | None = None  # --dask: input per partition, e.g. "64MiB"
     progress: bool | None = None       # None: when stderr is a terminal
@@ -101,6 +105,9 @@ def run_job(job: BatchJob) -> JobResult:
     except files.BatchIOError as exc:
         return JobResult(app.Status.INPUT_ERROR, (exc.diagnostic,),
                          seconds=time.perf_counter() - started)
+    except (LogError, ChunkLogError) as exc:
+        return JobResult(app.Status.LOG_ERROR, (exc.diagnostic,),
+                         seconds=time.perf_counter() - started)
     except DiagnosticError as exc:  # e.g. a Dask worker compiled another digest
         return JobResult(app.Status.FAILED, tuple(exc.diagnostics),
                          seconds=time.perf_counter() - started)
@@ -123,6 +130,10 @@ def _option_problems(job: BatchJob) -> list[Diagnostic]:
         problems.append(Diagnostic("bad_resume", "--resume needs an output file",
                                    location=Location(file="--resume"),
                                    hint="write with -o OUT; standard output cannot be resumed"))
+    if job.dask is not None and job.log is not None:
+        problems.append(Diagnostic("bad_log", "--log is written from this machine: not with "
+                                   "--dask", location=Location(file="--log"),
+                                   hint="run with --workers N, or log from a local run"))
     if job.dask is not None and to_stdout:
         problems.append(Diagnostic("bad_output", "--dask writes partitioned output: give -o",
                                    location=Location(file="-o"),
@@ -163,16 +174,25 @@ def manifest(job: BatchJob, source: PolicySource, now: datetime | None, size: in
 
 def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: datetime | None,
               mapping: MappingSource | None) -> tuple[BatchResult, int]:
-    source_in = files.Input(job.input)
+    log = DecisionLog.open(job.log) if job.log is not None else None
+    try:
+        source_in = files.Input(job.input)
+    except files.BatchIOError:
+        if log is not None:
+            log.close()
+        raise
     try:
         out = files.Output(job.output, manifest(job, source, now, source_in.size,
                                                 source_in.name, mapping),
                            resume=job.resume, csv=job.fmt == "csv")
     except files.BatchIOError:
         source_in.close()
+        if log is not None:
+            log.close()
         raise
     options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
-                           source_name=source_in.name, gzip=out.gzip, mapping=mapping)
+                           source_name=source_in.name, gzip=out.gzip, mapping=mapping,
+                           log=job.log)
     done = out.resumed
     total = BatchResult(summary=Summary() if job.summary else None)
     if not job.summary:  # the counts of the lines already written; with --summary, replayed
@@ -180,9 +200,11 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
     bar = _progress(job, source_in)
     wrote = False
 
-    def emit(data: bytes, result: BatchResult, write: bool) -> None:
+    def emit(data: bytes, result: BatchResult, records: list[Prepared], write: bool) -> None:
         nonlocal wrote
         if write:
+            if log is not None:  # durable before its lines are written (one commit a chunk)
+                log.append_prepared(records)
             out.write(data)
             wrote = True
         total.merge(result)
@@ -202,6 +224,8 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
             bar.close()
         out.close()
         source_in.close()
+        if log is not None:
+            log.close()
     return total, done.lines
 
 

@@ -15,10 +15,12 @@ from concurrent.futures.process import BrokenProcessPool
 
 from engine.adapters.batch.worker import ChunkOptions, PolicySource, decide_chunk, init_worker
 from engine.ops.batch import BatchResult
+from engine.ops.log.records import Prepared
 
 #: (first line, lines, whether its output is written: False replays lines already written)
 Item = tuple[int, list[bytes], bool]
-Emit = Callable[[bytes, BatchResult, bool], None]
+#: (output bytes, counts, log records, whether to write them)
+Emit = Callable[[bytes, BatchResult, list[Prepared], bool], None]
 IN_FLIGHT_PER_WORKER = 2
 
 
@@ -53,8 +55,7 @@ def run_local(items: Iterable[Item], emit: Emit, source: PolicySource, options: 
 
 def _emit_next(inflight: deque[tuple[Future, bool]], emit: Emit) -> None:
     future, write = inflight.popleft()
-    data, result = future.result()
-    emit(data, result, write)
+    emit(*future.result(), write)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -75,7 +76,7 @@ def _init(source: PolicySource, options: ChunkOptions) -> None:
     init_worker(source, options)
 
 
-def _decide(first: int, lines: list[bytes]) -> tuple[bytes, BatchResult]:
+def _decide(first: int, lines: list[bytes]) -> tuple[bytes, BatchResult, list[Prepared]]:
     assert _job is not None, "the worker was not initialised"
     source, options = _job
     return decide_chunk(source, options, first, lines)

@@ -248,6 +248,12 @@ class DecisionLog:
                  for e in (x if isinstance(x, Entry) else Entry(*x) for x in entries)]
         return self._submit(items) if items else []
 
+    def append_prepared(self, items: Iterable[Prepared]) -> list[Receipt]:
+        """`append_many` for records already serialised by `prepare` (e.g. by batch worker
+        processes that opened the same log): one transaction, in order, all or none."""
+        items = list(items)
+        return self._submit(items) if items else []
+
     def _submit(self, items: list[Prepared]) -> list[Receipt]:
         job = _Job(items)
         with self._cv:
