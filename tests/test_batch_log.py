@@ -35,7 +35,10 @@ def _ids(log) -> list[str]:
 
 
 def decided_ids(out) -> list[str]:
-    return [json.loads(x)["ticket_id"] for x in out.read_bytes().splitlines()
+    """The ticket ids of the decided lines (of the complete lines: a killed run's last line
+    may be cut)."""
+    data = out.read_bytes()
+    return [json.loads(x)["ticket_id"] for x in data[:data.rfind(b"\n") + 1].splitlines()
             if not x.startswith(b'{"line":')]
 
 
