@@ -172,9 +172,8 @@ def decide_partition(block: bytes, first: int, path: str, source: PolicySource,
     total = BatchResult(summary=Summary() if options.summary else None)
     partial = path + files.PARTIAL
     with open(partial, "wb") as out:
-        for i in range(0, len(lines), files.CHUNK_LINES):
-            data, result, _ = decide_chunk(source, options, first + i,
-                                           lines[i:i + files.CHUNK_LINES])
+        for at, chunk in files.chunks(iter(lines)):
+            data, result, _ = decide_chunk(source, options, first + at - 1, chunk)
             out.write(data)
             total.merge(result)
         if not lines:  # an empty input: a CSV header, a valid gzip file

@@ -9,15 +9,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from engine import app
 from engine.adapters.batch import files
-from engine.adapters.batch.local import Item, WorkerFailed, run_local
+from engine.adapters.batch.local import Item, WorkerFailed, run_local, run_ranges, tasks
 from engine.adapters.batch.worker import (
     ChunkLogError,
     ChunkOptions,
@@ -169,7 +172,7 @@ def manifest(job: BatchJob, source: PolicySource, now: datetime | None, size: in
             "mapping": mapped,
             "now": now.isoformat() if now is not None else None, "format": job.fmt,
             "input": {"name": name, "size": size},
-            "chunks": [files.CHUNK_LINES, files.CHUNK_BYTES]}
+            "chunks": files.CHUNK_BYTES}
 
 
 def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: datetime | None,
@@ -200,22 +203,34 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
     bar = _progress(job, source_in)
     wrote = False
 
-    def emit(data: bytes, result: BatchResult, records: list[Prepared], write: bool) -> None:
+    def emit(data: bytes | Path, result: BatchResult, records: list[Prepared], write: bool,
+             at: int | None) -> None:
         nonlocal wrote
         if write:
             if log is not None:  # durable before its lines are written (one commit a chunk)
                 log.append_prepared(records)
-            out.write(data)
+            if isinstance(data, Path):
+                out.append_file(data)
+                data.unlink()
+            else:
+                out.write(data)
             wrote = True
         total.merge(result)
         if bar is not None:
-            bar.update(source_in.position() - bar.n if source_in.size else result.lines)
+            at = at if at is not None else source_in.position()
+            bar.update(at - bar.n if source_in.size else result.lines)
             bar.set_postfix_str(f"{total.lines:,} lines, {total.rejected:,} rejected",
                                 refresh=False)
 
+    workers = _workers(job, source_in)
+    spool = _spool(out) if workers > 1 and source_in.plain_file else None
     try:
-        items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
-        run_local(items, emit, source, options, _workers(job, source_in))
+        if spool is not None:
+            run_ranges(source_in.name, tasks(source_in.name, done.lines, job.summary), emit,
+                       source, options, workers, spool)
+        else:
+            items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
+            run_local(items, emit, source, options, workers)
         if not wrote and not done.lines:  # an empty input: a CSV header, a valid gzip file
             out.write(files.empty_output(job.fmt == "csv", out.gzip))
         out.commit()
@@ -226,7 +241,23 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
         source_in.close()
         if log is not None:
             log.close()
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
     return total, done.lines
+
+
+def _spool(out: files.Output) -> Path:
+    """A folder for the workers' chunk files: beside the output (one file system: the kernel
+    copies them), else a temporary one."""
+    if out.stdout:
+        return Path(tempfile.mkdtemp(prefix="ticket-policy-batch-"))
+    spool = out.final.with_name(f".{out.final.name}.chunks")
+    shutil.rmtree(spool, ignore_errors=True)   # a killed run's
+    try:
+        spool.mkdir()
+    except OSError as exc:
+        raise files.io_problem("output_unwritable", "write", str(spool), exc) from None
+    return spool
 
 
 def _workers(job: BatchJob, source_in: files.Input) -> int:
