@@ -125,7 +125,7 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
                 handed.append((n, raw, data, mapped))  # type: ignore[arg-type]
                 yield data  # type: ignore[misc]
                 continue
-            tid = data.get("id") if mapped is not None else None
+            tid = mapped.ticket.get("id") if mapped is not None else None
             tid = tid if isinstance(tid, str) else None
             if not handed:
                 record.rejected(n, tid, problems)

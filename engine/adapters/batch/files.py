@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.jsonl import MAX_LINE_BYTES
@@ -71,8 +71,8 @@ class Input:
         except OSError as exc:
             raise io_problem("input_unreadable", "read", name, exc) from None
         self.size = _size(self.raw)
-        self.stream: BinaryIO = (gzip.GzipFile(fileobj=self.raw, mode="rb") if is_gzip(name)
-                                 else self.raw)
+        self.stream: IO[bytes] | gzip.GzipFile = (
+            gzip.GzipFile(fileobj=self.raw, mode="rb") if is_gzip(name) else self.raw)
 
     def position(self) -> int:
         """Bytes of the file read so far (compressed bytes for gzip)."""
@@ -207,11 +207,11 @@ class Output:
     def __init__(self, name: str | None, manifest: dict, *, resume: bool, csv: bool):
         self.name = name
         self.stdout = name is None or name == "-"
-        self.gzip = not self.stdout and is_gzip(name)
+        self.gzip = name is not None and not self.stdout and is_gzip(name)
         self.csv = csv
         self.resumed = Resumed(0, 0, 0)
-        if self.stdout:
-            self.file: BinaryIO = sys.stdout.buffer
+        self.file: IO[bytes] = sys.stdout.buffer
+        if name is None or self.stdout:
             return
         if _special(name):  # /dev/null, a pipe: written as it is, never replaced
             if resume:

@@ -288,7 +288,7 @@ def _progress(job: BatchJob, source_in: files.Input):
     show = job.progress if job.progress is not None else sys.stderr.isatty()
     if not show:
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     if source_in.size:
         return tqdm(total=source_in.size, unit="B", unit_scale=True, file=sys.stderr,
