@@ -232,11 +232,16 @@ def _echo(text: str, fmt: str, *, nl: bool = True) -> None:
 
 def _finish(report: app.CheckReport, fmt: str, verb: str) -> None:
     """Report (JSON on stdout, text on stderr), summarise, and exit: 2 for unusable paths, 1
-    for findings, else 0."""
-    _report(report.diagnostics, fmt, err=fmt != "json")
+    for findings, else 0. Suppressed lint findings: listed in JSON, counted in text."""
+    if fmt == "json" and report.lint:
+        _echo_json(json.dumps(report.lint_json(), indent=2, ensure_ascii=False), err=False)
+    else:
+        _report(report.diagnostics, fmt, err=fmt != "json")
     if fmt == "text":
         click.echo(f"{report.files} file(s) {verb}, {report.findings} " +
-                   ("finding(s)" if report.lint else "error(s)"), err=True)
+                   ("finding(s)" if report.lint else "error(s)") +
+                   (f", {len(report.suppressed)} suppressed" if report.suppressed else ""),
+                   err=True)
     if report.unusable_paths:
         raise _Fail(EXIT_INPUT)
     raise _Fail(EXIT_FINDINGS if report.findings else 0)
@@ -493,6 +498,8 @@ def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str) -
 @click.option("--admin-token-file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Bearer token of the admin endpoints (disabled without one).")
 @click.option("--echo", is_flag=True, help="Add POST /v1/echo (the benchmark's HTTP floor).")
+@click.option("--log", "log", metavar="PATH", help="Append every decision to this decision log "
+              "(created if new) before answering it; 503 when it cannot be written.")
 @click.option("--check", is_flag=True, help="Check the options and policies, then exit.")
 def serve_cmd(check: bool, **options) -> None:
     """Serve decisions over HTTP (see docs/service.md); SIGHUP reloads the policies."""

@@ -54,6 +54,7 @@ from engine.run.evaluator import Evaluator
 from engine.timeline.evaluator import Timeline, TimelineEvaluator, default_timeline
 
 if TYPE_CHECKING:  # the author tools load when used: deciding does not need them
+    from engine.author.lint import Suppressed
     from engine.author.policytest import CaseResult, Coverage
 
 __all__ = [
@@ -204,6 +205,13 @@ class CheckReport:
     diagnostics: tuple[Diagnostic, ...]
     files: int                      # policy files checked
     lint: bool
+    suppressed: tuple[Suppressed, ...] = ()   # lint findings rules mark as intended (uncounted)
+
+    def lint_json(self) -> list[dict]:
+        """`lint --format json`: the findings and the suppressed ones (with their reasons)."""
+        from engine.author.lint import lint_json
+
+        return lint_json(self.diagnostics, self.suppressed)
 
     @property
     def errors(self) -> int:
@@ -223,9 +231,10 @@ class CheckReport:
 def check_paths(paths: Sequence[str], *, lint: bool) -> CheckReport:
     """Load, check and compile (what evaluation would meet) every policy file under `paths`,
     and with `lint` run the linter on the valid ones."""
-    from engine.author.lint import lint_policy
+    from engine.author.lint import lint_report
 
     found: list[Diagnostic] = []
+    suppressed: list[Suppressed] = []
     files = expand(list(paths), found)
     folders: dict[Path, list] = {}   # the versions of each policy folder, checked together
     for path in files:
@@ -241,10 +250,12 @@ def check_paths(paths: Sequence[str], *, lint: bool) -> CheckReport:
             found += exc.diagnostics
             continue
         if lint:
-            found += lint_policy(model)
+            linted = lint_report(model)
+            found += linted.findings
+            suppressed += linted.suppressed
     for models in folders.values():
         found += check_versions(models)
-    return CheckReport(_sorted(found), len(files), lint)
+    return CheckReport(_sorted(found), len(files), lint, tuple(suppressed))
 
 
 # --------------------------------------------------------------------------- decide and explain

@@ -94,12 +94,13 @@ class ServerProcess:
 
     kind = "process"
 
-    def __init__(self, *args: str, workers: int = 2, cwd: Path = ROOT):
+    def __init__(self, *args: str, workers: int = 2, cwd: Path = ROOT, session: bool = False):
+        """`session`: in a process group of its own (its workers too), for `os.killpg`."""
         env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "cli.py"), "serve", "--host", "127.0.0.1", "--port", "0",
              "--workers", str(workers), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, start_new_session=session)
         self.lines: list[dict] = []
         self.url = self._listening()
         threading.Thread(target=self._drain, daemon=True).start()

@@ -241,30 +241,44 @@ def test_rules_in_one_group_do_not_conflict(tmp_path: Path):
     assert diags == []
 
 
+PLANS_AND_TARGETS = """
+  - id: trial
+    when: {customer.segment: trial}
+    then: {use_plan: standard}
+    because: b
+    source: {document: terms, quote: q}
+  - id: phone
+    when: {channel: phone}
+    then: {use_plan: other}
+    because: b
+    source: {document: terms, quote: q}
+  - id: fast
+    %s
+    when: {impact: high}
+    then: {target: {within: PT15M, calendar: always}}
+    because: b
+    source: {document: terms, quote: q}
+"""
+
+
 def test_conflicting_plans_and_targets(tmp_path: Path):
-    diags = lint_text(tmp_path, POLICY_HEAD, CHOSEN, """
-          - id: trial
-            when: {customer.segment: trial}
-            then: {use_plan: standard}
-            because: b
-            source: {document: terms, quote: q}
-          - id: phone
-            when: {channel: phone}
-            then: {use_plan: other}
-            because: b
-            source: {document: terms, quote: q}
-          - id: fast
-            when: {impact: high}
-            then: {target: {within: PT15M, calendar: always}}
-            because: b
-            source: {document: terms, quote: q}
-        """, name="p.yaml")
+    diags = lint_text(tmp_path, POLICY_HEAD, CHOSEN, PLANS_AND_TARGETS % "salience: 5",
+                      name="p.yaml")
     found = [(d.code, d.rule) for d in diags]
     assert ("rule_conflict", "phone") in found
     assert ("rule_conflict", "fast") in found   # against plan `standard`'s targets, once
     assert len([d for d in diags if d.rule == "fast"]) == 2   # once per plan
     plan_msg = next(d.message for d in diags if d.rule == "fast")
-    assert "targets of plan" in plan_msg
+    assert "targets of plan" in plan_msg and "replaces it" in plan_msg
+    assert "`salience: 5`" in plan_msg
+
+
+def test_a_rules_target_refining_the_plans_default_is_no_conflict(tmp_path: Path):
+    """Issue 9: the documented pattern (docs/policy-format.md, Stages) — a rule's target fires
+    after the plan's and refines it for the tickets the rule matches — is not reported."""
+    diags = lint_text(tmp_path, POLICY_HEAD, CHOSEN, PLANS_AND_TARGETS % "stage: target",
+                      name="p.yaml")
+    assert [(d.code, d.rule) for d in diags] == [("rule_conflict", "phone")]
 
 
 def test_cycle_with_steps_and_fact_levels(tmp_path: Path):

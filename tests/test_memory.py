@@ -1,9 +1,13 @@
 """100,000 varied evaluations in one process stay within 200 MiB (issue 17).
 
 Runs benchmarks/bench_memory.py in a fresh process: the four bundled policies in turn on one
-Evaluator, every ticket with a random year (1900–2999), offset, customer zone, contract targets
-and `now`. The decision cache is bounded (engine/run/evaluator.py); the calendars' month and
-zone caches must be too.
+Evaluator, every ticket valid and different where a cache could grow (a random year, offset,
+customer zone, contract targets and `now`). The decision cache is bounded
+(engine/run/evaluator.py), and so are the calendars' month and zone caches.
+
+The peak is the child's own (`VmHWM`): `ru_maxrss` is carried from parent to child across fork
+and exec on Linux, so under the full suite (a pytest process of 1.5 GiB) the child used to
+report the suite's peak, not its own — the "1.5 GiB in CI" of issue 17.
 """
 
 from __future__ import annotations
@@ -20,15 +24,32 @@ N = int(os.environ.get("TICKET_POLICY_MEMORY", "100000"))
 LIMIT_MIB = 200
 
 
-@pytest.mark.slow
-# The calendar caches are bounded now: it passed locally (windows near 115 MiB), but one CI run
-# saw a peak of 1.5 GiB with 17,000 failed evaluations, not yet explained (issue 17 stays open).
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
-@pytest.mark.xfail(strict=False, reason="an unexplained RSS peak in CI (see the comment)")
-def test_varied_evaluations_stay_within_200_mib():
+def _bench(evaluations: int, window: int) -> dict:
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_memory.py"),
-                           "--evaluations", str(N), "--window", str(max(N // 10, 1)), "--json"],
+                           "--evaluations", str(evaluations), "--window", str(window), "--json"],
                           capture_output=True, text=True, cwd=ROOT, timeout=3600)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_varied_evaluations_stay_within_200_mib():
+    result = _bench(N, max(N // 10, 1))
+    assert result["failures"] == {}, result       # every generated ticket is decided
+    assert result["peak_rss_mib"] <= LIMIT_MIB, result
+    rss = [w["rss_mib"] for w in result["windows"]]
+    # flat once the bounded caches are full: the second half grows by less than 10%
+    assert rss[-1] - rss[len(rss) // 2] <= 0.1 * rss[-1], result
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+def test_the_peak_is_the_benchmarks_own_not_its_parents():
+    """A parent holding 400 MiB more than the limit does not count against the child."""
+    ballast = bytearray((LIMIT_MIB + 400) * 2**20)
+    for i in range(0, len(ballast), 4096):  # touch every page: resident, not just reserved
+        ballast[i] = 1
+    result = _bench(400, 200)
+    del ballast
+    assert result["failures"] == {}, result
     assert result["peak_rss_mib"] <= LIMIT_MIB, result

@@ -57,6 +57,7 @@ _PATTERN_NAMES = {
     "interval": "an interval `HH:MM-HH:MM`",
     "factName": "a fact path such as `customer.segment`",
     "dayRange": "a day or range of days such as `mon` or `mon-fri`",
+    "lintReason": "a reason: why the finding is intended",
 }
 _DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "mon-fri", "sat-sun", "mon-sun"]
 
@@ -544,7 +545,8 @@ class _Checker:
                     source=self.source(raw.get("source"), f"{ptr}/source", rid),
                     salience=raw.get("salience", 0), group=raw.get("group"),
                     repeat=raw.get("repeat", False), origin="rule", order=index, pointer=ptr,
-                    once=raw.get("once", False))
+                    once=raw.get("once", False),
+                    lint_ignore=tuple(((raw.get("lint") or {}).get("ignore") or {}).items()))
 
     def table(self, raw: dict, index: int, order: int) -> list[Rule]:
         ptr = f"/tables/{index}"

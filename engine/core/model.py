@@ -227,6 +227,8 @@ class Rule:
     order: int = 0            # declaration order across the file
     pointer: str = ""
     once: bool = False        # over a ticket's life: once fired, the facts it matched are held
+    #: lint codes the author marked as intended at this rule: (code, reason) pairs
+    lint_ignore: tuple[tuple[str, str], ...] = ()
 
     @property
     def priority_action(self) -> SetPriority | None:

@@ -17,6 +17,7 @@ from engine.adapters.service.config import ServiceConfig
 from engine.adapters.service.middleware import ServiceMiddleware, context
 from engine.adapters.service.problems import ProblemError, http_diagnostic, problem_response
 from engine.adapters.service.service import Service
+from engine.ops.log import DecisionLog
 
 
 def _routes(config: ServiceConfig) -> list[Route]:
@@ -75,12 +76,18 @@ async def _internal(request: Request, exc: Exception):
         instance=request.url.path, request_id=_rid(request))
 
 
-def create_app(config: ServiceConfig | None = None, *, service: Service | None = None):
+def create_app(config: ServiceConfig | None = None, *, service: Service | None = None,
+               log: DecisionLog | None = None):
     """The service as an ASGI app; `app.service` is its state. Served by uvicorn, it compiles
     its policies at start-up (lifespan); hosted without a lifespan, call `app.service.load()`
-    first (until then it answers 503)."""
+    first (until then it answers 503).
+
+    `log`: the decision log every decision is written to before it is answered (the caller
+    keeps and closes it); else `config.log` is opened here (one writer connection in each
+    worker process) and closed at shutdown. Routes read it as `request.app.state.log`
+    (None without a log), the service as `request.app.state.service`."""
     config = config or ServiceConfig()
-    svc = service or Service(config)
+    svc = service or Service(config, log=log)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -94,6 +101,7 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
         ProblemError: _problem, HTTPException: _http, ClientDisconnect: _gone,
         Exception: _internal})
     inner.state.service = svc
+    inner.state.log = svc.log
     outer = ServiceMiddleware(inner, svc)
     outer.service = svc
     return outer

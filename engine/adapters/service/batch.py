@@ -14,6 +14,7 @@ from engine.adapters.service.policyset import Served
 from engine.adapters.service.problems import ProblemError, http_diagnostic, problem_body
 from engine.core.diagnostics import Diagnostic, Location
 from engine.load import Document, load_json, read_text
+from engine.ops.log import Entry
 from engine.run.errors import (
     CalendarError,
     EngineFailure,
@@ -121,6 +122,7 @@ async def decide(svc, served: Served, items: list[Item], *, now, request_id: str
         else:
             good.append(item)
     policy = served.policy
+    entries: list[Entry] = []
     outcomes = svc.timeline.evaluate_many(policy, (i.data for i in good), now=now)
     for n, out in enumerate(outcomes):
         item = good[n]
@@ -132,11 +134,18 @@ async def decide(svc, served: Served, items: list[Item], *, now, request_id: str
                 diags = _located(item, diags)
             results[item.index] = _item_problem(item, diags, instance)
         else:
-            svc.metrics.decided(policy.id, out.priority)
-            results[item.index] = out.with_request_id(request_id).to_json()
+            decision = out.with_request_id(request_id)
+            if svc.logging:
+                entries.append(Entry(decision, policy, item.data, request_id))
+            results[item.index] = decision.to_json()
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)
     svc.metrics.sync_cache(svc.evaluator)
+    if svc.logging:   # every decision of the batch is durable before any is answered
+        await svc.record(entries)
+    for r in results:
+        if "diagnostics" not in r:
+            svc.metrics.decided(policy.id, r["priority"])
     dump = _compact
     if ndjson:
         return Response("".join(dump(r) + "\n" for r in results),

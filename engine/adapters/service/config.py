@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine import app
 from engine.core.diagnostics import Diagnostic, Location
+from engine.ops.log import DecisionLog, LogError
 
 ENV = "TICKET_POLICY_SERVICE"
 MiB = 1024 * 1024
@@ -32,6 +33,7 @@ class ServiceConfig:
     admin_token_file: str | None = None     # admin endpoints are disabled without one
     mapping: str | None = None              # the default helpdesk mapping of every request
     echo: bool = False                      # add POST /v1/echo (the benchmark's HTTP floor)
+    log: str | None = None                  # the decision log every answered decision goes to
     max_body: int = 1 * MiB                 # one ticket
     max_batch_body: int = 8 * MiB           # a batch
     max_batch_items: int = 1000
@@ -79,7 +81,18 @@ def check_options(config: ServiceConfig) -> list[Diagnostic]:
         problems += read_token(config.admin_token_file)[1]
     if config.mapping is not None and not MAPPINGS:
         problems.append(mapping_unavailable("--mapping"))
+    if config.log is not None:
+        problems += check_log(config.log)
     return problems
+
+
+def check_log(path: str) -> list[Diagnostic]:
+    """Whether the decision log at `path` can be opened for writing (it is created if new)."""
+    try:
+        DecisionLog.open(path).close()
+    except LogError as exc:
+        return [exc.diagnostic]
+    return []
 
 
 def mapping_unavailable(where: str = "mapping") -> Diagnostic:

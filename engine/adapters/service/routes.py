@@ -27,9 +27,11 @@ from engine.adapters.service.inputs import (
 from engine.adapters.service.middleware import context
 from engine.adapters.service.openapi import build
 from engine.adapters.service.problems import ProblemError, http_diagnostic, input_status
+from engine.adapters.service.service import unlogged
 from engine.check.tickets import parse_timestamp
 from engine.core.diagnostics import Diagnostic, Location
 from engine.explain import render
+from engine.ops.log import Entry
 
 SOURCE = "<body>"
 
@@ -64,13 +66,16 @@ async def decide(request: Request) -> Response:
     extra = _mapping(svc, params.get("mapping"), MAPPINGS)
     media_type(request, JSON)
     body = await read_body(request, svc.config.max_body)
+    rid = context(request.scope).request_id
     result = app.decide(found.policy, body, source_name=SOURCE, now_text=params.get("now"),
-                        evaluator=svc.evaluator, **extra)
+                        evaluator=svc.evaluator, request_id=rid, **extra)
     svc.metrics.sync_cache(svc.evaluator)
-    if not result.ok:
+    decision = result.decision
+    if not result.ok or decision is None:
         raise _fail(svc, result, found.id)
-    svc.metrics.decided(found.id, result.decision.priority)
-    decision = result.decision.with_request_id(context(request.scope).request_id)
+    if svc.logging:   # durable before it is answered (503 if it cannot be)
+        await svc.record([Entry(decision, found.policy, result.ticket_data, rid)])
+    svc.metrics.decided(found.id, decision.priority)
     explain = params.get("explain")
     if explain is None:
         return Response(app.decision_text(decision) + "\n", media_type="application/json")
@@ -149,6 +154,8 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     svc = service(request)
     policies = _policies(svc)
+    if svc.log_problem is not None:
+        raise unlogged(svc.log_problem)
     return JSONResponse({"status": "ready", "pid": os.getpid(), "digest": policies.digest,
                          "policies": len(policies.by_id)})
 

@@ -1,5 +1,5 @@
 """One worker's service state: its configuration, the policy set it serves (swapped whole),
-its Evaluator and its metrics."""
+its Evaluator, its metrics and its decision log."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from engine.adapters.service.config import ServiceConfig, read_token
 from engine.adapters.service.logs import EVENTS, log
 from engine.adapters.service.metrics import Metrics
 from engine.adapters.service.policyset import PolicySet, load_set
+from engine.adapters.service.problems import ProblemError
 from engine.core.diagnostics import Diagnostic
+from engine.ops.log import DecisionLog, Entry, LogError, Receipt
 from engine.run.evaluator import Evaluator
 from engine.timeline.evaluator import TimelineEvaluator
 
@@ -31,8 +33,14 @@ class Service:
     """The state every endpoint reads. `policies` is replaced by one assignment, so a request
     sees the old set or the new one, never a mix."""
 
-    def __init__(self, config: ServiceConfig, *, metrics: Metrics | None = None):
+    def __init__(self, config: ServiceConfig, *, metrics: Metrics | None = None,
+                 log: DecisionLog | None = None):
         self.config = config
+        self.log = log                        # every decision answered 200 is in it first
+        self.log_problem: Diagnostic | None = None   # why `config.log` could not be opened
+        self._own_log = False
+        if log is None and config.log is not None:
+            self.open_log(config.log)
         self.metrics = metrics or Metrics()
         self.policies: PolicySet | None = None
         self.problems: tuple[Diagnostic, ...] = ()   # why the first load failed, if it did
@@ -44,6 +52,47 @@ class Service:
         self._timeline: TimelineEvaluator | None = None
         self._reloading: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task] = set()
+
+    def open_log(self, path: str) -> None:
+        """Open this worker's writer connection to the decision log (one per process: SQLite's
+        write lock orders the workers' commits). A log that cannot be opened leaves the service
+        up, answering 503 with the reason wherever a decision would be logged."""
+        # a commit waits for the lock at most half the request timeout, then fails (503)
+        busy = max(0.1, self.config.request_timeout / 2)
+        try:
+            self.log, self._own_log = DecisionLog.open(path, busy_timeout=busy), True
+        except LogError as exc:
+            self.log_problem = exc.diagnostic
+            log(EVENTS, "decision log unavailable", level=40, diagnostic=exc.diagnostic.to_json())
+
+    @property
+    def logging(self) -> bool:
+        """Whether decisions must be logged before they are answered."""
+        return self.log is not None or self.log_problem is not None
+
+    async def record(self, entries: list[Entry]) -> list[Receipt]:
+        """Log `entries` in one transaction, off the event loop (requests arriving meanwhile
+        are evaluated, and their records join the next group commit); returns once durable.
+        ProblemError 503 when the log cannot be written: nothing of it is then visible."""
+        if self.log is None:
+            if self.log_problem is None:
+                return []
+            raise unlogged(self.log_problem)
+        try:
+            receipts = await asyncio.to_thread(self.log.append_many, entries)
+        except LogError as exc:
+            log(EVENTS, "decision log write failed", level=40,
+                diagnostic=exc.diagnostic.to_json())
+            raise unlogged(exc.diagnostic) from None
+        for warning in {w for r in receipts for w in r.warnings}:
+            log(EVENTS, "decision log warning", level=30, diagnostic=warning.to_json())
+        return receipts
+
+    def close(self) -> None:
+        """Release the decision log this service opened."""
+        if self._own_log and self.log is not None:
+            self.log.close()
+            self.log, self._own_log = None, False
 
     @property
     def ready(self) -> bool:
@@ -126,3 +175,9 @@ class Service:
     async def stop(self) -> None:
         if self.config.handle_signals:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        self.close()
+
+
+def unlogged(diagnostic: Diagnostic) -> ProblemError:
+    return ProblemError(503, [diagnostic], title="the decision log cannot be written; the "
+                        "decision is not given", headers={"Retry-After": "1"})

@@ -9,6 +9,10 @@
 - documentation: `missing_because`, `missing_source` (documentation.py)
 - declarations: `unused_calendar`, `unused_fact`, `unused_source` (unused.py)
 
+A rule may mark a finding reported at it as intended, `lint: {ignore: {CODE: "why"}}`:
+`lint_report` returns it apart, as suppressed with its reason (suppress.py); `lint_policy`
+returns the findings that remain.
+
 Reasoning is over each rule's condition in disjunctive normal form (`core.logic.to_dnf`, plus
 the tests its action implies). Facts are treated as independent; a fact with a finite domain
 (`core.logic.domain`) is enumerated, and an open one (strings, numbers) is represented by the
@@ -30,6 +34,13 @@ from engine.author.lint.documentation import check_documentation
 from engine.author.lint.plans import check_plans
 from engine.author.lint.reach import assign_covers_all, reachability
 from engine.author.lint.shadowing import check_shadowed
+from engine.author.lint.suppress import (
+    RULE_CODES,
+    LintReport,
+    Suppressed,
+    lint_json,
+    split_suppressed,
+)
 from engine.author.lint.tables import check_tables
 from engine.author.lint.unreachable import check_unreachable
 from engine.author.lint.unused import check_unused
@@ -37,16 +48,27 @@ from engine.core.diagnostics import Diagnostic
 from engine.core.model import Policy
 from engine.load import Document, load_yaml_file
 
-__all__ = ["CODES", "lint_policy"]
+__all__ = ["CODES", "RULE_CODES", "LintReport", "Suppressed", "lint_json", "lint_policy",
+           "lint_report"]
 
 
 def lint_policy(policy: Policy, doc: Document | None = None) -> list[Diagnostic]:
-    """Every lint finding of a checked policy, sorted by location.
+    """Every lint finding of a checked policy that no rule suppresses, sorted by location.
 
     `doc` (the loaded Document) gives exact positions for tables, facts and calendars; without
     it the file named by `policy.file` is re-read when it still holds the same policy.
     """
-    ctx = Context(policy, _document(policy, doc))
+    return list(lint_report(policy, doc).findings)
+
+
+def lint_report(policy: Policy, doc: Document | None = None) -> LintReport:
+    """The findings of `lint_policy`, and those the rules they are reported at suppress."""
+    doc = _document(policy, doc)
+    return split_suppressed(policy, _findings(policy, doc), doc)
+
+
+def _findings(policy: Policy, doc: Document | None) -> list[Diagnostic]:
+    ctx = Context(policy, doc)
     ctx.always_assigns = assign_covers_all(ctx)
     reachability(ctx)
     check_tables(ctx)

@@ -1,6 +1,10 @@
 """Conflicts (`rule_conflict`): two rules of one stage, not in one group, that can fire on one
 ticket and set different priorities, response targets or plans.
 
+A rule whose target fires after a plan's targets is the documented way to refine the plan's
+default target for the tickets it matches (the later target wins): not a conflict. A rule
+ordered before them (a higher `salience`) is, since the plan's target then replaces its own.
+
 Only pairs that can disagree at all (different action values) and whose conditions can overlap
 (an `OverlapIndex` over the rules' tested values) are examined, in the order a full pairwise
 scan would take them, so the findings are the same."""
@@ -46,6 +50,8 @@ def check_conflicts(ctx: Context, cycles: list[frozenset[str]]) -> None:
                 continue
             plan = next((r for r in (a, b) if r.rule.origin == "plan"), None)
             other = b if plan is a else a
+            if plan is a and other.rule.origin != "plan":
+                continue  # the rule's target refines the plan's default: the rule's wins
             if plan is not None:
                 pid = plan.id.removeprefix("plans.").rpartition(".")[0]
                 if (other.id, pid) in plan_pairs:
@@ -59,10 +65,12 @@ def check_conflicts(ctx: Context, cycles: list[frozenset[str]]) -> None:
                 ctx.add("rule_conflict",
                         f"rule `{other.id}` and the targets of plan `{pid}` can both apply "
                         f"to one ticket (e.g. {example}) and set {what}; the plan's "
-                        "target fires " + ("after" if plan is b else "before") +
-                        " the rule's", other.rule.location, other.id,
-                        f"exclude plan `{pid}` in the rule's condition "
-                        "(`entitlement.plan: {ne: ...}`), or change the plan's targets")
+                        "target fires after the rule's and replaces it (the rule's "
+                        f"`salience: {other.rule.salience}` orders it first)",
+                        other.rule.location, other.id,
+                        "drop the rule's `salience`, so that its target refines the plan's, "
+                        f"or exclude plan `{pid}` in its condition (`entitlement.plan: "
+                        "{ne: ...}`)")
                 continue
             ctx.add("rule_conflict",
                     f"rules `{a.id}` and `{b.id}` can both fire on one ticket "

@@ -8,13 +8,13 @@ import math
 from dataclasses import dataclass, field
 
 from engine.author.lint.text import fmt
-from engine.core.diagnostics import Diagnostic, Location
+from engine.core.diagnostics import Diagnostic, Location, Severity
 from engine.core.logic import MAX_CONJUNCTIONS, TooComplex, dedupe, domain, implicit_tests, to_dnf
 from engine.core.model import STAGES, Policy, Rule, Test
 from engine.load import Document
 
 #: Every lint code and its severity.
-CODES: dict[str, str] = {
+CODES: dict[str, Severity] = {
     "table_incomplete": "warning",
     "table_overlap": "error",
     "table_row_unreachable": "warning",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from engine.author.lint.context import Conj, by_path
 from engine.core.logic import domain
@@ -50,7 +51,7 @@ def pins(tests: Sequence[Test]) -> tuple | None:
     return None
 
 
-def _number(v: object) -> bool:
+def _number(v: object) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -69,11 +70,11 @@ class _Range:
         for t in tests:
             op, c = t.op, t.value
             if op in ("lt", "le") and _number(c):
-                hi = min(hi, c)  # type: ignore[type-var]
+                hi = min(hi, c)
             elif op in ("gt", "ge") and _number(c):
-                lo = max(lo, c)  # type: ignore[type-var]
+                lo = max(lo, c)
             elif op == "eq" and _number(c):
-                lo, hi = max(lo, c), min(hi, c)  # type: ignore[type-var]
+                lo, hi = max(lo, c), min(hi, c)
             elif op == "absent" or (op == "eq" and c is None):
                 lo, hi = _INF, -_INF
             elif op == "in" and isinstance(c, tuple) and all(_number(v) or v is None for v in c):

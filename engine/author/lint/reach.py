@@ -17,7 +17,7 @@ def assign_covers_all(ctx: Context) -> list[str] | None:
     """The assign-stage rules (table ids for rows) when together they set a priority on every
     ticket, in the order they first cover one; None when some ticket gets none."""
     rules = [i for i in ctx.infos if i.stage == ASSIGN and not i.truncated
-             and priority_of(i.rule) and priority_of(i.rule)[0] != "default"]
+             and (action := priority_of(i.rule)) is not None and action[0] != "default"]
     conjs = [(i, c) for i in rules for c in i.conjs]
     if not conjs:
         return None

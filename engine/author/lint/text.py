@@ -36,7 +36,7 @@ def show_level(value: object, level: str) -> str:
 
 def show_target(value: object) -> str:
     """A response target as messages show it: `4h on `office``."""
-    if isinstance(value, Target):
+    if isinstance(value, Target) and value.within is not None:
         hours = value.within.total_seconds() / 3600
         shown = f"{hours:g}h" if hours >= 1 else f"{value.within.total_seconds() / 60:g}min"
         where = f"`{value.calendar}`" if value.calendar else "the plan's calendar"

@@ -25,7 +25,7 @@ def check_unused(ctx: Context) -> None:
         if rule.when is not None:
             used_facts.update(t.path for t in rule.when.tests())
         for _, value in actions_of(rule):
-            if isinstance(value, Target):
+            if isinstance(value, Target) and value.calendar is not None:
                 used_calendars.add(value.calendar)
             elif isinstance(value, dict) and "fact" in value:
                 used_facts.add(value["fact"])

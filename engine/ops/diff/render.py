@@ -62,6 +62,9 @@ def text(d: PolicyDiff, md: bool = False) -> str:
     else:
         out.append(f"{li}{sem.changed} of {sem.points} points change "
                    f"(facts: {', '.join(sem.facts)})")
+        if sem.sampled:
+            out.append(f"{li}sampled, not enumerated (absent or this value): "
+                       + "; ".join(sem.sampled))
         out += [f"{li}{o} → {n}: {c}" for o, n, c in sem.by_priority]
         out += [li + x for x in _region_lines(d)]
     if d.corpus is not None:

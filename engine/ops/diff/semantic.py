@@ -18,6 +18,25 @@ SUBMITTED_AT = "2026-01-05T10:00:00+00:00"   # a fixed instant: only categorical
 ANY = "*"
 
 
+class Sample(str):
+    """A stand-in for a fact with an open domain that no rule tests (a contract's response
+    targets): the fact is sampled at this value and absent, not enumerated."""
+
+    value: object
+
+    def __new__(cls, label: str, value: object) -> Sample:
+        self = super().__new__(cls, label)
+        self.value = value
+        return self
+
+
+def _targets_sample(old: Side, new: Side) -> Sample:
+    """A quote with a distinct, unlikely duration per level (so a lookup change shows)."""
+    levels = list(dict.fromkeys((*old.model.levels, *new.model.levels)))
+    quote = {lv: f"PT{i + 1}H{i + 1}M" for i, lv in enumerate(levels)}
+    return Sample("{" + ", ".join(f"{k}: {v}" for k, v in quote.items()) + "}", quote)
+
+
 def signature(decision: Decision | None) -> dict:
     """The parts of a decision a diff compares (None: the ticket is invalid for the policy)."""
     if decision is None:
@@ -36,14 +55,14 @@ def signature(decision: Decision | None) -> dict:
 class Region:
     """Points sharing one change: per fact the set of values (`*` = every value)."""
 
-    facts: tuple[tuple[str, object], ...]     # (path, tuple of values | "*")
+    facts: tuple[tuple[str, tuple | str], ...]   # (path, tuple of values | "*")
     count: int
     old: dict                                 # the changed fields only
     new: dict
     causes: tuple[str, ...]
 
     def to_json(self) -> dict:
-        return {"facts": {p: (v if v == ANY else list(v)) for p, v in self.facts},
+        return {"facts": {p: (v if isinstance(v, str) else list(v)) for p, v in self.facts},
                 "points": self.count, "old": self.old, "new": self.new,
                 "causes": list(self.causes)}
 
@@ -52,6 +71,7 @@ class Region:
 class SemanticDiff:
     skipped: str | None
     facts: tuple[str, ...] = ()
+    sampled: tuple[str, ...] = ()   # `path=value`: sampled at absent and value, not enumerated
     points: int = 0
     regions: tuple[Region, ...] = ()
     by_priority: tuple[tuple[str, str, int], ...] = ()   # (old, new, points)
@@ -61,14 +81,18 @@ class SemanticDiff:
         return sum(r.count for r in self.regions)
 
     def to_json(self) -> dict:
-        return {"skipped": self.skipped, "facts": list(self.facts), "points": self.points,
+        return {"skipped": self.skipped, "facts": list(self.facts),
+                "sampled": list(self.sampled), "points": self.points,
                 "changed": self.changed, "regions": [r.to_json() for r in self.regions],
                 "by_priority": [{"old": o, "new": n, "points": c}
                                 for o, n, c in self.by_priority]}
 
 
 def fact_space(old: Side, new: Side) -> tuple[dict[str, tuple], str | None]:
-    """Each read fact's values (union of both versions' domains), or why the space is open."""
+    """Each read fact's values (union of both versions' domains), or why the space is open.
+
+    A contract's response targets (tested by no rule, only looked up) are sampled: absent and
+    one quote (`Sample`)."""
     paths = sorted(set(old.compiled.key_paths) | set(new.compiled.key_paths))
     space: dict[str, tuple] = {}
     for path in paths:
@@ -76,6 +100,8 @@ def fact_space(old: Side, new: Side) -> tuple[dict[str, tuple], str | None]:
         for side in (old, new):
             spec = side.model.facts.get(path)
             dom = domain(spec, side.model) if spec is not None else None
+            if dom is None and spec is not None and spec.type == "targets":
+                dom = (_targets_sample(old, new), None)
             if dom is None:
                 return {}, f"fact `{path}` is not categorical"
             values += [v for v in dom if v not in values]
@@ -89,6 +115,8 @@ def ticket_at(point: dict) -> dict:
     for path, value in point.items():
         if value is None:
             continue
+        if isinstance(value, Sample):
+            value = value.value
         *parents, leaf = path.split(".")
         node = ticket
         for p in parents:
@@ -180,5 +208,6 @@ def semantic_diff(old: Side, new: Side, changed_ids: dict[str, str],
                           for p, cell in zip(paths, box, strict=True))
             regions.append(Region(facts, count, a, b, why_))
     regions.sort(key=lambda r: (-r.count, repr(r.facts)))
-    return SemanticDiff(None, paths, total, tuple(regions),
+    sampled = tuple(f"{p}={v}" for p, dom in space.items() for v in dom if isinstance(v, Sample))
+    return SemanticDiff(None, paths, sampled, total, tuple(regions),
                         tuple((o, n, c) for (o, n), c in sorted(tally.items())))

@@ -43,7 +43,8 @@ class Entry:
 
 def _at(doc: Document, pointer: str) -> str:
     loc = doc.locate(pointer)
-    return f"{loc.file}:{loc.line}" if loc.line else loc.file
+    file = loc.file or doc.file
+    return f"{file}:{loc.line}" if loc.line else file
 
 
 def _esc(key: str) -> str:
@@ -77,12 +78,21 @@ def _keyed(data: dict, section: str) -> dict[str, tuple[str, object]]:
     return {}
 
 
+def _frozen(cell: object) -> object:
+    """A row's input cell as a hashable key (a list of values becomes a tuple)."""
+    return tuple(_frozen(c) for c in cell) if isinstance(cell, list) else cell
+
+
+def _cell(cell: object) -> str:
+    return "|".join(map(str, cell)) if isinstance(cell, tuple) else str(cell)
+
+
 def _table_rows(old: dict, new: dict, optr: str, nptr: str, odoc: Document,
                 ndoc: Document) -> list[Entry]:
     """Changed cells of a table: rows matched by their input cells."""
     n_in = len(old.get("inputs") or [])
     def rows(t: dict) -> dict[tuple, tuple[int, object]]:
-        return {tuple(r[:n_in]): (i, r[n_in] if len(r) > n_in else None)
+        return {tuple(_frozen(c) for c in r[:n_in]): (i, r[n_in] if len(r) > n_in else None)
                 for i, r in enumerate(t.get("rows") or []) if isinstance(r, list)}
     a, b = rows(old), rows(new)
     tid = str(new.get("id"))
@@ -91,7 +101,7 @@ def _table_rows(old: dict, new: dict, optr: str, nptr: str, odoc: Document,
         if a.get(key, (0, None))[1] == b.get(key, (0, None))[1] and key in a and key in b:
             continue
         cells = dict(zip(old.get("inputs") or [], key, strict=False))
-        label = f"{tid}[" + ", ".join(f"{k}={v}" for k, v in cells.items()) + "]"
+        label = f"{tid}[" + ", ".join(f"{k}={_cell(v)}" for k, v in cells.items()) + "]"
         oat = _at(odoc, f"{optr}/rows/{a[key][0]}") if key in a else None
         nat = _at(ndoc, f"{nptr}/rows/{b[key][0]}") if key in b else None
         change = "changed" if key in a and key in b else ("removed" if key in a else "added")

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
-from engine.core.decision import Decision, canonical_json
+from engine.core.decision import Decision, canonical_bytes, canonical_json
 from engine.ops.log.ids import uuid7
 from engine.ops.log.serialize import (
     full_decision,
@@ -139,7 +139,7 @@ def prepare(decision: Decision, policy: CompiledPolicy, ticket: Mapping, source:
     audit = canonical_json(audit_values(policy, ticket, facts, key)) if p.audit_fields else "{}"
     decision_id = uuid7()
     head = (f'"audit":{audit},"decision":{body},"decision_id":"{decision_id}",'
-            f'"facts":{canonical_json(facts)},"format":{FORMAT}')
+            f'"facts":{canonical_bytes(facts).decode("utf-8")},"format":{FORMAT}')
     middle = (f'"now":{scalar_json(decision.now.isoformat() if decision.now else None)},'
               f'"outcome_digest":"{outcome_digest}","policy":{_ref(policy, source, in_force)},'
               f'"request_id":{scalar_json(decision.request_id)}')
