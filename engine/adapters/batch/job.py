@@ -29,6 +29,7 @@ from engine.adapters.batch.worker import (
     prepare_mapping,
     prepare_policy,
 )
+from engine.adapters.batch.writer import ChunkWriter
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
@@ -206,14 +207,8 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
     def emit(data: bytes | Path, result: BatchResult, records: list[Prepared], write: bool,
              at: int | None) -> None:
         nonlocal wrote
-        if write:
-            if log is not None:  # durable before its lines are written (one commit a chunk)
-                log.append_prepared(records)
-            if isinstance(data, Path):
-                out.append_file(data)
-                data.unlink()
-            else:
-                out.write(data)
+        if write:  # committed to the log, then written (one commit a chunk)
+            writer.put(records, data)
             wrote = True
         total.merge(result)
         if bar is not None:
@@ -224,6 +219,7 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
 
     workers = _workers(job, source_in)
     spool = _spool(out) if workers > 1 and source_in.plain_file else None
+    writer = ChunkWriter(out, log)
     try:
         if spool is not None:
             run_ranges(source_in.name, tasks(source_in.name, done.lines, job.summary), emit,
@@ -231,10 +227,13 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
         else:
             items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
             run_local(items, emit, source, options, workers)
+        writer.close()
         if not wrote and not done.lines:  # an empty input: a CSV header, a valid gzip file
             out.write(files.empty_output(job.fmt == "csv", out.gzip))
         out.commit()
     finally:
+        if writer.running:
+            writer.stop()
         if bar is not None:
             bar.close()
         out.close()
