@@ -38,6 +38,10 @@ from engine.ops.log import DecisionLog, LogError
 from engine.ops.log.records import Prepared
 from engine.ops.summary import Summary
 
+#: Uncompressed input up to this size is decided in this process unless --workers is given
+#: (starting worker processes takes about as long as deciding it).
+SMALL_INPUT = 4 << 20
+
 
 @dataclass(frozen=True)
 class BatchJob:
@@ -263,7 +267,7 @@ def _workers(job: BatchJob, source_in: files.Input) -> int:
     """--workers, or the cores; a small file is decided here (starting workers costs more)."""
     if job.workers is not None:
         return job.workers
-    if source_in.size is not None and source_in.size <= 2 * files.CHUNK_BYTES \
+    if source_in.size is not None and source_in.size <= SMALL_INPUT \
             and not files.is_gzip(source_in.name):
         return 1
     return default_workers()

@@ -23,18 +23,24 @@ _DONE = None
 class ChunkWriter:
     """`put(records, data)` each chunk in input order; `close()` waits for all of them."""
 
-    def __init__(self, out: Output, log: DecisionLog | None, depth: int = 2):
+    def __init__(self, out: Output, log: DecisionLog | None, depth: int = 2,
+                 threaded: bool = True):
         self.out, self.log = out, log
         self.error: BaseException | None = None
         self._queue: queue.Queue[tuple[list[Prepared], bytes | Path] | None] = \
             queue.Queue(depth)
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
-        self._thread.start()
+        self.threaded = threaded   # False: each chunk is committed and written in `put`
+        if threaded:
+            self._thread.start()
 
     def put(self, records: list[Prepared], data: bytes | Path) -> None:
         """Queue one chunk: its records (committed first) and its output bytes or file."""
         if self.error is not None:
             raise self.error
+        if not self.threaded:
+            self._write(records, data)
+            return
         self._queue.put((records, data))
 
     @property
@@ -57,14 +63,16 @@ class ChunkWriter:
         while (item := self._queue.get()) is not _DONE:
             if self.error is not None:
                 continue   # failed: drain, so `put` never blocks
-            records, data = item
             try:
-                if self.log is not None:
-                    self.log.append_prepared(records)
-                if isinstance(data, Path):
-                    self.out.append_file(data)
-                    data.unlink()
-                else:
-                    self.out.write(data)
+                self._write(*item)
             except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread
                 self.error = exc
+
+    def _write(self, records: list[Prepared], data: bytes | Path) -> None:
+        if self.log is not None:
+            self.log.append_prepared(records)
+        if isinstance(data, Path):
+            self.out.append_file(data)
+            data.unlink()
+        else:
+            self.out.write(data)
