@@ -5,6 +5,8 @@ a run with workers writes the bytes a one-process run writes, resumed mid-chunk 
 from __future__ import annotations
 
 import random
+import time
+from pathlib import Path
 
 import pytest
 from batch_corpus import golden_corpus
@@ -50,7 +52,7 @@ def test_an_empty_file_has_no_ranges(tmp_path):
 def test_workers_write_what_one_process_writes(tmp_path, fmt):
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("credenti"), 3000)))
-    outs = []
+    outs, started = [], time.time()
     for workers in ("1", "2"):
         out = tmp_path / f"out-{workers}.{fmt}"
         r = CliRunner().invoke(main, ["batch", "-p", "credenti", "--now", "2026-07-01T12:00:00Z",
@@ -60,6 +62,8 @@ def test_workers_write_what_one_process_writes(tmp_path, fmt):
         outs.append((out.read_bytes(), r.stdout))
     assert outs[0] == outs[1]
     assert not list(tmp_path.glob(".*.chunks"))        # the spool folder is gone
+    assert not [p for p in Path("/dev/shm").glob(".ticket-policy-batch-*")
+                if p.stat().st_mtime > started]
 
 
 def test_killed_runs_with_workers_resume_to_the_same_bytes(tmp_path):

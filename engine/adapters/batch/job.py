@@ -250,11 +250,16 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: date
 
 
 def _spool(out: files.Output) -> Path:
-    """A folder for the workers' chunk files: beside the output (one file system: the kernel
-    copies them), else a temporary one."""
+    """A folder for the workers' chunk files: in shared memory (/dev/shm) where there is one,
+    so chunks are not written to disk twice (a few chunks are there at a time); else beside
+    the output. Named after the output, so a resumed run clears what a killed one left."""
+    base = Path("/dev/shm")
+    if not (base.is_dir() and os.access(base, os.W_OK)):
+        base = out.final.parent if not out.stdout else Path(tempfile.gettempdir())
     if out.stdout:
-        return Path(tempfile.mkdtemp(prefix="ticket-policy-batch-"))
-    spool = out.final.with_name(f".{out.final.name}.chunks")
+        return Path(tempfile.mkdtemp(prefix="ticket-policy-batch-", dir=base))
+    tag = hashlib.sha256(str(out.final.resolve()).encode()).hexdigest()[:16]
+    spool = base / f".ticket-policy-batch-{tag}.chunks"
     shutil.rmtree(spool, ignore_errors=True)   # a killed run's
     try:
         spool.mkdir()
