@@ -12,6 +12,7 @@ decision could not be logged (`--log`: nothing is printed as decided).
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import re
 import sys
@@ -69,7 +70,8 @@ def _prepare_streams() -> None:
     """Let stdout and stderr degrade gracefully when their encoding is not UTF-8."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            if codecs.lookup(stream.encoding or "utf-8").name != "utf-8":
+            if codecs.lookup(stream.encoding or "utf-8").name != "utf-8" and \
+                    isinstance(stream, io.TextIOWrapper):
                 stream.reconfigure(errors=_ASCII_FALLBACK)
         except (AttributeError, LookupError, ValueError, OSError):
             pass  # not a reconfigurable text stream: written as it is
@@ -500,6 +502,8 @@ def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str) -
 @click.option("--echo", is_flag=True, help="Add POST /v1/echo (the benchmark's HTTP floor).")
 @click.option("--log", "log", metavar="PATH", help="Append every decision to this decision log "
               "(created if new) before answering it; 503 when it cannot be written.")
+@click.option("--ui-log-tries", is_flag=True, help="/ui's \"try a ticket\" writes its decisions "
+              "to the decision log (off: the UI never writes).")
 @click.option("--check", is_flag=True, help="Check the options and policies, then exit.")
 def serve_cmd(check: bool, **options) -> None:
     """Serve decisions over HTTP (see docs/service.md); SIGHUP reloads the policies."""

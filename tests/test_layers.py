@@ -1,7 +1,7 @@
 """The import rule: each layer of engine/ imports only the layers before it.
 
-    core ← load, calendars ← check ← compile ← run ← explain, author, timeline ← ops ← app ←
-    adapters, cli.py
+    core ← load, calendars ← check ← compile ← run ← explain, author, timeline ← ops ← usecases ←
+    app ← adapters, cli.py
 
 Layers on one rank are peers and do not import each other (load and calendars; explain,
 author and timeline; adapters and cli.py). A module may import its own layer freely.
@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("run",),
     ("explain", "author", "timeline"),
     ("ops",),
-    ("app",),
+    ("usecases",),  # each use case, written once (engine/usecases/)
+    ("app",),       # the use cases every host calls (engine/app.py lists them)
     ("adapters",),
     ("cli",),   # the outermost host: `serve` and `batch` start an adapter
 ]

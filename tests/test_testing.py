@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import cli
 from engine.author import policytest as testing
-from engine.author.policytest import collect, discover, run_case, run_cli
+from engine.author.policytest import collect, discover, matching, run_case, run_cli
 
 MINI = """\
 # yaml-language-server: $schema=../../schemas/policy.schema.json
@@ -255,10 +255,10 @@ SCHEMA = """{
 def decision_schema(tmp_path, monkeypatch):
     schema = tmp_path / "decision.schema.json"
     schema.write_text(SCHEMA, encoding="utf-8")
-    monkeypatch.setattr(testing, "_DECISION_SCHEMA", schema)
-    testing._decision_validator.cache_clear()
+    monkeypatch.setattr(matching, "_DECISION_SCHEMA", schema)
+    matching._decision_validator.cache_clear()
     yield schema
-    testing._decision_validator.cache_clear()
+    matching._decision_validator.cache_clear()
 
 
 def test_decisions_are_validated_against_the_decision_schema(mini, decision_schema):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from engine.core.diagnostics import Diagnostic, Location, pointer_join
+from engine.core.diagnostics import Diagnostic, Location, Severity, pointer_join
 from engine.core.facts import FactSpec
 
 _SEPARATORS = str.maketrans("", "", "_-. ")
@@ -56,11 +56,11 @@ def near_miss(key: str, candidates: Iterable[str]) -> str | None:
 
 
 def check_ignore_fields(fields: Iterable[str], facts: Mapping[str, FactSpec]
-                        ) -> list[tuple[int, tuple[str, str, str, str]]]:
+                        ) -> list[tuple[int, tuple[str, str, str, Severity]]]:
     """Problems of a policy's `ignore_fields`: (index, (code, message, hint, severity))."""
     paths = [p for p, f in facts.items() if not f.derived]
     parents = {p.rsplit(".", i)[0] for p in paths for i in range(1, p.count(".") + 1)}
-    out = []
+    out: list[tuple[int, tuple[str, str, str, Severity]]] = []
     for i, path in enumerate(fields):
         head = path.rpartition(".")[0]
         if path in parents:

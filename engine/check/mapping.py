@@ -20,7 +20,9 @@ from pathlib import Path
 import jmespath
 import jsonschema
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError, LexerError, ParseError
+from jmespath.parser import ParsedResult
 
+from engine.check.schema import allowed_properties
 from engine.core.diagnostics import (
     Diagnostic,
     DiagnosticError,
@@ -48,7 +50,7 @@ class FactMapping:
 
     fact: str
     expression: str | None
-    compiled: object = field(repr=False, compare=False)   # jmespath ParsedResult, or None
+    compiled: ParsedResult | None = field(repr=False, compare=False)
     value_map: dict | None = None
     default: object = _NO_DEFAULT
     required: bool = False
@@ -143,7 +145,8 @@ def check_mapping(doc: Document, facts: dict[str, FactSpec], text: str = ""
     problems = [_schema_problem(doc, e) for e in _validator().iter_errors(doc.data)]
     if problems:
         return None, _unique(problems)
-    data: dict = doc.data  # type: ignore[assignment]
+    assert isinstance(doc.data, dict)   # the schema checks found a mapping
+    data: dict = doc.data
     ticket_facts = {p: s for p, s in facts.items() if not s.derived}
     built = []
     for fact, raw in data["facts"].items():
@@ -160,7 +163,7 @@ def check_mapping(doc: Document, facts: dict[str, FactSpec], text: str = ""
                                        "map onto a ticket fact (schemas/ticket.schema.json) or "
                                        "a fact the policy declares"))
             continue
-        item = {"from": raw} if isinstance(raw, str) else raw
+        item: dict = {"from": raw} if isinstance(raw, str) else raw   # the schema: str | dict
         expression = item.get("from")
         compiled = None
         if expression is not None:
@@ -229,7 +232,7 @@ def _schema_problem(doc: Document, err: jsonschema.ValidationError) -> Diagnosti
     ptr = pointer_join("", *err.absolute_path)
     where = ".".join(str(p) for p in err.absolute_path) or "the mapping"
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = list((err.schema.get("properties") or {}).keys())
+        allowed = allowed_properties(err)
         name = next((k for k in err.instance if k not in allowed), "")
         return Diagnostic("mapping_schema", f"unknown property `{name}` in `{where}`",
                           location=doc.locate(pointer_join(ptr, name), key=True),
@@ -294,7 +297,7 @@ def apply_mapping(mapping: PayloadMapping, payload: object) -> Mapped:
         value = None
         if fm.compiled is not None:
             try:
-                value = fm.compiled.search(payload)  # type: ignore[attr-defined]
+                value = fm.compiled.search(payload)
             except JMESPathError as exc:
                 problems.append(_payload_problem(fm, "mapping_expression_failed",
                                                  f"`{fm.fact}`: the expression failed on this "

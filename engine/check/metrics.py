@@ -2,14 +2,14 @@
 
 The schema has checked the shape; here: what each metric may start and stop on, its targets'
 plans, levels, durations and calendars, and its warning threshold. Problems go to the policy
-checker (`engine.check.checks._Checker`) so they are reported with every other one.
+checker (`engine.check.semantic.SemanticChecker`) so they are reported with every other one.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypedDict
 
-from engine.core.diagnostics import Location, did_you_mean
+from engine.core.diagnostics import Location, Severity, did_you_mean
 from engine.core.diagnostics import escape_token as _esc
 from engine.core.durations import parse_duration
 from engine.core.model import METRICS, Metric, Plan, Source, Target
@@ -26,9 +26,9 @@ class _Reporter(Protocol):
     calendars_raw: dict
 
     def error(self, code: str, message: str, pointer: str, *, rule: str | None = None,
-              hint: str | None = None, key: bool = False, severity: str = "error") -> None: ...
+              hint: str | None = None, key: bool = False, severity: Severity = "error") -> None: ...
     def calendar_ref(self, name: object, ptr: str, rule: str | None = None) -> None: ...
-    def target(self, raw: object, ptr: str, default_calendar: str | None,
+    def target(self, raw: str | dict, ptr: str, default_calendar: str | None,
                rule: str | None) -> Target | None: ...
     def source(self, raw: dict | None, ptr: str, rule: str | None) -> Source | None: ...
     def locate(self, ptr: str) -> Location: ...
@@ -45,11 +45,21 @@ def build_metrics(ck: _Reporter, raw: dict, plans: dict[str, Plan]) -> tuple[Met
     return tuple(out)
 
 
+class _Common(TypedDict):
+    """What every metric, promised or not, is built with."""
+
+    name: str
+    title: str | None
+    because: str | None
+    source: Source | None
+    location: Location
+
+
 def _metric(ck: _Reporter, name: str, spec: dict, ptr: str,
             plans: dict[str, Plan]) -> Metric | None:
-    common = {"name": name, "title": spec.get("title"), "because": spec.get("because"),
-              "source": ck.source(spec.get("source"), f"{ptr}/source", None),
-              "location": ck.locate(ptr)}
+    common = _Common(name=name, title=spec.get("title"), because=spec.get("because"),
+                     source=ck.source(spec.get("source"), f"{ptr}/source", None),
+                     location=ck.locate(ptr))
     if "not_promised" in spec:
         if name == "first_response":
             ck.error("metric_not_promised", "`first_response` is promised by the plans' targets "

@@ -22,6 +22,12 @@ DECISION_FIELDS = frozenset({"id", "submitted_at", "first_response_at", "custome
                              "plan", "contract.response_targets"})
 
 
+def _starts(policy: Policy) -> datetime:
+    """A dated version's `effective_from` (what the versions of a folder are sorted by)."""
+    assert policy.effective_from is not None
+    return policy.effective_from
+
+
 def _instant(doc: Document, key: str, diags: list[Diagnostic]) -> datetime | None:
     raw = doc.data.get(key) if isinstance(doc.data, dict) else None
     if raw is None:
@@ -109,8 +115,7 @@ def check_versions(policies: Sequence[Policy]) -> list[Diagnostic]:
                 f"but the folder holds {len(policies)} versions", location=Location(file=p.file),
                 hint="add `effective_from: 2026-01-01T00:00:00+01:00` (the instant it comes "
                      "into force)"))
-    dated = sorted((p for p in policies if p.effective_from is not None),
-                   key=lambda p: p.effective_from)  # type: ignore[arg-type, return-value]
+    dated = sorted((p for p in policies if p.effective_from is not None), key=_starts)
     for a, b in zip(dated, dated[1:], strict=False):
         end = a.effective_until
         assert b.effective_from is not None and a.effective_from is not None

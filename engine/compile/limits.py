@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from engine.core.diagnostics import Diagnostic, Location
 from engine.core.facts import ENGINE_NAMES
@@ -78,7 +79,7 @@ class Node:
     forwards: list[Node] = field(default_factory=list)   # `$or` ends (next list)
     patterns: list[str] = field(default_factory=list)    # engine rules whose pattern ends here
     rules: list[str] = field(default_factory=list)       # engine rules passing through
-    _shared: dict = field(default_factory=dict, repr=False)
+    _shared: dict[tuple, Node] = field(default_factory=dict, repr=False)
 
     def holds(self, v: object) -> bool:
         """Whether the node's test matches a fact value (None: null or absent)."""
@@ -87,12 +88,12 @@ class Node:
             return v is None if value is None else v is not None and _same(v, value)
         if op == "ne":
             return v is not None if value is None else v is not None and not _same(v, value)
-        if not _number(v):
+        if not _number(v) or not _number(value):   # a bound is a number (the policy schema)
             return False
         return {"lt": v < value, "le": v <= value, "gt": v > value, "ge": v >= value}[op]
 
 
-def _number(v: object) -> bool:
+def _number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
@@ -145,14 +146,14 @@ class Network:
         else:
             prop, value, op = key, body, "eq"
         share = _share_key(prop, op, value)
-        node = parent._shared.get(share) if share is not None else None
-        if node is None:
-            node = Node(kind, prop, op, value)
-            parent.table.append(node)
+        test = parent._shared.get(share) if share is not None else None
+        if test is None:
+            test = Node(kind, prop, op, value)
+            parent.table.append(test)
             if share is not None:
-                parent._shared[share] = node
-        node.rules.append(rule)
-        return node
+                parent._shared[share] = test
+        test.rules.append(rule)
+        return test
 
     def nodes(self) -> Iterable[Node]:
         """Every node once, parents before children."""
@@ -184,7 +185,7 @@ class _Stack:
 
     def width(self, node: Node) -> tuple[int, list[Node]]:
         """How many children can match at once, and the children of the widest value."""
-        by_prop: dict[str, list[Node]] = {}
+        by_prop: dict[str | None, list[Node]] = {}   # a table child always has a prop
         for child in node.table:
             by_prop.setdefault(child.prop, []).append(child)
         count, chosen = len(node.forwards), list(node.forwards)
@@ -266,7 +267,7 @@ def check_engine_limits(cp) -> list[Diagnostic]:
                    "that holds the combination")
     for node in net.nodes():
         if len(node.table) > MAX_TABLE_CHILDREN:
-            props: dict[str, int] = {}
+            props: dict[str | None, int] = {}
             for child in node.table:
                 props[child.prop] = props.get(child.prop, 0) + 1
             prop = max(props, key=props.__getitem__)

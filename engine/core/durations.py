@@ -31,7 +31,7 @@ def check_target(text: str, within: timedelta) -> None:
         raise ValueError(f"target `{text}` is longer than a year (P366D)")
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: object) -> timedelta:
     """Parse `P[nW]` or `P[nD][T[nH][nM][n[.f]S]]` into a timedelta; ValueError if invalid."""
     if not isinstance(text, str):
         raise ValueError(f"invalid duration `{text}`: expected a string like `PT3H`")

@@ -183,26 +183,23 @@ def _scan_json(s: str, offsets: dict[str, int], key_offsets: dict[str, int],
                     pos, ptr, key = _json_key(s, ws(s, pos + 1).end(), members, parent,
                                               key_offsets, found)
                     break
-                if c == "}":
+                if c != "}":
+                    raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
+                value = members
+            else:
+                assert items is not None  # a container is open and it is not an object
+                items.append(value)
+                if c == ",":
                     pos += 1
-                    value = members
-                    members, items, parent, key = saved.pop()
-                    continue
-                raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
-            assert items is not None  # a container is open and it is not an object
-            items.append(value)
-            if c == ",":
-                pos += 1
-                if s[pos:pos + 1] in " \t\n\r":
-                    pos = ws(s, pos).end()
-                ptr = f"{parent}/{len(items)}"
-                break
-            if c == "]":
-                pos += 1
+                    if s[pos:pos + 1] in " \t\n\r":
+                        pos = ws(s, pos).end()
+                    ptr = f"{parent}/{len(items)}"
+                    break
+                if c != "]":
+                    raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
                 value = items
-                members, items, parent, key = saved.pop()
-                continue
-            raise _JsonSyntax(pos, "Expecting ',' delimiter", parent)
+            pos += 1   # the container is complete: it is the value of the enclosing one
+            members, items, parent, key = saved.pop()
 
 
 def _json_key(s: str, pos: int, members: dict[str, object], parent: str,

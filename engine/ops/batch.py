@@ -13,7 +13,6 @@ byte for byte `decision.canonical()`), or CSV rows (`CSV_COLUMNS`). The same inp
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from engine.core.diagnostics import Diagnostic
 from engine.ops.jsonl import DecisionEncoder, encode, locate, parse_line
 from engine.ops.summary import Summary, sla_state
 from engine.run.evaluator import Evaluator, Failure
-from engine.timeline.evaluator import TimelineEvaluator
+from engine.timeline.evaluator import timeline_for
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("line", "id", "priority", "requested", "plan", "due_at", "status", "rules_fired",
@@ -60,19 +59,6 @@ class BatchResult:
         if other.summary is not None:
             self.summary = (self.summary or Summary()).merge(other.summary)
         return self
-
-
-_timelines: weakref.WeakKeyDictionary[Evaluator, TimelineEvaluator] = \
-    weakref.WeakKeyDictionary()
-
-
-def _timeline(evaluator: Evaluator) -> TimelineEvaluator:
-    """The TimelineEvaluator over `evaluator` (so tickets' events are followed), kept per
-    evaluator."""
-    found = _timelines.get(evaluator)
-    if found is None:
-        found = _timelines[evaluator] = TimelineEvaluator(evaluator)
-    return found
 
 
 def csv_header() -> bytes:
@@ -132,7 +118,7 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
             else:  # earlier tickets are still being decided: write this after them
                 waiting.append((answered + len(handed), n, tid, problems))
 
-    for outcome in _timeline(evaluator).evaluate_many(policy, tickets(), now=now):
+    for outcome in timeline_for(evaluator).evaluate_many(policy, tickets(), now=now):
         n, raw, data, mapped = handed.popleft()
         answered += 1
         if isinstance(outcome, Failure):

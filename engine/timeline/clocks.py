@@ -26,7 +26,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, overload
+from zoneinfo import ZoneInfo
 
 from engine.calendars import Calendar
 from engine.core.clock import Clock, Cycle, Pause, Phase
@@ -152,10 +153,12 @@ class ClockRun:
             phase.counted = "start" if last is None else "from_start"
             phase.anchor = start
         else:
-            phase.counted = self._rule(previous.config.level, ch.config.level)
+            before = previous.config
+            assert before is not None
+            phase.counted = self._rule(before.level, ch.config.level)
             phase.anchor = start if phase.counted == "from_start" else ch.at
             if phase.counted == "sooner":
-                left = previous.config.within - previous.consumed(spans, ch.at)
+                left = before.within - previous.consumed(spans, ch.at)
                 if previous.due is not None and previous.due <= ch.at:   # already overdue
                     phase.offset = within - left
                     phase.due, phase.warn = previous.due, previous.warn
@@ -189,7 +192,8 @@ class ClockRun:
                 break
         if phase is None or phase.config is None:
             return None
-        return phase.consumed(self.spans, max(t, phase.anchor))  # type: ignore[type-var]
+        assert phase.anchor is not None   # a phase with a target counts from its anchor
+        return phase.consumed(self.spans, max(t, phase.anchor))
 
     @property
     def status(self) -> str:
@@ -236,23 +240,28 @@ class ClockRun:
         assert phase is not None
         zone = config.calendar.zone
         breached = self.breached_at(status)
-        consumed = phase.consumed(self.spans, max(self.end, phase.anchor))  # type: ignore[type-var]
+        assert phase.anchor is not None   # a phase with a target counts from its anchor
+        consumed = phase.consumed(self.spans, max(self.end, phase.anchor))
         return Clock(
             inp.metric.name, status, None, phase.level, config.within, config.calendar.clock,
             config.name, zone.key, _in(inp.start, zone), phase.due, phase.warn,
             _in(fulfilled, zone), _in(breached, zone), self._paused(zone), consumed,
             None if fulfilled is not None else config.within - consumed,
-            _in(inp.as_of, zone), config.rule,  # type: ignore[arg-type]
+            _in(inp.as_of, zone), config.rule,
             tuple(map(_phase_record, self.phases)), cycles)
 
-    def _paused(self, zone) -> tuple[Pause, ...]:
+    def _paused(self, zone: ZoneInfo | None) -> tuple[Pause, ...]:
         if not self.pauses:
             return ()
-        return tuple(Pause(_in(a, zone), None if ongoing else _in(b, zone), s)  # type: ignore[arg-type]
+        return tuple(Pause(_in(a, zone), None if ongoing else _in(b, zone), s)
                      for a, b, s, ongoing in self.pauses)
 
 
-def _in(t: datetime | None, zone) -> datetime | None:
+@overload
+def _in(t: datetime, zone: ZoneInfo | None) -> datetime: ...
+@overload
+def _in(t: datetime | None, zone: ZoneInfo | None) -> datetime | None: ...
+def _in(t: datetime | None, zone: ZoneInfo | None) -> datetime | None:
     """`t` in `zone` (unchanged without one)."""
     if t is None or zone is None or t.tzinfo is zone:
         return t
@@ -298,5 +307,5 @@ def single(metric: Metric, start: datetime, change: Change, fulfilled: datetime 
     return Clock(metric.name, status, None, cfg.level, within, cal.clock, cfg.name, zone.key, at,
                  due, warn_at, _in(fulfilled, zone), due if late else None, (), consumed,
                  None if fulfilled is not None else within - consumed, _in(as_of, zone),
-                 cfg.rule, (Phase(at, None, cfg.level, within, cfg.name,  # type: ignore[arg-type]
+                 cfg.rule, (Phase(at, None, cfg.level, within, cfg.name,
                                   "start", due, cfg.rule, None),))

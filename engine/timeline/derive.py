@@ -86,9 +86,9 @@ def derive(evaluator: Evaluator, policy: CompiledPolicy, ticket: Ticket,
             history.append(entry(e.at, before, outcome, e))
         if once:
             _latch(outcome, once, latched, e.at)
-    held = tuple(Held(fact, latched[fact][0], latched[fact][1], latched[fact][2],
-                      tuple(indices)) for fact, indices in overridden.items())
-    return Derivation(tuple(instants), tuple(history), held, snapshot.values, snapshot)
+    holds = tuple(Held(fact, latched[fact][0], latched[fact][1], latched[fact][2],
+                       tuple(indices)) for fact, indices in overridden.items())
+    return Derivation(tuple(instants), tuple(history), holds, snapshot.values, snapshot)
 
 
 def _apply(t: Ticket, e: Event) -> Ticket:

@@ -11,6 +11,7 @@ after it are left out).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -76,7 +77,7 @@ class TimelineEvaluator:
             self._evaluator = default_evaluator()
         return self._evaluator
 
-    def evaluate(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+    def evaluate(self, policy: CompiledPolicy, ticket: object, *, now: datetime | None = None,
                  at: datetime | None = None, cache: bool = True,
                  strict: bool | None = None) -> Decision:
         """The decision as of `now` (or as it stood `at`). Raises TicketError (every problem of
@@ -98,7 +99,7 @@ class TimelineEvaluator:
             except EvaluationError as exc:
                 yield Failure(index, tid, (evaluation_diagnostic(exc, policy),))
 
-    def run(self, policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+    def run(self, policy: CompiledPolicy, ticket: object, *, now: datetime | None = None,
             at: datetime | None = None, cache: bool = True,
             strict: bool | None = None) -> Timeline:
         """`evaluate`, also returning the facts in effect at the end."""
@@ -110,11 +111,12 @@ class TimelineEvaluator:
         if strict is None:
             strict = self.strict if self.strict is not None else self.evaluator.strict
         checked, problems = policy.checker.check(ticket, strict)
-        raw = ticket.get("events") if ticket.__class__ is dict or isinstance(
-            ticket, Mapping) else None
+        fields = ticket if type(ticket) is dict or isinstance(ticket, Mapping) else None
+        raw = fields.get("events") if fields is not None else None
         events: tuple[Event, ...] = ()
         prepared = self._prepare(policy)
-        base = checked if checked is not None or raw is None else _stand_in(policy, ticket)
+        base = checked if checked is not None or fields is None or raw is None else \
+            _stand_in(policy, fields)
         if raw is not None and base is not None:  # events are checked even beside bad fields
             events, more = prepared.events.check(raw, base)
             problems = [*problems, *(more if checked else [
@@ -136,6 +138,7 @@ class TimelineEvaluator:
         if not events:
             return Timeline(self._snapshot(policy, checked, prepared, moment, cache),
                             checked.values)
+        assert isinstance(raw, list)   # the events were read from it
         d = derive(self.evaluator, policy, checked, events, cache=cache, once=prepared.once)
         as_of = moment or max(checked.submitted_at, events[-1].at)
         try:
@@ -150,7 +153,7 @@ class TimelineEvaluator:
         if sla is None and outcome.sla_reason is None:
             outcome = outcome._replace(sla_reason=clocks[0].reason)
         inputs = ((*policy.input_paths, "events"),
-                  {**checked.values, "events": list(raw[:len(events)])})  # type: ignore[index]
+                  {**checked.values, "events": list(raw[:len(events)])})
         decision = Decision(
             ticket_id=checked.id, policy=policy.ref,
             requested_priority=d.values.get("requested_priority"), outcome=outcome, sla=sla,
@@ -356,7 +359,24 @@ def default_timeline() -> TimelineEvaluator:
     return _default
 
 
-def evaluate(policy: CompiledPolicy, ticket: Mapping, *, now: datetime | None = None,
+_over: weakref.WeakKeyDictionary[Evaluator, TimelineEvaluator] = weakref.WeakKeyDictionary()
+
+
+def timeline_for(evaluator: Evaluator | None = None) -> TimelineEvaluator:
+    """The TimelineEvaluator over `evaluator` (a host's own; kept as long as it lives, so its
+    prepared policies are reused), or the process's default one when None."""
+    if evaluator is None:
+        return default_timeline()
+    found = _over.get(evaluator)
+    if found is None:
+        with _lock:
+            found = _over.get(evaluator)
+            if found is None:
+                found = _over[evaluator] = TimelineEvaluator(evaluator)
+    return found
+
+
+def evaluate(policy: CompiledPolicy, ticket: object, *, now: datetime | None = None,
              at: datetime | None = None, cache: bool = True, strict: bool = False) -> Decision:
     """Decide one ticket, following its events (see `TimelineEvaluator.evaluate`)."""
     return default_timeline().evaluate(policy, ticket, now=now, at=at, cache=cache,

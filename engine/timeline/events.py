@@ -33,7 +33,8 @@ class Event(NamedTuple):
     `requested_priority` / `agent_priority`); `checked`: that value as the policy's checker
     normalised it (a one-fact ticket)."""
 
-    index: int
+    # a field named like tuple.index shadows that method, which nothing calls on an Event
+    index: int  # type: ignore[assignment]
     at: datetime
     type: str
     raw: Mapping                   # the event as given
@@ -132,6 +133,7 @@ class EventChecker:
                                       f"has no `{key}`"))
         if len(problems) > before or at is None:
             return None
+        assert isinstance(kind, str)   # one of EVENT_TYPES (checked above)
         cause = item
         if kind == "status":
             status = item["status"]
@@ -188,11 +190,12 @@ class EventChecker:
             key = None
         found = self._memo.get(key) if key is not None else None
         if found is None:
+            top, *parts = fact.split(".")
             node: object = value
-            for part in reversed(fact.split(".")):
+            for part in reversed(parts):
                 node = {part: node}
             mini = {"id": submitted.id, "submitted_at": submitted.values["submitted_at"],
-                    **node}  # type: ignore[dict-item]
+                    top: node}
             found = self.checker.check(mini)
             if key is not None:
                 if len(self._memo) >= 4096:
@@ -258,6 +261,7 @@ class _State:
             self.first_agent_reply = e
 
     def _status(self, e: Event, ptr: str, problems: list[Diagnostic]) -> None:
+        assert e.status is not None   # a status event has one
         if e.status == self.status:
             problems.append(_diag("ticket_event_status", f"{ptr}/status", f"the ticket is "
                                   f"already `{self.status}`", "a status event is a change"))
@@ -266,7 +270,7 @@ class _State:
             problems.append(_diag("ticket_event_status", f"{ptr}/status", "`reopened` needs a "
                                   f"solved or closed ticket; it is `{self.status}`"))
             return
-        self.status = e.status  # type: ignore[assignment]
+        self.status = e.status
         if e.status == "closed":
             self.closed_at = e.index
 

@@ -54,6 +54,7 @@ def config(metric: Metric, policy: Policy, outcome: Outcome,
         target = outcome.target
         if target is None or target.calendar is None:
             return outcome.sla_reason or "no response target applies"
+        assert target.within is not None   # the run stage resolved a contract's target
         calendar = policy.calendars[target.calendar].for_zone(zone)
         return Config(outcome.priority, target.within, calendar, target.calendar,
                       outcome.target_rule)

@@ -20,7 +20,7 @@ from engine.adapters.service.service import Service
 from engine.ops.log import DecisionLog
 
 
-def _routes(config: ServiceConfig) -> list[Route]:
+def _routes(config: ServiceConfig) -> list:
     table = [
         Route("/v1/policies/{id}/decisions", routes.decide, methods=["POST"]),
         Route("/v1/policies/{id}/decisions:batch", routes.decide_batch, methods=["POST"]),
@@ -36,7 +36,9 @@ def _routes(config: ServiceConfig) -> list[Route]:
     ]
     if config.echo:
         table.append(Route("/v1/echo", routes.echo, methods=["POST"]))
-    return table
+    from engine.adapters.ui import mount  # the web UI (README, "Web UI")
+
+    return table + mount()
 
 
 def _rid(request: Request) -> str | None:

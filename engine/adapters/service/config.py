@@ -34,6 +34,7 @@ class ServiceConfig:
     mapping: str | None = None              # the default helpdesk mapping of every request
     echo: bool = False                      # add POST /v1/echo (the benchmark's HTTP floor)
     log: str | None = None                  # the decision log every answered decision goes to
+    ui_log_tries: bool = False              # /ui "try a ticket" writes to the decision log
     max_body: int = 1 * MiB                 # one ticket
     max_batch_body: int = 8 * MiB           # a batch
     max_batch_items: int = 1000
