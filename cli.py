@@ -614,17 +614,37 @@ def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]),
               default="text")
 @click.option("-o", "output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--log", "log_path", metavar="LOG", help="Compare over the tickets of a decision "
+              "log (those decided under OLD's policy id), instead of CORPUS.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Decide the corpus on the batch engine with N worker processes.")
+@click.option("--dask", metavar="tcp://HOST:PORT|local",
+              help="Decide the corpus on a Dask cluster (`local`: --workers processes).")
 @click.argument("old")
 @click.argument("new")
 @click.argument("corpus", required=False, metavar="[CORPUS.jsonl]")
-def diff_cmd(fmt: str, output: str | None, old: str, new: str, corpus: str | None) -> None:
-    """What changes from policy OLD to NEW (folders, files, bundled ids or git:REV:path);
-    exit 0 no decision changes, 1 changes, 2 bad input."""
+def diff_cmd(fmt: str, output: str | None, log_path: str | None, workers: int | None,
+             dask: str | None, old: str, new: str, corpus: str | None) -> None:
+    """What changes from policy OLD to NEW (folders, files, bundled ids or git:REV:path): the
+    static changes, the decisions that change over the categorical fact space and, given a
+    CORPUS or --log, over those tickets. Exit 0 no decision changes, 1 changes, 2 bad input,
+    3 a batch worker failed."""
+    import tempfile
+
     from engine.ops.diff import render as render_diff
-    result = app.diff(old, new, corpus)
+
+    if corpus is not None and log_path is not None:
+        raise _bad_option("--log", "give a CORPUS or `--log LOG`, not both")
+    if (workers is not None or dask is not None) and corpus is None and log_path is None:
+        raise _bad_option("--workers", "--workers and --dask decide a corpus: give CORPUS.jsonl "
+                          "or --log LOG")
+    with tempfile.TemporaryDirectory(prefix="tp-diff-") as tmp:
+        decide = None if workers is None and dask is None else \
+            _batch_decider(Path(tmp), workers, dask)
+        result = app.diff(old, new, corpus, decide=decide, log=log_path)
     if result.diff is None:
         _report(result.diagnostics)
-        raise _Fail(EXIT_INPUT)
+        raise _Fail(EXIT_FAILED if result.status == "failed" else EXIT_INPUT)
     report = render_diff(result.diff, fmt)
     if output:
         Path(output).write_text(report, encoding="utf-8")
@@ -632,6 +652,35 @@ def diff_cmd(fmt: str, output: str | None, old: str, new: str, corpus: str | Non
         click.echo(report, nl=False)
     if result.diff.decisions_change:
         raise _Fail(EXIT_FINDINGS)
+
+
+def _batch_decider(tmp: Path, workers: int | None, dask: str | None):
+    """`diff --workers/--dask`: each version decides the corpus by the batch engine's
+    `run_job` (as `ticket-policy batch` would), its output read back in order."""
+    import itertools
+
+    from engine.adapters.batch.job import BatchJob, run_job
+    from engine.ops.diff.corpus import DecideError
+
+    runs = itertools.count()
+
+    def decide(side, corpus: str):
+        n = next(runs)
+        policy = tmp / f"policy-{n}.yaml"
+        policy.write_text(side.text, encoding="utf-8")
+        out = tmp / f"out-{n}"
+        target = str(out / "part-*.jsonl") if dask else str(out) + ".jsonl"
+        done = run_job(BatchJob(policy=str(policy), input=corpus, output=target,
+                                workers=workers, dask=dask, progress=False))
+        if not done.ok:
+            raise DecideError("failed" if done.status == app.Status.FAILED else "input_error",
+                              done.diagnostics)
+        parts = sorted(out.glob("part-*.jsonl")) if dask else [Path(target)]
+        for part in parts:
+            with part.open("rb") as f:
+                yield from f
+
+    return decide
 
 
 if __name__ == "__main__":

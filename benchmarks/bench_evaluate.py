@@ -139,18 +139,27 @@ def calendar_figures() -> list[str]:
     return lines
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tickets", type=int, default=20_000)
+def arguments(doc: str, tickets: int) -> tuple[argparse.Namespace, list[str]]:
+    """The benchmarks' common options (--tickets, --policy ..., --seed) and the policies."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--tickets", type=int, default=tickets)
     ap.add_argument("--policy", action="append")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    ids = args.policy or list(bundled())
-    print(f"{args.tickets} tickets per policy, one process, Python {sys.version.split()[0]}")
-    header = (f"{'policy':<10} {'path':<5} {'tickets/s':>10} {'p50 µs':>8} {'p99 µs':>8}"
-              f"  {'notes'}")
+    return args, args.policy or list(bundled())
+
+
+def table_header(title: str, header: str) -> None:
+    print(f"{title}, Python {sys.version.split()[0]}")
     print(header)
     print("-" * len(header))
+
+
+def main() -> None:
+    args, ids = arguments(__doc__ or "", 20_000)
+    table_header(f"{args.tickets} tickets per policy, one process",
+                 f"{'policy':<10} {'path':<5} {'tickets/s':>10} {'p50 µs':>8} {'p99 µs':>8}"
+                 f"  {'notes'}")
     for pid in ids:
         cp = load_policy(pid)
         tickets = generate(cp, args.tickets, random.Random(args.seed))

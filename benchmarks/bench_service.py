@@ -1,22 +1,26 @@
 """The decision service under load: POST decisions next to the HTTP floor, in one run.
 
     python benchmarks/bench_service.py [--seconds 5] [--rounds 3] [--connections 32]
-                                       [--workers 2] [--client auto|wrk|python]
+                                       [--workers 2] [--client auto|wrk|python] [--no-log]
 
-Starts `ticket-policy serve --echo --workers 2 --port 0` on 127.0.0.1 (loopback only), warms
-it up, then drives, in alternating rounds against the same server (medians are printed):
+Starts `ticket-policy serve --echo --workers 2 --port 0` on 127.0.0.1 (loopback only), and a
+second one with `--log` (a decision log in a temporary folder, unless --no-log), warms them up,
+then drives, in alternating rounds (medians are printed):
 
 - echo:      POST /v1/echo with the corpus's tickets (parse the JSON body, return it: the HTTP
              floor of this stack on this machine);
 - decisions: POST /v1/policies/{id}/decisions with the same tickets, each to its policy — a
              realistic corpus (bench_evaluate's Zipf-distributed facts, random times and zones)
-             of 500 tickets per bundled policy.
+             of 500 tickets per bundled policy;
+- logged:    the same decisions from the server with `--log` (each durable in the log before
+             it is answered: one writer connection per worker, concurrent requests of a worker
+             group-committed, the workers taking turns on SQLite's write lock).
 
 The load generator is wrk (`apt-get install wrk`) when it is installed, else a bounded asyncio
 client in this file; both keep `--connections` keep-alive connections busy for `--seconds`.
 Printed: req/s, p50 and p99 latency, the server's CPU time per request (its processes' CPU
 seconds over the requests answered: robust to other load on a shared machine), and
-decisions/echo. Goals: decisions >= 70% of echo,
+decisions/echo and logged/decisions. Goals: decisions >= 70% of echo,
 p99 < 10 ms at 32 connections. Not a test: the figures depend on the machine.
 """
 
@@ -56,9 +60,9 @@ def corpus(per_policy: int, seed: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
+def start_server(workers: int, *extra: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "serve", "--port", "0",
-                             "--workers", str(workers), "--echo"], cwd=ROOT,
+                             "--workers", str(workers), "--echo", *extra], cwd=ROOT,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + 60
     url = None
@@ -190,6 +194,8 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=500, help="per bundled policy")
     ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-log", dest="log", action="store_false",
+                    help="skip the server with --log")
     args = ap.parse_args()
     client = args.client
     if client == "auto":
@@ -197,32 +203,38 @@ def main() -> None:
     pairs = corpus(args.tickets, args.seed)
     runs = {"echo": [("/v1/echo", body) for _, body in pairs],
             "decisions": [(f"/v1/policies/{pid}/decisions", body) for pid, body in pairs]}
-    proc, url = start_server(args.workers)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            def drive(requests, seconds):
+    decisions = runs["decisions"]
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {"echo": start_server(args.workers), "decisions": None}
+        servers["decisions"] = servers["echo"]
+        if args.log:
+            runs["logged"] = decisions
+            servers["logged"] = start_server(args.workers, "--log", str(Path(tmp) / "log.db"))
+        try:
+            def drive(name, seconds):
+                proc, url = servers[name]
                 cpu = server_cpu(proc.pid)
                 if client == "wrk":
-                    r = run_wrk(url, requests, seconds, args.connections, Path(tmp))
+                    r = run_wrk(url, runs[name], seconds, args.connections, Path(tmp))
                 else:
-                    r = run_python(url, requests, seconds, args.connections)
+                    r = run_python(url, runs[name], seconds, args.connections)
                 r["cpu_us"] = (server_cpu(proc.pid) - cpu) / (r["rate"] * seconds) * 1e6
                 return r
 
-            for requests in runs.values():  # warm up: rulesets registered, caches filled
-                drive(requests, 2)
-            # alternate short rounds, so load from elsewhere on the machine hits both alike
-            rounds = {name: [] for name in runs}
+            for name in runs:  # warm up: rulesets registered, caches filled
+                drive(name, 2)
+            # alternate short rounds, so load from elsewhere on the machine hits all alike
+            rounds: dict[str, list[dict]] = {name: [] for name in runs}
             for _ in range(args.rounds):
-                for name, requests in runs.items():
-                    rounds[name].append(drive(requests, args.seconds))
+                for name in runs:
+                    rounds[name].append(drive(name, args.seconds))
             results = {name: _median(rs) for name, rs in rounds.items()}
-            ratios = sorted(d["rate"] / e["rate"] for d, e in zip(rounds["decisions"],
-                                                                    rounds["echo"],
-                                                                    strict=True))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+            ratios = _ratios(rounds, "decisions", "echo")
+            logged = _ratios(rounds, "logged", "decisions") if args.log else []
+        finally:
+            for proc, _ in {id(s): s for s in servers.values()}.values():
+                proc.terminate()
+                proc.wait(timeout=30)
     print(f"ticket-policy serve --workers {args.workers}, {args.connections} connections, "
           f"{args.rounds} alternating rounds of {args.seconds} s per endpoint (medians), "
           f"client {client}, {len(pairs)} tickets ({args.tickets} per bundled policy)")
@@ -239,6 +251,17 @@ def main() -> None:
     print(f"decisions / echo: {ratio:.0%} (rounds: {', '.join(f'{r:.0%}' for r in ratios)}; "
           f"goal >= 70%: {'met' if ratio >= 0.7 else 'NOT met'}); decisions p99 {p99:.2f} ms "
           f"(goal < 10 ms: {'met' if p99 < 10 else 'NOT met'})")
+    if logged:
+        ratio = logged[len(logged) // 2]
+        cpu = results["decisions"]["cpu_us"] / results["logged"]["cpu_us"]
+        print(f"logged / decisions: {ratio:.0%} (rounds: "
+              f"{', '.join(f'{r:.0%}' for r in logged)}); by server CPU per request {cpu:.0%}; "
+              f"logged p99 {results['logged']['p99']:.2f} ms")
+
+
+def _ratios(rounds: dict[str, list[dict]], a: str, b: str) -> list[float]:
+    """The rate of `a` over that of `b`, round by round, sorted."""
+    return sorted(x["rate"] / y["rate"] for x, y in zip(rounds[a], rounds[b], strict=True))
 
 
 def _median(results: list[dict]) -> dict:

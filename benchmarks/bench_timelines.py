@@ -20,7 +20,6 @@ timelines/s. Not a test: figures depend on the machine.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -30,9 +29,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_evaluate import _pick, generate, measure, summary  # noqa: E402
+from bench_evaluate import (  # noqa: E402
+    _pick,
+    arguments,
+    generate,
+    measure,
+    summary,
+    table_header,
+)
 
-from engine import bundled, evaluate, load_policy  # noqa: E402
+from engine import evaluate, load_policy  # noqa: E402
 from engine.run.evaluator import default_evaluator  # noqa: E402
 
 SIZES = (0, 1, 5, 20)
@@ -76,18 +82,10 @@ def corpus(cp, count: int, n: int, seed: int) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tickets", type=int, default=5000)
-    ap.add_argument("--policy", action="append")
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
-    ids = args.policy or list(bundled())
-    print(f"{args.tickets} tickets per size and policy, warm, one process, "
-          f"Python {sys.version.split()[0]}")
-    header = (f"{'policy':<10} {'events':>6} {'timelines/s':>12} {'cpu/s':>9} {'p50 µs':>8} "
-              f"{'p99 µs':>8} {'+json/s':>9} {'µs/event':>9}")
-    print(header)
-    print("-" * len(header))
+    args, ids = arguments(__doc__ or "", 5000)
+    table_header(f"{args.tickets} tickets per size and policy, warm, one process",
+                 f"{'policy':<10} {'events':>6} {'timelines/s':>12} {'cpu/s':>9} {'p50 µs':>8} "
+                 f"{'p99 µs':>8} {'+json/s':>9} {'µs/event':>9}")
     for pid in ids:
         cp = load_policy(pid)
         for n in SIZES:  # fill the caches with a corpus of the same distribution
@@ -106,7 +104,7 @@ def main() -> None:
                 start = time.process_time()
                 plain[n] += measure(lambda t, cp=cp: evaluate(cp, t), chunk)
                 cpu[n] += time.process_time() - start
-                full[n] += measure(lambda t, cp=cp: evaluate(cp, t).to_json(), chunk)
+                full[n] += measure(lambda t, cp=cp: evaluate(cp, t).to_json_bytes(), chunk)
         rates, cpu_rates = {}, {}
         for n in SIZES:
             rate, p50, p99 = summary(plain[n])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
+from benchmarks.bench_evaluate import START, generate
 from engine import Evaluator, bundled, load_policy
 from engine.check.tickets import parse_timestamp
 from engine.ops.log import DecisionLog, Entry
@@ -16,8 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
 GOLDEN = ROOT / "tests" / "golden" / "decisions"
 NOW = parse_timestamp("2026-11-21T12:00:00+00:00")   # the golden decisions' `now`
-START = datetime(2026, 1, 1, tzinfo=UTC)
-ZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", None]
 
 
 def policy_of(example: Path) -> str:
@@ -26,43 +25,19 @@ def policy_of(example: Path) -> str:
 
 
 def tickets(cp, n: int, seed: int = 1, prefix: str = "T") -> list[dict]:
-    """Valid tickets drawing every fact the rules read from its values (or leaving it out),
-    with random submission and first-response times."""
+    """Valid tickets from the benchmarks' generator, every fact the rules read drawn uniformly
+    from its values (or left out), with random submission times and zones; named
+    `prefix-0`, `prefix-1`...; submitted before NOW (the first 300 days of 2026), 40% of them
+    with a first response."""
     rnd = random.Random(seed)
-    policy = cp.policy
-    out = []
-    for i in range(n):
+    out = generate(cp, n, rnd, skew=0)
+    for i, t in enumerate(out):
+        t["id"] = f"{prefix}-{i}"
         submitted = START + timedelta(seconds=rnd.randrange(300 * 86400))
-        t: dict = {"id": f"{prefix}-{i}", "submitted_at": submitted.isoformat()}
+        t["submitted_at"] = submitted.isoformat()
         if rnd.random() < 0.4:
             t["first_response_at"] = (submitted + timedelta(minutes=rnd.randrange(1, 3000))
                                       ).isoformat()
-        for path in cp.key_paths:
-            spec = policy.facts[path]
-            if spec.type == "level":
-                value = rnd.choice([*policy.levels, None])
-            elif spec.type == "plan":
-                value = rnd.choice(list(policy.plans))
-            elif spec.type == "boolean":
-                value = rnd.random() < 0.8
-            elif spec.type == "targets":
-                value = rnd.choice([{lvl: f"PT{2 * (k + 1)}H" for k, lvl in
-                                     enumerate(policy.levels)}, None])
-            elif spec.enum:
-                value = rnd.choice([*spec.enum, None])
-            else:
-                continue
-            if value is None:
-                continue
-            *parents, leaf = path.split(".")
-            node = t
-            for p in parents:
-                node = node.setdefault(p, {})
-            node[leaf] = value
-        zone = rnd.choice(ZONES)
-        if zone:
-            t.setdefault("customer", {})["timezone"] = zone
-        out.append(t)
     return out
 
 

@@ -55,7 +55,8 @@ def test_the_script_accepts_a_good_log_and_agrees_with_the_engine(log):
 
 
 @pytest.mark.parametrize("tamper", [
-    "UPDATE records SET record = replace(record, '\"P3\"', '\"P1\"') WHERE seq = 17",
+    "UPDATE records SET record = replace(record, '\"ticket_id\":\"', '\"ticket_id\":\"X') "
+    "WHERE seq = 17",
     "DELETE FROM records WHERE seq = 30",
     "DELETE FROM records WHERE seq > 55",
     "UPDATE outcomes SET outcome = replace(outcome, '\"seq\":1', '\"seq\":9')",

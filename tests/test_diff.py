@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -106,7 +108,10 @@ def test_cli_exit_codes_and_html_is_escaped(tmp_path):
                                        str(out)])
     assert result.exit_code == 1, result.output
     page = out.read_text(encoding="utf-8")
-    assert "<svg" in page and "P2 → P1" in page and "http" not in page.split("<svg")[0]
+    assert "<svg" in page and "P2 → P1" in page
+    urls = re.findall(r"(?:https?:)?//[^\s\"'<>]+", page)
+    assert set(urls) <= {"http://www.w3.org/2000/svg"}, urls      # no external asset
+    assert "<script" not in page and "src=" not in page
     assert CliRunner().invoke(main, ["diff", "nope", "zmanda"]).exit_code == 2
     d = diff_policies("zmanda", new)
     assert "<script>" not in render(d, "html").replace("<script>", "&lt;")
@@ -123,3 +128,43 @@ def test_corpus_groups_changes(tmp_path):
     result = CliRunner().invoke(main, ["diff", "zmanda", new, str(corpus)])
     assert result.exit_code == 1
     assert "1 of 2 tickets change" in result.output and "P2 → P1" in result.output
+
+
+def test_git_reference_against_the_working_copy(monkeypatch):
+    root = RULES.parent
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root,
+                            capture_output=True, text=True, check=False)
+    if inside.returncode != 0 or subprocess.run(
+            ["git", "cat-file", "-e", "HEAD:rules/cloudtalk/policy.yaml"], cwd=root,
+            capture_output=True, check=False).returncode != 0:
+        pytest.skip("not a git checkout holding rules/cloudtalk")
+    monkeypatch.chdir(root)
+    committed = subprocess.run(["git", "show", "HEAD:rules/cloudtalk/policy.yaml"],
+                               capture_output=True, text=True, check=True).stdout
+    expected = 0 if committed == (RULES / "cloudtalk" / "policy.yaml").read_text("utf-8") \
+        else None
+    result = CliRunner().invoke(main, ["diff", "git:HEAD:rules/cloudtalk", "rules/cloudtalk"])
+    assert result.exit_code in (0, 1), result.output
+    if expected is not None:
+        assert result.exit_code == expected and "none" in result.output
+    bad = CliRunner().invoke(main, ["diff", "git:no-such-rev:rules/cloudtalk", "cloudtalk"])
+    assert bad.exit_code == 2 and "git cannot show" in bad.output
+
+
+def test_markdown_report_for_a_pull_request(tmp_path):
+    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+    md = render(diff_policies("zmanda", new), "markdown")
+    assert md.startswith("# Policy diff: zmanda → ")
+    assert "## Static changes" in md and "## Decision changes over the fact space" in md
+    assert "- P2 → P1: 9" in md
+
+
+def test_open_fact_space_is_skipped_with_the_reason(tmp_path):
+    """The policy-format doc's example reads a number (`seats`): no enumeration, said why."""
+    from test_docs import example
+
+    path = str(example(tmp_path))
+    d = diff_policies(path, path)
+    assert d.semantic.skipped == "fact `seats` is not categorical: the fact space is open"
+    assert not d.decisions_change
+    assert "skipped: fact `seats` is not categorical" in render(d)

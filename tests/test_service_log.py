@@ -5,6 +5,8 @@ SIGKILL of the whole server at a random moment, ten times, loses nothing that wa
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
 import os
 import random
@@ -261,3 +263,30 @@ def test_sigkill_of_the_whole_server_loses_no_answered_decision(tmp_path):
                                                                                       set())]
         assert not lost, f"round {round_}: {len(lost)} answered requests have no record"
     assert len(acknowledged) > 100
+
+
+def test_concurrent_requests_are_group_committed(tmp_path):
+    """Requests arriving while a commit waits for the writers' lock (held here, as another
+    worker would) share the next transaction: 64 requests, at most 3 commits."""
+    path = tmp_path / "log.db"
+    app = create_app(ServiceConfig(policies=("cloudtalk",), log=str(path)))
+    assert app.service.load().accepted
+    c = AsgiClient(app)
+    other_writer = os.open(path, os.O_RDONLY)
+    fcntl.flock(other_writer, fcntl.LOCK_EX)
+    threading.Timer(1.0, fcntl.flock, (other_writer, fcntl.LOCK_UN)).start()
+
+    async def burst():
+        return await asyncio.gather(*(c.client.post(DECIDE, json=ticket(f"G-{i}"))
+                                      for i in range(64)))
+
+    try:
+        answers = c.loop.run_until_complete(burst())
+        assert [r.status_code for r in answers] == [200] * 64
+        groups = app.service.recorder.groups
+    finally:
+        app.service.close()
+        c.close()
+        os.close(other_writer)
+    assert len(_records(path)) == 64 and groups <= 3, groups
+    assert verify(path).ok

@@ -9,71 +9,26 @@ error when checking strictly (see `engine.check.fields`).
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.check.fields import FieldScan
-from engine.core.diagnostics import Diagnostic, Location, did_you_mean, pointer_join
-from engine.core.durations import check_target, parse_duration
-from engine.core.facts import (
-    CORE_PARENTS,
-    FactSpec,
-    engine_number_problem,
-    iana_zones,
-    iso_countries,
+from engine.check.ticket_values import (
+    MAX_STRING,
+    _describe,
+    check_value,
+    parse_timestamp,
 )
+from engine.core.diagnostics import Diagnostic, Location, pointer_join
+from engine.core.facts import CORE_PARENTS, FactSpec, iana_zones, iso_countries
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))?$"
-)
+__all__ = ["MAX_STRING", "Ticket", "TicketChecker", "parse_timestamp"]
+
 _MISSING = object()
-MAX_STRING = 65_536  # free-text facts; the engine segfaults on strings of 16 MiB
-_duration = lru_cache(maxsize=4096)(parse_duration)  # pure; contract targets repeat
-
-
-def parse_timestamp(text: object) -> datetime:
-    """Parse an RFC 3339 timestamp that carries a UTC offset; ValueError with a one-line reason.
-    Fractional seconds may have any number of digits; digits after the sixth are truncated."""
-    if not isinstance(text, str):
-        raise ValueError(f"expected an RFC 3339 timestamp string, got {_describe(text)}")
-    m = _RFC3339.match(text)
-    if not m:
-        raise ValueError(f"`{text}` is not an RFC 3339 timestamp (e.g. 2026-03-02T09:30:00+01:00)")
-    year, frac, offset, off_h, off_m = m.groups()
-    if offset is None:
-        raise ValueError(f"timestamp `{text}` has no UTC offset; add `Z` or e.g. `+01:00`")
-    if off_h is not None and (off_h > "23" or off_m > "59"):
-        raise ValueError(f"timestamp `{text}` has an impossible UTC offset `{offset}`")
-    if not "1900" <= year <= "2999":
-        raise ValueError(f"timestamp `{text}` is outside the supported years 1900-2999")
-    norm = text.upper().replace(" ", "T")
-    if frac and len(frac) > 7:  # any number of digits; beyond microseconds they are dropped
-        norm = norm.replace(frac, frac[:7], 1)  # (truncated toward the earlier instant)
-    try:
-        return datetime.fromisoformat(norm)
-    except ValueError as exc:
-        raise ValueError(f"`{text}` is not a valid date and time: {exc}") from None
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, (int, float)):
-        return f"number `{value}`"
-    if isinstance(value, str):
-        return f"string `{value}`"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 @dataclass(frozen=True)
@@ -105,8 +60,8 @@ class TicketChecker:
         self.levels = levels
         self.plans = plans
         self._split = {p: tuple(p.split(".")) for p in self.specs}
-        self._level_set = frozenset(levels)
-        self._plan_set = frozenset(plans)
+        self.level_set = frozenset(levels)
+        self.plan_set = frozenset(plans)
         # Validation plan: for each top-level key, its specs (a nested path's parent is looked
         # up once); each spec with a fast-path kind for valid values.
         groups: dict[str, list] = {}
@@ -114,9 +69,9 @@ class TicketChecker:
             parts = self._split[path]
             allowed = None
             if spec.type == "level":
-                allowed = self._level_set
+                allowed = self.level_set
             elif spec.type == "plan":
-                allowed = self._plan_set
+                allowed = self.plan_set
             elif spec.type == "timezone":
                 allowed = iana_zones()
             elif spec.type == "country":
@@ -138,13 +93,20 @@ class TicketChecker:
         self._targets_memo: dict[tuple, tuple[dict, tuple]] = {}  # raw items -> parsed, key
         self._required = [(path, parts[0]) for path, spec in self.specs.items() if spec.required
                           for parts in (self._split[path],)]
+        self._fast = _fast_plan(groups)
+        # the fast path's starting values: a required fact stays _MISSING until it is read
+        self._fast_defaults = {**self._defaults, **{p: _MISSING for p, _ in self._required}}
 
     def check(self, ticket: object, strict: bool = False
               ) -> tuple[Ticket | None, list[Diagnostic]]:
         """Return the normalised ticket, or None with every problem found. Near misses are
         the ticket's `warnings`, or errors when `strict` (listed with the problems either way
         when the ticket is invalid)."""
-        if ticket.__class__ is not dict and isinstance(ticket, Mapping):
+        if ticket.__class__ is dict:
+            found = self._quick(ticket)  # type: ignore[arg-type]
+            if found is not None:
+                return found, []
+        elif isinstance(ticket, Mapping):
             ticket = dict(ticket)
         if not isinstance(ticket, dict):
             return None, [_diag("ticket_type", "", f"a ticket must be a JSON object, "
@@ -213,7 +175,7 @@ class TicketChecker:
                         parsed[path], parsed["$targets_key"] = known
                         values[path] = value
                         continue
-                    if self._check_value(spec, value, parsed) is None:
+                    if check_value(self, spec, value, parsed) is None:
                         if len(self._targets_memo) >= 4096:
                             self._targets_memo.clear()
                         known = parsed[path], tuple(sorted(items))
@@ -228,7 +190,7 @@ class TicketChecker:
                         continue
                     except ValueError:
                         pass
-                err = self._check_value(spec, value, parsed)
+                err = check_value(self, spec, value, parsed)
                 if err:
                     code, message, hint, suffix = (*err, None, None)[:4]
                     problems.append(_diag(code, _ptr(path, suffix), message, hint))
@@ -265,6 +227,49 @@ class TicketChecker:
             warnings=tuple(warnings),
         ), []
 
+    def _quick(self, ticket: dict) -> Ticket | None:
+        """The compiled fast path: the Ticket of a valid ticket made only of facts whose valid
+        values need one test (categories, booleans, ASCII strings, timestamps, response targets
+        seen before) and no field the
+        decision ignores; None for anything else, which `check` then judges in full."""
+        values = self._fast_defaults.copy()
+        fast = self._fast
+        memo = self._targets_memo
+        times: dict = {}
+        simple = self._simple
+        for top, node in ticket.items():
+            one = simple.get(top)  # the most common case, a valid top-level category
+            if one is not None and node.__class__ is str and node in one[1]:
+                values[one[0]] = node
+                continue
+            plan: Any = fast.get(top, _MISSING)
+            if plan is _MISSING:
+                continue  # not catalogued: FieldScan decides below
+            if plan.__class__ is dict:  # an object of facts: its keys, each one test
+                if node.__class__ is not dict:
+                    return None
+                for name, value in node.items():
+                    step = plan.get(name)
+                    if step is not None and not _take(step, value, values, times, memo):
+                        return None
+            elif plan is None or not _take(plan, node, values, times, memo):
+                return None
+        if _MISSING in values.values():
+            return None  # a required fact absent or null
+        first = times.get("first_response_at")
+        if first is not None and first < times["submitted_at"]:
+            return None
+        if self.fields.ignored(ticket):
+            return None
+        zone_name = values.get("customer.timezone")
+        ticket_ = object.__new__(Ticket)  # the fields without frozen __setattr__, one by one
+        ticket_.__dict__.update(
+            id=values["id"], values=values, submitted_at=times["submitted_at"],
+            first_response_at=first, customer_zone=_zone(zone_name) if zone_name else None,
+            response_targets=times.get("contract.response_targets", {}),
+            targets_key=times.get("$targets_key", ()), ignored=(), warnings=())
+        return ticket_
+
     @staticmethod
     def _get(node: dict, parts: tuple[str, ...], problems: list, bad_parents: set,
              prefix: str) -> object:
@@ -285,120 +290,9 @@ class TicketChecker:
                 return _MISSING
         return node
 
-    def _check_value(self, spec: FactSpec, value: object, parsed: dict) -> tuple | None:
-        """None when valid (parsed times and durations go to `parsed`), else
-        (code, message[, hint[, pointer suffix]])."""
-        t = spec.type
-        path = spec.path
-        if t in ("string", "enum", "level", "plan", "timestamp", "timezone", "country"):
-            if not isinstance(value, str):
-                return ("ticket_type", f"`{path}` must be a string, got {_describe(value)}")
-        if t == "string":
-            if not value and spec.required:
-                return ("ticket_empty", f"`{path}` must not be empty")
-            if len(value) > MAX_STRING:  # type: ignore[arg-type]
-                return ("ticket_range", f"`{path}` is {len(value):,} characters long; at most "  # type: ignore[arg-type]
-                        f"{MAX_STRING:,} are accepted")
-            if not _encodable(value):  # type: ignore[arg-type]
-                return ("ticket_encoding", f"`{path}` is not valid Unicode text (it contains a "
-                        "lone surrogate)", "send UTF-8 text")
-            if spec.enum and value not in spec.enum:
-                return _enum_error(path, value, spec.enum)
-            return None
-        if t == "enum":
-            return None if value in spec.enum else _enum_error(path, value, spec.enum)
-        if t == "level":
-            if value in self._level_set:
-                return None
-            return ("ticket_unknown_level", f"`{path}` is `{value}`, not a level of this policy",
-                    did_you_mean(value, self.levels) or f"levels: {', '.join(self.levels)}")
-        if t == "plan":
-            if value in self._plan_set:
-                return None
-            return ("ticket_unknown_plan", f"`{path}` is `{value}`, not a plan of this policy",
-                    did_you_mean(value, self.plans) or f"plans: {', '.join(self.plans) or 'none'}")
-        if t == "timestamp":
-            try:
-                parsed[path] = parse_timestamp(value)
-            except ValueError as exc:
-                code = "ticket_no_offset" if "no UTC offset" in str(exc) else "ticket_timestamp"
-                return (code, f"`{path}`: {exc}", "RFC 3339 with an offset, e.g. "
-                        "`2026-03-02T09:30:00+01:00` or `2026-03-02T08:30:00Z`")
-            return None
-        if t == "timezone":
-            if value in iana_zones():
-                return None
-            return ("ticket_unknown_timezone", f"`{path}` is `{value}`, not an IANA time zone",
-                    did_you_mean(value, iana_zones()) or "e.g. `Europe/Berlin`")
-        if t == "country":
-            if value in iso_countries():
-                return None
-            return ("ticket_unknown_country",
-                    f"`{path}` is `{value}`, not an ISO 3166-1 alpha-2 country code",
-                    did_you_mean(value.upper(), iso_countries()) or "e.g. `DE`")
-        if t == "boolean":
-            if isinstance(value, bool):
-                return None
-            return ("ticket_type", f"`{path}` must be true or false, got {_describe(value)}")
-        if t in ("integer", "number"):
-            if t == "integer" and isinstance(value, float) and value.is_integer():
-                value = int(value)  # JSON Schema counts 9.0 as an integer
-                parsed[path] = value
-            ok = isinstance(value, int) if t == "integer" else isinstance(value, (int, float))
-            if isinstance(value, bool) or not ok:
-                kind = "an integer" if t == "integer" else "a number"
-                return ("ticket_type", f"`{path}` must be {kind}, "
-                        f"got {_describe(value)}")
-            if isinstance(value, float) and not math.isfinite(value):
-                return ("ticket_type", f"`{path}` must be a finite number")
-            problem = engine_number_problem(value)
-            if problem:
-                return ("ticket_range", f"`{path}` is {value}: {problem}")
-            if spec.minimum is not None and value < spec.minimum:
-                return ("ticket_range", f"`{path}` is {value}, below the minimum {spec.minimum}")
-            if spec.maximum is not None and value > spec.maximum:
-                return ("ticket_range", f"`{path}` is {value}, above the maximum {spec.maximum}")
-            if spec.enum and value not in spec.enum:
-                return _enum_error(path, value, spec.enum)
-            return None
-        if t == "targets":
-            if not isinstance(value, dict):
-                return ("ticket_type", f"`{path}` must be an object of level -> duration, "
-                        f"got {_describe(value)}")
-            targets = parsed[path] = {}
-            for level, text in value.items():
-                if level not in self._level_set:
-                    return ("ticket_unknown_level", f"`{path}` names `{level}`, not a level of "
-                            "this policy", did_you_mean(level, self.levels), level)
-                if not isinstance(text, str):
-                    return ("ticket_type", f"`{path}.{level}` must be an ISO 8601 duration "
-                            f"string, got {_describe(text)}", None, level)
-                try:
-                    targets[level] = _duration(text)
-                    check_target(text, targets[level])
-                except ValueError as exc:
-                    return ("ticket_duration", f"`{path}.{level}`: {exc}", None, level)
-            return None
-        raise AssertionError(f"unhandled fact type {t}")
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
-
-
-def _enum_error(path: str, value: object, choices: tuple) -> tuple:
-    shown = ", ".join(f"`{c}`" for c in choices)
-    return ("ticket_enum", f"`{path}` is {_describe(value)}, expected one of {shown}",
-            did_you_mean(value, [str(c) for c in choices]))
 
 
 def _ptr(path: str, suffix: str | None = None) -> str:
@@ -407,3 +301,59 @@ def _ptr(path: str, suffix: str | None = None) -> str:
 
 def _diag(code: str, pointer: str, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(code=code, message=message, location=Location(pointer=pointer), hint=hint)
+
+
+_ONE_TEST = ("set", "bool", "str", "ts", "targets")
+
+
+def _fast_plan(groups: dict[str, list]) -> dict[str, object]:
+    """Per top-level key: (path, kind, allowed, nullable) of a fact one test validates, a dict
+    of them by name for an object of such facts, or None (left to the full check)."""
+    plan: dict[str, object] = {}
+    for top, steps in groups.items():
+        if all(len(parts) == 1 for _, parts, *_ in steps) and len(steps) == 1:
+            path, _, spec, allowed, kind = steps[0]
+            plan[top] = (path, kind, allowed, not spec.required) if kind in _ONE_TEST else None
+        elif all(len(parts) == 2 and kind in _ONE_TEST for _, parts, _, _, kind in steps):
+            # null inside `customer`/`contract` is an error; elsewhere, absent
+            plan[top] = {parts[1]: (path, kind, allowed, top not in CORE_PARENTS and
+                                    not spec.required)
+                         for path, parts, spec, allowed, kind in steps}
+        else:
+            plan[top] = None
+    return plan
+
+
+def _take(step: tuple, value: object, values: dict, times: dict, memo: dict) -> bool:
+    """Store a value its one test accepts (response targets: seen before, in `memo`); False
+    for anything the full check must judge."""
+    path, kind, allowed, nullable = step
+    if value is None:
+        return nullable  # absent: its default stays
+    if kind == "set":
+        if value.__class__ is not str or value not in allowed:
+            return False
+    elif kind == "bool":
+        if value is not True and value is not False:
+            return False
+    elif kind == "str":
+        if value.__class__ is not str or not value or not value.isascii() or \
+                len(value) > MAX_STRING:
+            return False
+    elif kind == "targets":
+        try:
+            known = memo.get(tuple(value.items())) if value.__class__ is dict else None
+        except TypeError:  # unhashable
+            return False
+        if known is None:
+            return False
+        times[path], times["$targets_key"] = known
+    elif value.__class__ is str:  # a timestamp
+        try:
+            times[path] = parse_timestamp(value)
+        except ValueError:
+            return False
+    else:
+        return False
+    values[path] = value
+    return True

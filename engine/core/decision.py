@@ -1,254 +1,36 @@
 """The decision as a record: what evaluation returns, its canonical JSON and its exact inverse.
 
-Importable without the rules engine. Nothing here is prose: a trace event holds its kind, the
-rule, a stable citation, the facts it matched and structured changes (`field`, `before`,
-`after`); sentences are rendered in `engine.explain` only.
+Importable without the rules engine. The record's parts (trace events, the outcome, the SLA)
+are in `engine.core.records`, the canonical JSON form in `engine.core.canonical`, the fast
+byte encoding in `engine.core.decision_json`; all are re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
 
-import msgspec
-
+from engine.core.canonical import canonical_bytes, canonical_json, sha256_of
 from engine.core.clock import Clock, Held, HistoryEntry
-from engine.core.durations import format_duration, parse_duration
+from engine.core.decision_json import decision_bytes
 from engine.core.model import Target
+from engine.core.records import (
+    EVENT_KINDS,
+    FORMAT,
+    SLA_STATUSES,
+    ActionRecord,
+    Change,
+    Citation,
+    Obligation,
+    Outcome,
+    PolicyRef,
+    Sla,
+    TraceEvent,
+)
 
-#: The decision JSON's format; bumped when a field changes meaning or goes away.
-FORMAT = 2
-
-#: Trace event kinds: a rule fired, or the engine stated an outcome of the whole evaluation.
-EVENT_KINDS = ("rule", "channels", "no_sla", "no_match")
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False)   # built once: json.dumps builds one per call
-
-
-def canonical_json(value: object) -> str:
-    """The one canonical JSON form: sorted keys, no whitespace, UTF-8 text (not escaped)."""
-    return _CANONICAL.encode(value)
-
-
-def sha256_of(value: object) -> str:
-    """`sha256:<hex>` of the canonical JSON of `value`."""
-    return "sha256:" + hashlib.sha256(canonical_bytes(value)).hexdigest()
-
-
-_msgspec_sorted = msgspec.json.Encoder(order="sorted").encode
-_PLAIN = frozenset({str, bool, int, type(None)})
-
-
-def canonical_bytes(value: object) -> bytes:
-    """`canonical_json(value)` as UTF-8 bytes. JSON data without floats takes msgspec, which
-    writes exactly those bytes (it spells some floats otherwise: `1e16` for `1e+16`)."""
-    if _plain(value, 0):
-        return _msgspec_sorted(value)
-    return canonical_json(value).encode("utf-8")
-
-
-def _plain(value: object, depth: int) -> bool:
-    """Strings, booleans, integers, null, and lists and string-keyed objects of them."""
-    kind = value.__class__
-    if kind in _PLAIN:
-        return True
-    if depth > 16:
-        return False
-    if kind is dict:
-        return all(k.__class__ is str and (v.__class__ in _PLAIN or _plain(v, depth + 1))
-                   for k, v in value.items())
-    if kind is list:
-        return all(v.__class__ in _PLAIN or _plain(v, depth + 1) for v in value)
-    return False
-
-
-class Citation(NamedTuple):
-    """Where a rule is written: the policy, its digest, the file inside the policy's folder and
-    the line — the same bytes whatever the working directory or install location."""
-
-    policy: str
-    digest: str
-    path: str
-    line: int
-
-    def to_json(self) -> dict:
-        return {"policy": self.policy, "digest": self.digest, "path": self.path,
-                "line": self.line}
-
-    @classmethod
-    def from_json(cls, d: dict) -> Citation:
-        return cls(d["policy"], d["digest"], d["path"], d["line"])
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-class Change(NamedTuple):
-    """One field a step changed (or confirmed, when `before == after`).
-
-    Fields: `priority`, `plan`, `guaranteed`, `target` (a target object or null with a
-    `reason`), `channels.offered`, `channels.withheld`, `obligations`, `notes`, and for
-    outcome events `channels` and `sla`.
-    """
-
-    field: str
-    before: Any
-    after: Any
-    reason: str | None = None
-
-    def to_json(self) -> dict:
-        out = {"field": self.field, "before": self.before, "after": self.after}
-        if self.reason is not None:
-            out["reason"] = self.reason
-        return out
-
-    @classmethod
-    def from_json(cls, d: dict) -> Change:
-        return cls(d["field"], d["before"], d["after"], d.get("reason"))
-
-
-class ActionRecord(NamedTuple):
-    """A priority change, as listed in the decision's `actions`."""
-
-    type: str
-    from_: str | None
-    to: str
-    rule: str
-    reason: str | None
-
-    def to_json(self) -> dict:
-        return {"type": self.type, "from": self.from_, "to": self.to, "rule": self.rule,
-                "reason": self.reason}
-
-    @classmethod
-    def from_json(cls, d: dict) -> ActionRecord:
-        return cls(d["type"], d["from"], d["to"], d["rule"], d["reason"])
-
-
-class Obligation(NamedTuple):
-    """A duty a rule puts on the customer or the vendor."""
-
-    party: str
-    duty: str
-    rule: str
-
-    def to_json(self) -> dict:
-        return {"party": self.party, "duty": self.duty, "rule": self.rule}
-
-
-class TraceEvent(NamedTuple):
-    """One step of the decision trace."""
-
-    seq: int
-    kind: str                   # one of EVENT_KINDS
-    rule: str | None            # None for an outcome event
-    citation: Citation | None
-    stage: str | None
-    matched: tuple              # ((path, value), ...)
-    changes: tuple[Change, ...]
-    because: str | None
-    source: dict | None
-
-    def to_json(self) -> dict:
-        return {"seq": self.seq, "kind": self.kind, "rule": self.rule,
-                "citation": self.citation.to_json() if self.citation else None,
-                "stage": self.stage, "matched": dict(self.matched),
-                "changes": [c.to_json() for c in self.changes], "because": self.because,
-                "source": dict(self.source) if self.source is not None else None}
-
-    @classmethod
-    def from_json(cls, d: dict) -> TraceEvent:
-        cite = d["citation"]
-        return cls(d["seq"], d["kind"], d["rule"], Citation.from_json(cite) if cite else None,
-                   d["stage"], tuple(d["matched"].items()),
-                   tuple(Change.from_json(c) for c in d["changes"]), d["because"],
-                   dict(d["source"]) if d["source"] is not None else None)
-
-
-class Outcome(NamedTuple):
-    """What the rules decided for one projection of facts (cacheable: no per-ticket times)."""
-
-    priority: str | None
-    actions: tuple[ActionRecord, ...]
-    plan: str | None
-    guaranteed: bool
-    no_guarantee_reason: str | None
-    target: Target | None
-    target_rule: str | None
-    sla_reason: str | None
-    channels: tuple[str, ...]
-    obligations: tuple[Obligation, ...]
-    notes: tuple[str, ...]
-    trace: tuple[TraceEvent, ...]
-    fired: frozenset[str]
-    suppressed: tuple[tuple[str, str], ...]   # (rule id, why it did not fire)
-
-
-class PolicyRef(NamedTuple):
-    """Which policy version decided."""
-
-    id: str
-    version: str
-    digest: str
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "version": self.version, "digest": self.digest}
-
-
-#: SLA statuses: no first response yet and not overdue, answered in time, overdue.
-SLA_STATUSES = ("pending", "met", "breached")
-
-
-class Sla(NamedTuple):
-    """A first-response target and when it falls due for this ticket.
-
-    `remaining` (with a `now`) is the open time left, negative when overdue, and absent once the
-    first response was given; `status` is pending, met or breached, with `breached_at` when
-    breached."""
-
-    target: timedelta
-    clock: str               # business | calendar
-    calendar: str
-    timezone: str
-    due_at: datetime
-    met: bool | None
-    remaining: timedelta | None
-    rule: str | None
-    metric: str = "first_response"
-    status: str = "pending"
-    breached_at: datetime | None = None
-
-    def to_json(self) -> dict:
-        out = {"metric": self.metric, "target": format_duration(self.target, days=False),
-               "clock": self.clock, "calendar": self.calendar, "timezone": self.timezone,
-               "due_at": self.due_at.isoformat(), "met": self.met, "status": self.status}
-        if self.breached_at is not None:
-            out["breached_at"] = self.breached_at.isoformat()
-        out["rule"] = self.rule
-        if self.remaining is not None:
-            out["remaining"] = format_duration(self.remaining, days=False)
-        return out
-
-    @classmethod
-    def from_json(cls, d: dict) -> Sla:
-        remaining = d.get("remaining")
-        breached = d.get("breached_at")
-        return cls(_duration(d["target"]), d["clock"], d["calendar"], d["timezone"],
-                   datetime.fromisoformat(d["due_at"]), d["met"],
-                   None if remaining is None else _duration(remaining), d["rule"], d["metric"],
-                   d["status"], None if breached is None else datetime.fromisoformat(breached))
-
-
-def _duration(text: str) -> timedelta:
-    negative = text.startswith("-")
-    value = parse_duration(text[1:] if negative else text)
-    return -value if negative else value
-
+__all__ = ["EVENT_KINDS", "FORMAT", "SLA_STATUSES", "ActionRecord", "Change", "Citation",
+           "Decision", "Obligation", "Outcome", "PolicyRef", "Sla", "TraceEvent",
+           "canonical_bytes", "canonical_json", "sha256_of"]
 
 class Decision:
     """The decision for one ticket under one policy version: a record with an exact JSON form.
@@ -456,42 +238,23 @@ class Decision:
             out["request_id"] = self.request_id
         return out
 
+    def to_json_bytes(self, *, pretty: bool = False) -> bytes:
+        """The record's JSON as UTF-8: canonical (`canonical()`'s bytes, assembled from parts of
+        the outcome kept between decisions), or `pretty`: two-space indented, in `to_json`'s key
+        order. UnicodeEncodeError for text UTF-8 cannot carry (a lone surrogate)."""
+        return decision_bytes(self, pretty)
+
     def canonical(self) -> str:
         """The canonical JSON text of the record (what digests and logs hash)."""
-        return canonical_json(self.to_json())
+        try:
+            return decision_bytes(self, False).decode("utf-8")
+        except UnicodeEncodeError:
+            return canonical_json(self.to_json())
 
     @classmethod
     def from_json(cls, d: dict) -> Decision:
         """The inverse of `to_json`: `Decision.from_json(x.to_json()).to_json() == x.to_json()`."""
-        if d.get("format") != FORMAT:
-            raise ValueError(f"decision format `{d.get('format')}` is not {FORMAT}")
-        sla = Sla.from_json(d["sla"]) if d["sla"] is not None else None
-        trace = tuple(TraceEvent.from_json(e) for e in d["trace"])
-        guaranteed = not any(c.field == "guaranteed" for e in trace for c in e.changes)
-        outcome = Outcome(
-            priority=d["priority"], actions=tuple(ActionRecord.from_json(a) for a in d["actions"]),
-            plan=d["plan"], guaranteed=guaranteed,
-            no_guarantee_reason=None if guaranteed else d["sla_reason"],
-            target=Target(sla.target, sla.calendar, sla.metric) if sla else None,
-            target_rule=sla.rule if sla else None, sla_reason=d["sla_reason"],
-            channels=tuple(d["channels"]),
-            obligations=tuple(Obligation(o["party"], o["duty"], o["rule"])
-                              for o in d["obligations"]),
-            notes=tuple(d["notes"]), trace=trace,
-            fired=frozenset(e.rule for e in trace if e.rule),
-            suppressed=tuple((s["rule"], s["reason"]) for s in d["suppressed"]))
-        p = d["policy"]
-        now = d["now"]
-        history, clocks, held = d.get("history"), d.get("clocks"), d.get("held")
-        return cls(ticket_id=d["ticket_id"], policy=PolicyRef(p["id"], p["version"], p["digest"]),
-                   now=datetime.fromisoformat(now) if now is not None else None,
-                   requested_priority=d["requested_priority"], outcome=outcome, sla=sla,
-                   input_digest=d["input_digest"], request_id=d.get("request_id"),
-                   ignored_fields=tuple(d.get("ignored_fields", ())),
-                   history=None if history is None else tuple(
-                       HistoryEntry.from_json(h) for h in history),
-                   clocks=None if clocks is None else tuple(Clock.from_json(c) for c in clocks),
-                   held=None if held is None else tuple(Held.from_json(h) for h in held))
+        return _from_json(d)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Decision):
@@ -505,3 +268,35 @@ class Decision:
         return (f"Decision(ticket_id={self.ticket_id!r}, policy={self.policy.id}@"
                 f"{self.policy.version}, priority={self.priority!r}, sla={self.sla!r})")
 
+
+def _from_json(d: dict) -> Decision:
+    if d.get("format") != FORMAT:
+        raise ValueError(f"decision format `{d.get('format')}` is not {FORMAT}")
+    sla = Sla.from_json(d["sla"]) if d["sla"] is not None else None
+    trace = tuple(TraceEvent.from_json(e) for e in d["trace"])
+    guaranteed = not any(c.field == "guaranteed" for e in trace for c in e.changes)
+    outcome = Outcome(
+        priority=d["priority"], actions=tuple(ActionRecord.from_json(a) for a in d["actions"]),
+        plan=d["plan"], guaranteed=guaranteed,
+        no_guarantee_reason=None if guaranteed else d["sla_reason"],
+        target=Target(sla.target, sla.calendar, sla.metric) if sla else None,
+        target_rule=sla.rule if sla else None, sla_reason=d["sla_reason"],
+        channels=tuple(d["channels"]),
+        obligations=tuple(Obligation(o["party"], o["duty"], o["rule"])
+                          for o in d["obligations"]),
+        notes=tuple(d["notes"]), trace=trace,
+        fired=frozenset(e.rule for e in trace if e.rule),
+        suppressed=tuple((s["rule"], s["reason"]) for s in d["suppressed"]))
+    p = d["policy"]
+    now = d["now"]
+    history, clocks, held = d.get("history"), d.get("clocks"), d.get("held")
+    return Decision(
+        ticket_id=d["ticket_id"], policy=PolicyRef(p["id"], p["version"], p["digest"]),
+        now=datetime.fromisoformat(now) if now is not None else None,
+        requested_priority=d["requested_priority"], outcome=outcome, sla=sla,
+        input_digest=d["input_digest"], request_id=d.get("request_id"),
+        ignored_fields=tuple(d.get("ignored_fields", ())),
+        history=None if history is None else tuple(
+            HistoryEntry.from_json(h) for h in history),
+        clocks=None if clocks is None else tuple(Clock.from_json(c) for c in clocks),
+        held=None if held is None else tuple(Held.from_json(h) for h in held))

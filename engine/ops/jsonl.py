@@ -8,9 +8,9 @@ judged exactly as `ticket-policy evaluate` judges a file, with the same diagnost
 Records are written as canonical JSON (sorted keys, no whitespace, UTF-8): the bytes of
 `engine.core.decision.canonical_json` — identical for every value a batch writes; text UTF-8
 cannot carry (a lone surrogate, in an error record) is written as a `\\u` escape instead.
-`DecisionEncoder` produces `decision.canonical()` for each decision, re-using the bytes of
-the parts a cached outcome shares between tickets (each template is checked against the full
-encoding the first time it is built).
+`DecisionEncoder` produces `decision.canonical()` for each decision with
+`Decision.to_json_bytes()`, re-using the bytes of the parts a cached outcome shares between
+tickets.
 """
 
 from __future__ import annotations
@@ -117,11 +117,11 @@ def _plain(raw: bytes, data: dict | list) -> bool:
     return _keys(data) == _STRING.findall(raw).count(b":")
 
 
-def _depth(value: object, depth: int) -> int:
+def _depth(value: dict | list, depth: int) -> int:
     """How deep `value` nests (stops counting past MAX_DEPTH)."""
     if depth > MAX_DEPTH:
         return depth
-    items = value.values() if value.__class__ is dict else value
+    items = value.values() if isinstance(value, dict) else value
     deepest = depth
     for v in items:
         if v.__class__ is dict or v.__class__ is list:
@@ -141,13 +141,14 @@ def _keys(value: object) -> int:
 # --------------------------------------------------------------------------- decisions
 
 class DecisionEncoder:
-    """`decision.canonical()` as bytes, written by msgspec (sorted keys, compact).
-
-    Kept per policy by the batch workers so a faster encoding can share state between
-    decisions; today every decision is encoded whole (its record has per-ticket fields —
-    ignored fields, SLA status, history and clocks — throughout).
-    """
+    """`decision.canonical()` as bytes: `Decision.to_json_bytes()`, which re-uses the encoded
+    parts of an outcome shared by the tickets of a cache entry; text UTF-8 cannot carry is
+    written as a `\\u` escape instead (as `encode` does). Kept per policy by the batch workers."""
 
     def encode(self, d: Decision, end: bytes = b"") -> bytes:
         """The canonical JSON bytes of `d.to_json()`, then `end` (e.g. a newline)."""
-        return encode(d.to_json()) + end
+        try:
+            return d.to_json_bytes() + end
+        except UnicodeEncodeError:
+            return encode(d.to_json()) + end
+

@@ -3,10 +3,13 @@
 Decisions depend only on (policy, ticket, now); nothing reads the clock. A decision depends on
 the fact paths the rules read (the compiler knows them), so outcomes are memoised per policy
 (digest, cited file and rule positions, which the trace cites) by the ticket's projection onto
-those paths, where values the rules cannot tell apart share one entry; the due time is computed
-per ticket. Caches are bounded: `cache_size` outcomes in all — a policy holding its share or
-more gives up its oldest, else the least recently used policy does — and `max_policies`
-policies, so evaluating many edited versions of a policy keeps a few caches alive. An outcome
+those paths, where values the rules cannot tell apart share one entry (its trace re-read for the
+values a ticket has: up to MAX_VARIANTS such outcomes are kept per entry, so a hit hands out
+the same Outcome object, whose encoded JSON `engine.core.decision_json` keeps); the due time is
+computed per ticket. Caches are bounded: `cache_size` outcomes in all (variants counted) — a
+policy holding its share or more gives up its oldest, else the least recently used policy
+does — and `max_policies` policies, so evaluating many edited versions of a policy keeps a few
+caches alive. An outcome
 with its trace takes about 3–4 KB (bundled policies), so the default 16,384 outcomes hold the
 decision cache near 64 MiB.
 """
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from engine.calendars import CalendarRangeError
 from engine.check.tickets import Ticket
@@ -29,8 +33,9 @@ from engine.run.errors import CalendarError, EngineThreadError, EvaluationError,
 
 CACHE_SIZE = 16384     # outcomes kept, across all policies (~64 MiB)
 MAX_POLICIES = 8       # policies whose caches are kept (LRU)
-# an entry: (outcome, trace entries to re-read, the merged values the trace shows)
-_Entry = tuple[Outcome, tuple[int, ...], tuple]
+MAX_VARIANTS = 8       # per entry: outcomes re-read for other merged values, kept
+# an entry: (outcome, trace entries to re-read, merged values -> the outcome showing them)
+_Entry = tuple[Outcome, tuple[int, ...], dict[tuple, Outcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,48 @@ def _rematch(outcome: Outcome, values: dict, indices: tuple[int, ...],
     return outcome._replace(trace=tuple(trace))
 
 
+class _Keys:
+    """A policy's cache key of a ticket's values in one pass: the key paths' values, each
+    merged path's value replaced by its class (class ids are tuples, so an unforeseen value,
+    kept raw, cannot collide with one); `seen`: the merged paths' raw values."""
+
+    __slots__ = ("raw", "classes", "merged", "maps")
+
+    def __init__(self, policy: CompiledPolicy):
+        paths = tuple(p for p, _ in policy.key_plan)
+        self.raw = _getter(paths)
+        self.classes = tuple((i, c) for i, (_, c) in enumerate(policy.key_plan) if c is not None)
+        self.merged = _getter(policy.merged_order)
+        self.maps = bool(policy.key_maps)
+
+    def key(self, values: dict) -> tuple:
+        raw = self.raw(values)
+        if not self.classes:
+            return raw
+        key = list(raw)
+        for i, classes in self.classes:
+            v = key[i]
+            key[i] = classes.get(v, v)
+        return tuple(key)
+
+    def seen(self, values: dict) -> tuple:
+        return self.merged(values)
+
+
+def _getter(paths: tuple[str, ...]) -> Callable[[dict], tuple]:
+    """The values at `paths` as a tuple (None for a path the dict lacks)."""
+    if len(paths) > 1:
+        get = itemgetter(*paths)
+
+        def values_at(values: dict) -> tuple:
+            try:
+                return get(values)
+            except KeyError:  # a checked ticket has every path; any other dict
+                return tuple(map(values.get, paths))
+        return values_at
+    return lambda values: tuple(map(values.get, paths))
+
+
 class Evaluator:
     """Owns a durable_rules adapter (thread mode fixed when built) and bounded caches.
 
@@ -79,7 +126,7 @@ class Evaluator:
         self.adapter = EngineAdapter(thread)
         self.cache_size = cache_size
         self.max_policies = max_policies
-        self._caches: OrderedDict[tuple, dict[tuple, _Entry]] = OrderedDict()
+        self._caches: OrderedDict[tuple, tuple[dict[tuple, _Entry], _Keys]] = OrderedDict()
         self._entries = 0  # outcomes in all caches
         self.hits = 0      # cached evaluations answered from the cache (for hosts' metrics)
         self.misses = 0    # cached evaluations that ran the engine
@@ -129,26 +176,32 @@ class Evaluator:
     # ---- cache ------------------------------------------------------------------------
     def _outcome(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
         caches = self._caches
-        memo = caches.get(policy.cache_scope)
-        if memo is None:
-            memo = caches[policy.cache_scope] = {}
+        scope = policy.cache_scope
+        kept = caches.get(scope)
+        if kept is None:
+            kept = caches[scope] = {}, _Keys(policy)
             if len(caches) > self.max_policies:
-                self._entries -= len(caches.popitem(last=False)[1])
-        elif next(reversed(caches)) != policy.cache_scope:
-            caches.move_to_end(policy.cache_scope)
+                self._entries -= _held(caches.popitem(last=False)[1][0].values())
+        elif next(reversed(caches)) != scope:
+            caches.move_to_end(scope)
+        memo, keys = kept
         values = checked.values
-        # class ids are tuples, so an unforeseen value (kept raw, a scalar) cannot collide
-        key = tuple([values.get(p) if classes is None else classes.get(values.get(p),
-                                                                        values.get(p))
-                     for p, classes in policy.key_plan])
-        if policy.key_maps:  # contract.response_targets, the one map-valued fact
+        key = keys.key(values)
+        if keys.maps:  # contract.response_targets, the one map-valued fact
             key += (checked.targets_key,)
         hit = memo.get(key)
         if hit is not None:
             self.hits += 1
-            outcome, rematch, seen = hit
-            if rematch and seen != tuple(map(values.get, policy.merged_order)):
-                outcome = _rematch(outcome, values, rematch, policy.merged_paths)
+            outcome, rematch, variants = hit
+            if rematch:  # the same Outcome object for the same merged values (its JSON is kept)
+                seen = keys.seen(values)
+                found = variants.get(seen)
+                if found is None:
+                    found = _rematch(outcome, values, rematch, policy.merged_paths)
+                    if len(variants) < MAX_VARIANTS and self._entries < self.cache_size:
+                        variants[seen] = found  # an outcome more, within the bound
+                        self._entries += 1
+                outcome = found
             return outcome
         self.misses += 1
         outcome = self._run(policy, checked)
@@ -157,7 +210,7 @@ class Evaluator:
                 self._evict(memo)
             rematch = tuple(i for i, e in enumerate(outcome.trace)
                             if any(p in policy.merged_paths for p, _ in e.matched))
-            memo[key] = outcome, rematch, tuple(map(values.get, policy.merged_order))
+            memo[key] = outcome, rematch, {keys.seen(values): outcome}
             self._entries += 1
         return outcome
 
@@ -167,9 +220,8 @@ class Evaluator:
         if len(current) * len(self._caches) >= self.cache_size:
             victim = current
         else:
-            victim = next(m for m in self._caches.values() if m)
-        del victim[next(iter(victim))]
-        self._entries -= 1
+            victim = next(m for m, _ in self._caches.values() if m)
+        self._entries -= len(victim.pop(next(iter(victim)))[2])
 
     def _run(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
         return discard_unguaranteed(self.adapter.run(policy, checked))
@@ -183,7 +235,7 @@ class Evaluator:
         """How many policies have a cache, the entries of each (most recent last), and the
         bound on all of them."""
         return {"policies": len(self._caches),
-                "entries": [len(m) for m in self._caches.values()], "size": self.cache_size}
+                "entries": [len(m) for m, _ in self._caches.values()], "size": self.cache_size}
 
     def run_bare(self, policy: CompiledPolicy, tickets: list[Mapping]) -> list[float]:
         """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
@@ -199,6 +251,11 @@ class Evaluator:
         """Free the engine's rulesets and its thread."""
         self.clear_cache()
         self.adapter.close()
+
+
+def _held(entries: Iterable[_Entry]) -> int:
+    """How many outcomes cache entries hold (each its own and its variants)."""
+    return sum(len(variants) for _, _, variants in entries)
 
 
 def discard_unguaranteed(outcome: Outcome) -> Outcome:
@@ -245,6 +302,7 @@ def _sla(policy: CompiledPolicy, checked: Ticket, outcome: Outcome,
         raise CalendarError(f"calendar `{target.calendar}`: {exc}",
                             (outcome.target_rule,) if outcome.target_rule else ()) from exc
     late = first > due if first is not None else now is not None and now > due
+    assert target.within is not None  # a bare target is the contract's, resolved by the rules
     return Sla(target=target.within, clock=calendar.clock, calendar=target.calendar,
                timezone=zone.key, due_at=due,
                met=None if first is None else first <= due, remaining=remaining,

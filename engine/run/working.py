@@ -6,6 +6,8 @@ Pure Python: the engine is reached only through the `swap` function the adapter 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from engine.check.tickets import Ticket
@@ -38,17 +40,14 @@ def find_cycle(sequence: list[str]) -> list[str]:
 
 
 class Working:
-    """The per-ticket working state the actions write to, and the guarded firing of a rule.
-
-    It touches the engine only through `swap(c, old, new)`: retract `old` (if any) and assert
-    `new` in the session of action context `c` — the adapter's function."""
+    """The per-ticket working state the actions write to, and the guarded firing of a rule; the
+    engine is touched only by the adapter's `swap(c, old, new)` (retract `old`, assert `new`)."""
 
     __slots__ = ("cp", "swap", "values", "targets_by_level", "priority", "prio_fact", "plan",
-                 "guaranteed",
-                 "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule", "sla_reason",
-                 "offers", "withholds", "obligations", "notes", "actions", "trace", "fired",
-                 "target_json",
-                 "groups", "stage", "firings", "sequence", "errors", "failure", "suppressed")
+                 "guaranteed", "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule",
+                 "sla_reason", "offers", "withholds", "obligations", "notes", "actions", "trace",
+                 "fired", "target_json", "groups", "stage", "firings", "sequence", "errors",
+                 "failure", "suppressed")
 
     def __init__(self, cp: CompiledPolicy, ticket: Ticket,
                  swap: Callable[[Any, dict | None, dict], None]):
@@ -218,8 +217,8 @@ class Working:
     def _target_change(self, target: Target | None, basis: str,
                        reason: str | None = None) -> Change:
         before = self.target_json
-        after = None if target is None else {
-            "metric": target.metric, "within": format_duration(target.within, days=False),
+        after = None if target is None or target.within is None else {
+            "metric": target.metric, "within": _hours(target.within),
             "calendar": target.calendar, "basis": basis}
         self.target_json = after
         return Change("target", before, after, reason)
@@ -289,6 +288,12 @@ class Working:
             channels=channels,
             obligations=tuple(self.obligations), notes=tuple(dict.fromkeys(self.notes)),
             trace=tuple(trace), fired=frozenset(self.fired), suppressed=tuple(self.suppressed))
+
+
+@lru_cache(maxsize=1024)
+def _hours(within: timedelta) -> str:
+    """A target as the trace writes it (hours, never days); targets repeat."""
+    return format_duration(within, days=False)
 
 
 def nest(parts: tuple[tuple[str, tuple[str, ...]], ...], values: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -63,7 +64,7 @@ async def _http(request: Request, exc: HTTPException):
     else:
         diag = http_diagnostic("bad_request", str(exc.detail), "request")
     return problem_response(exc.status_code, [diag], instance=request.url.path,
-                            request_id=_rid(request), headers=exc.headers)
+                            request_id=_rid(request), headers=dict(exc.headers or {}))
 
 
 async def _gone(request: Request, exc: ClientDisconnect):
@@ -99,9 +100,9 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
         finally:
             await svc.stop()
 
-    inner = Starlette(routes=_routes(config), lifespan=lifespan, exception_handlers={
-        ProblemError: _problem, HTTPException: _http, ClientDisconnect: _gone,
-        Exception: _internal})
+    handlers: dict[Any, Any] = {ProblemError: _problem, HTTPException: _http,
+                                ClientDisconnect: _gone, Exception: _internal}
+    inner = Starlette(routes=_routes(config), lifespan=lifespan, exception_handlers=handlers)
     inner.state.service = svc
     inner.state.log = svc.log
     outer = ServiceMiddleware(inner, svc)

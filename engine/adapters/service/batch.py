@@ -102,7 +102,7 @@ def _item_problem(item: Item, diags, instance: str) -> dict:
     codes = {d.code for d in diags}
     status = 500 if codes & FAILED_CODES else 400 if any(
         c.startswith("json_") or c == "file_unreadable" for c in codes) else 422
-    out = {"index": item.index}
+    out: dict[str, object] = {"index": item.index}
     if item.line is not None:
         out["line"] = item.line
     tid = item.data.get("id") if isinstance(item.data, dict) else None
@@ -136,7 +136,8 @@ async def decide(svc, served: Served, items: list[Item], *, now, request_id: str
         else:
             decision = out.with_request_id(request_id)
             if svc.logging:
-                entries.append(Entry(decision, policy, item.data, request_id))
+                entries.append(Entry(decision, policy, item.data,  # type: ignore[arg-type]
+                                     request_id))
             results[item.index] = decision.to_json()
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)

@@ -56,8 +56,7 @@ def query(request: Request, allowed: dict[str, tuple[str, ...] | None]) -> dict[
         elif len(params.getlist(key)) > 1:
             problems.append(http_diagnostic("bad_query", f"`{key}` is given more than once",
                                             f"?{key}"))
-        elif allowed[key] and params[key] not in allowed[key]:
-            choices = allowed[key]
+        elif (choices := allowed[key]) and params[key] not in choices:
             problems.append(http_diagnostic(
                 "bad_query", f"`{key}` must be one of {', '.join(choices)}, not `{params[key]}`",
                 f"?{key}", did_you_mean(params[key], choices)))

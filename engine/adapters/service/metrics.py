@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -53,7 +54,7 @@ class Metrics:
                                     "Evaluations that ran the engine", registry=r)
         self.reloads = Counter("ticket_policy_reloads", "Policy set reloads",
                                ["result"], registry=r)
-        self._children: dict[tuple, object] = {}   # bounded: routes, methods, statuses, ids
+        self._children: dict[tuple, Any] = {}   # bounded: routes, methods, statuses, ids
         self._seen = (0, 0)
         self._lock = threading.Lock()
 

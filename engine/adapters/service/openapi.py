@@ -60,7 +60,7 @@ _DIAGNOSTIC = {
                    "pointer": _NULLABLE_STRING, "rule": _NULLABLE_STRING,
                    "hint": _NULLABLE_STRING},
 }
-_PROBLEM = {
+_PROBLEM: dict = {
     "type": "object",
     "description": "RFC 9457 problem details with the diagnostics that explain it.",
     "required": ["type", "title", "status", "detail", "diagnostics"],

@@ -74,7 +74,7 @@ async def decide(request: Request) -> Response:
     if not result.ok or decision is None:
         raise _fail(svc, result, found.id)
     if svc.logging:   # durable before it is answered (503 if it cannot be)
-        await svc.record([Entry(decision, found.policy, result.ticket_data, rid)])
+        await svc.record([Entry(decision, found.policy, result.ticket_data, rid)])  # type: ignore[arg-type]
     svc.metrics.decided(found.id, decision.priority)
     explain = params.get("explain")
     if explain is None:
@@ -118,7 +118,8 @@ async def why_not(request: Request) -> Response:
     svc.metrics.sync_cache(svc.evaluator)
     if not result.ok:
         raise _fail(svc, result, found.id)
-    return JSONResponse({**result.report, "request_id": context(request.scope).request_id})
+    return JSONResponse({**(result.report or {}),
+                         "request_id": context(request.scope).request_id})
 
 
 def _policies(svc):

@@ -13,6 +13,7 @@ from engine.adapters.service.logs import EVENTS, log
 from engine.adapters.service.metrics import Metrics
 from engine.adapters.service.policyset import PolicySet, load_set
 from engine.adapters.service.problems import ProblemError
+from engine.adapters.service.recorder import Recorder
 from engine.core.diagnostics import Diagnostic
 from engine.ops.log import DecisionLog, Entry, LogError, Receipt
 from engine.run.evaluator import Evaluator
@@ -39,8 +40,12 @@ class Service:
         self.log = log                        # every decision answered 200 is in it first
         self.log_problem: Diagnostic | None = None   # why `config.log` could not be opened
         self._own_log = False
+        self.recorder: Recorder | None = None
+        self.logging = log is not None or config.log is not None   # log before answering
         if log is None and config.log is not None:
             self.open_log(config.log)
+        if self.log is not None:
+            self.recorder = Recorder(self.log)
         self.metrics = metrics or Metrics()
         self.policies: PolicySet | None = None
         self.problems: tuple[Diagnostic, ...] = ()   # why the first load failed, if it did
@@ -65,21 +70,19 @@ class Service:
             self.log_problem = exc.diagnostic
             log(EVENTS, "decision log unavailable", level=40, diagnostic=exc.diagnostic.to_json())
 
-    @property
-    def logging(self) -> bool:
-        """Whether decisions must be logged before they are answered."""
-        return self.log is not None or self.log_problem is not None
-
     async def record(self, entries: list[Entry]) -> list[Receipt]:
-        """Log `entries` in one transaction, off the event loop (requests arriving meanwhile
-        are evaluated, and their records join the next group commit); returns once durable.
-        ProblemError 503 when the log cannot be written: nothing of it is then visible."""
-        if self.log is None:
-            if self.log_problem is None:
+        """Log `entries` in one transaction with the records of every request waiting, off the
+        event loop (requests arriving meanwhile are evaluated, and join the next group);
+        returns once durable. ProblemError 503 when the log cannot be written: nothing of it
+        is then visible."""
+        if self.recorder is None:
+            if not self.logging:
                 return []
-            raise unlogged(self.log_problem)
+            raise unlogged(self.log_problem or Diagnostic(
+                "log_closed", "the decision log is closed: the service is stopping",
+                hint="retry the request"))
         try:
-            receipts = await asyncio.to_thread(self.log.append_many, entries)
+            receipts = await self.recorder.append(entries)
         except LogError as exc:
             log(EVENTS, "decision log write failed", level=40,
                 diagnostic=exc.diagnostic.to_json())
@@ -89,7 +92,10 @@ class Service:
         return receipts
 
     def close(self) -> None:
-        """Release the decision log this service opened."""
+        """Commit the records waiting, and release the decision log this service opened."""
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
         if self._own_log and self.log is not None:
             self.log.close()
             self.log, self._own_log = None, False

@@ -121,12 +121,12 @@ async def policy_diff(request: Request) -> Response:
     if served is None or served.id != pid or old not in found or new not in found:
         return _problem(request, 404, f"no versions `{old}` and `{new}` of policy `{pid}`",
                         "open the policy page and follow its diff link")
-    from engine.ops.diff.render import html as diff_html
+    from engine.ops.diff.render import render as render_diff
 
     result = app.diff(found[old].policy.file, found[new].policy.file)  # type: ignore[index]
     if result.diff is None:
         return _problem(request, 422, "; ".join(d.message for d in result.diagnostics))
-    return HTMLResponse(diff_html(result.diff), headers={
+    return HTMLResponse(render_diff(result.diff, "html"), headers={
         **HEADERS, "Content-Security-Policy": REPORT_CSP})
 
 

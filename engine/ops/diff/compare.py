@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.ops.diff.corpus import CorpusDiff, corpus_diff
+from engine.ops.diff.corpus import CorpusDiff, compare_records, corpus_diff
 from engine.ops.diff.semantic import SemanticDiff, semantic_diff
 from engine.ops.diff.sources import Side, load_side
 from engine.ops.diff.static import Entry, changed_rules, static_diff
@@ -31,16 +32,28 @@ class PolicyDiff:
                 "corpus": self.corpus.to_json() if self.corpus else None}
 
 
-def diff_sides(old: Side, new: Side, tickets: Iterable[Mapping] | None = None,
-               evaluator: Evaluator | None = None) -> PolicyDiff:
-    """Diff two loaded versions (one evaluator decides both)."""
+Records = tuple[Iterable[bytes | str], Iterable[bytes | str]]
+
+
+def diff_sides(old: Side, new: Side, tickets: Iterable[Mapping | bytes | str] | None = None,
+               evaluator: Evaluator | None = None, records: Records | None = None
+               ) -> PolicyDiff:
+    """Diff two loaded versions (one evaluator decides both). The corpus part comes from
+    `tickets` (objects or JSONL lines, decided here) or from `records`, both versions' batch
+    output for one corpus."""
     evaluator = evaluator or Evaluator()
     entries = static_diff(old.document, new.document)
     sem = semantic_diff(old, new, changed_rules(entries), evaluator)
-    corp = corpus_diff(old, new, tickets, evaluator) if tickets is not None else None
+    corp = None
+    if records is not None:
+        corp = compare_records(*records)
+    elif tickets is not None:
+        lines = [t if isinstance(t, bytes | str) else json.dumps(t) for t in tickets]
+        corp = corpus_diff(old, new, lines, evaluator)
     return PolicyDiff(old.ref, new.ref, tuple(entries), sem, corp)
 
 
-def diff_policies(old: str, new: str, tickets: Iterable[Mapping] | None = None) -> PolicyDiff:
+def diff_policies(old: str, new: str, tickets: Iterable[Mapping | bytes | str] | None = None
+                  ) -> PolicyDiff:
     """Load both references (DiagnosticError on a bad one) and diff them."""
     return diff_sides(load_side(old), load_side(new), tickets)

@@ -25,6 +25,7 @@ class Side:
     model: Policy
     document: Document
     compiled: CompiledPolicy
+    text: str = ""      # the policy's source text (what a batch worker is sent)
 
 
 def _git_file(ref: str, workdir: Path) -> Path:
@@ -66,4 +67,4 @@ def load_side(ref: str) -> Side:
         errors = [d for d in diags if d.severity == "error"]
         if doc is None or model is None or errors:
             raise DiagnosticError(errors or diags)
-        return Side(ref, name, model, doc, compile_policy(model))
+        return Side(ref, name, model, doc, compile_policy(model), text)

@@ -66,7 +66,7 @@ class Prepared(NamedTuple):
 
     def text(self, seq: int, logged_at: str) -> str:
         """The record's canonical JSON (keys in sorted order by construction)."""
-        return (f'{{{self.head},"logged_at":{canonical_json(logged_at)},{self.middle},'
+        return (f'{{{self.head},"logged_at":{scalar_json(logged_at)},{self.middle},'
                 f'"seq":{seq},{self.tail}}}')
 
 
@@ -128,7 +128,8 @@ def prepare(decision: Decision, policy: CompiledPolicy, ticket: Mapping, source:
     if facts is None:
         raise ValueError("a decision read from JSON carries no facts: log it when it is made")
     outcome_digest, outcome_text = outcome_json(decision)
-    body = ticket_json(decision)
+    facts_text = canonical_bytes(facts)   # what `input_digest` hashes
+    body = ticket_json(decision, "sha256:" + hashlib.sha256(facts_text).hexdigest())
     p = policy.policy
     in_force = None
     if p.effective_from is not None or p.effective_until is not None:
@@ -139,7 +140,7 @@ def prepare(decision: Decision, policy: CompiledPolicy, ticket: Mapping, source:
     audit = canonical_json(audit_values(policy, ticket, facts, key)) if p.audit_fields else "{}"
     decision_id = uuid7()
     head = (f'"audit":{audit},"decision":{body},"decision_id":"{decision_id}",'
-            f'"facts":{canonical_bytes(facts).decode("utf-8")},"format":{FORMAT}')
+            f'"facts":{facts_text.decode("utf-8")},"format":{FORMAT}')
     middle = (f'"now":{scalar_json(decision.now.isoformat() if decision.now else None)},'
               f'"outcome_digest":"{outcome_digest}","policy":{_ref(policy, source, in_force)},'
               f'"request_id":{scalar_json(decision.request_id)}')

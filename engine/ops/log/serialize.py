@@ -19,10 +19,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import timedelta
+from functools import lru_cache
 from json.encoder import encode_basestring
+from typing import Any
 
 from engine.core.decision import FORMAT as DECISION_FORMAT
 from engine.core.decision import Decision, Sla, TraceEvent, canonical_bytes, canonical_json
+from engine.core.durations import format_duration
 
 #: Decision JSON keys that are the ticket's own; all others depend on the outcome only (and on
 #: whether there is an SLA). tests/test_log_records.py fails when `Decision.to_json` gains a key
@@ -59,7 +62,8 @@ class _Memo:
             self.young[key] = value
 
 
-_event_ids, _events, _parts, _contents, _outcomes, _policies = (_Memo() for _ in range(6))
+_event_ids, _events, _halves, _parts, _contents, _outcomes, _policies = (
+    _Memo() for _ in range(7))
 
 
 def scalar_json(value: str | None) -> str:
@@ -77,19 +81,37 @@ def _event_text(e: TraceEvent) -> str:
 
 
 def _event_content(e: TraceEvent) -> str:
-    """A re-matched event is a new object: memoised by its content and its shared parts."""
+    """A re-matched event is a new object: memoised by its content and its shared parts (the
+    same text object for the same content, so outcomes made of them are memoised too)."""
     try:
         key: object = (e.seq, e.kind, e.rule, e.stage, e.matched, e.because, id(e.changes),
                        id(e.source), id(e.citation))
         hash(key)
     except TypeError:   # an unhashable matched value: serialise it every time
-        return canonical_json(e.to_json())
+        return _event_spliced(e)
     hit = _events.get(key)
     if hit is not None and hit[0] is e.changes and hit[1] is e.source:  # type: ignore[index]
         return hit[2]  # type: ignore[index]
-    text = canonical_json(e.to_json())
+    text = _event_spliced(e)
     _events.put(key, (e.changes, e.source, text))
     return text
+
+
+def _event_spliced(e: TraceEvent) -> str:
+    """An event's text from the memoised texts of its keys before and after `matched` (the
+    same for every ticket of a cache entry) and its `matched` values, serialised."""
+    key = (e.seq, e.kind, e.rule, e.stage, e.because, id(e.changes), id(e.source),
+           id(e.citation))
+    hit: Any = _halves.get(key)
+    if hit is None or hit[0] is not e.changes or hit[1] is not e.source or \
+            hit[2] is not e.citation:
+        data = e.to_json()
+        del data["matched"]
+        before = canonical_json({k: v for k, v in data.items() if k < "matched"})
+        after = canonical_json({k: v for k, v in data.items() if k > "matched"})
+        hit = (e.changes, e.source, e.citation, before[:-1] + ',"matched":', "," + after[1:])
+        _halves.put(key, hit)
+    return hit[3] + canonical_bytes(dict(e.matched)).decode("utf-8") + hit[4]
 
 
 def _outcome_parts(decision: Decision) -> dict[str, str]:
@@ -141,9 +163,27 @@ def _policy_text(decision: Decision) -> str:
     return hit  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=4096)
+def _duration(td: timedelta) -> str:
+    return encode_basestring(format_duration(td, days=False))
+
+
 def sla_json(sla: Sla) -> str:
-    """`canonical_json(sla.to_json())` (through msgspec: plain JSON data, the same bytes)."""
-    return canonical_bytes(sla.to_json()).decode("utf-8")
+    """`canonical_json(sla.to_json())`, spliced in sorted key order (tests compare the two)."""
+    parts = []
+    if sla.breached_at is not None:
+        parts.append(f'"breached_at":{encode_basestring(sla.breached_at.isoformat())}')
+    parts += [f'"calendar":{encode_basestring(sla.calendar)}',
+              f'"clock":{encode_basestring(sla.clock)}',
+              f'"due_at":{encode_basestring(sla.due_at.isoformat())}',
+              f'"met":{"null" if sla.met is None else "true" if sla.met else "false"}',
+              f'"metric":{encode_basestring(sla.metric)}']
+    if sla.remaining is not None:
+        parts.append(f'"remaining":{_duration(sla.remaining)}')
+    parts += [f'"rule":{scalar_json(sla.rule)}', f'"status":{encode_basestring(sla.status)}',
+              f'"target":{_duration(sla.target)}',
+              f'"timezone":{encode_basestring(sla.timezone)}']
+    return "{" + ",".join(parts) + "}"
 
 
 def sla_state(sla: Sla | None) -> str:
@@ -159,10 +199,10 @@ def _list_json(items) -> str:
     return canonical_bytes([x.to_json() for x in items]).decode("utf-8")
 
 
-def ticket_json(decision: Decision) -> str:
+def ticket_json(decision: Decision, input_digest: str | None = None) -> str:
     """The canonical JSON of the decision's per-ticket part, spliced in sorted key order
     without serialising the outcome (its SLA, ignored fields, history and clocks depend on the
-    ticket's own times and keys: written whole)."""
+    ticket's own times and keys: written whole). `input_digest`: the decision's, if known."""
     parts = []
     if decision.clocks is not None:
         parts.append(f'"clocks":{_list_json(decision.clocks)}')
@@ -171,9 +211,10 @@ def ticket_json(decision: Decision) -> str:
         parts.append(f'"held":{_list_json(decision.held)}')
     if decision.history is not None:
         parts.append(f'"history":{_list_json(decision.history)}')
-    ignored = canonical_bytes(list(decision.ignored_fields)).decode("utf-8")
-    parts += [f'"ignored_fields":{ignored}',
-              f'"input_digest":"{decision.input_digest}"',
+    ignored = decision.ignored_fields
+    listed = canonical_bytes(list(ignored)).decode("utf-8") if ignored else "[]"
+    parts += [f'"ignored_fields":{listed}',
+              f'"input_digest":"{input_digest or decision.input_digest}"',
               f'"now":{scalar_json(decision.now.isoformat() if decision.now else None)}',
               f'"policy":{_policy_text(decision)}']
     if decision.request_id is not None:

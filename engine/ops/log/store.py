@@ -6,14 +6,16 @@ and a failed write (read-only file, full disk, lock held too long) raises `LogEr
 nothing of it visible.
 
 Several processes may write one log, each through its own `DecisionLog`: every commit takes
-SQLite's write lock (`BEGIN IMMEDIATE`, waiting up to `busy_timeout`), reads the chain's head,
-and appends after it. Within a process, concurrent `append` calls from several threads are
-group-committed: whoever finds no commit in progress writes every waiting record in one
-transaction (one fsync) while the others wait for it.
+the writers' lock (`flock` on the log file: the kernel wakes the next writer as soon as it is
+free), then SQLite's write lock (`BEGIN IMMEDIATE`, waiting up to `busy_timeout`), reads the
+chain's head, and appends after it. Within a process, concurrent `append` calls from several
+threads are group-committed: whoever finds no commit in progress writes every waiting record
+in one transaction (one fsync) while the others wait for it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import os
@@ -167,6 +169,7 @@ class DecisionLog:
         self._leader = False
         self._have_outcomes: set[str] = set()
         self._have_sources: set[str] = set()
+        self._lock_fd: int | None = None
 
     # ---- opening ----------------------------------------------------------------------
     @classmethod
@@ -216,6 +219,9 @@ class DecisionLog:
             while self._leader:
                 self._cv.wait()
             self._conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> DecisionLog:
         return self
@@ -287,6 +293,32 @@ class DecisionLog:
                 time.sleep(0.005)
 
     def _commit(self, jobs: list[_Job]) -> None:
+        """Commit every job's records in one transaction, holding the writers' lock."""
+        fd = self._lock_writers()
+        try:
+            self._commit_locked(jobs)
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _lock_writers(self) -> int | None:
+        """Take the writers' lock: `flock` on the log file, which the kernel hands to the next
+        waiting writer process the moment it is released (SQLite's own busy handler polls,
+        sleeping up to 100 ms: two service workers on one log waited for each other so). A
+        writer holds it only while committing; a writer that dies drops it. Returns the locked
+        file descriptor (None if it cannot be had: SQLite's own locking still orders them)."""
+        if self._lock_fd is None:
+            try:
+                self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        except OSError:
+            return None
+        return self._lock_fd
+
+    def _commit_locked(self, jobs: list[_Job]) -> None:
         items = [item for job in jobs for item in job.items]
         conn = self._conn
         try:

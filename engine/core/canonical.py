@@ -1,0 +1,58 @@
+"""The one canonical JSON form (sorted keys, no whitespace, UTF-8) and digests of it.
+
+Importable without the rules engine; what decisions, logs and digests are written in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import msgspec
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)   # built once: json.dumps builds one per call
+
+
+def canonical_json(value: object) -> str:
+    """The one canonical JSON form: sorted keys, no whitespace, UTF-8 text (not escaped)."""
+    return _CANONICAL.encode(value)
+
+
+def sha256_of(value: object) -> str:
+    """`sha256:<hex>` of the canonical JSON of `value`."""
+    return "sha256:" + hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+_msgspec_sorted = msgspec.json.Encoder(order="sorted").encode
+_PLAIN = frozenset({str, bool, int, type(None)})
+
+
+def canonical_bytes(value: object) -> bytes:
+    """`canonical_json(value)` as UTF-8 bytes. JSON data without floats takes msgspec, which
+    writes exactly those bytes (it spells some floats otherwise: `1e16` for `1e+16`)."""
+    if _plain(value, 0):
+        return _msgspec_sorted(value)
+    return canonical_json(value).encode("utf-8")
+
+
+def _plain(value: object, depth: int) -> bool:
+    """Strings, booleans, integers, null, and lists and string-keyed objects of them."""
+    kind = value.__class__
+    if kind is dict:
+        if depth > 16:
+            return False
+        for k, v in value.items():  # type: ignore[attr-defined]
+            if k.__class__ is not str:
+                return False
+            if v.__class__ not in _PLAIN and not _plain(v, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth > 16:
+            return False
+        for v in value:  # type: ignore[attr-defined]
+            if v.__class__ not in _PLAIN and not _plain(v, depth + 1):
+                return False
+        return True
+    return kind in _PLAIN
