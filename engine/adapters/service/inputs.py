@@ -42,7 +42,8 @@ def version_of(found: Served, name: str | None) -> Served:
         known = found.known_versions()
         raise ProblemError(404, [http_diagnostic(
             "unknown_version", f"policy `{found.id}` has no version `{name}`", "?version",
-            did_you_mean(name or "", known) or f"versions: {', '.join(known)}")])
+            "; ".join(filter(None, [did_you_mean(name or "", known),
+                                    f"versions: {', '.join(known)}"])))])
     return chosen
 
 
