@@ -18,7 +18,6 @@ from service_support import JSON_HEADERS, ServerProcess, asgi_client
 from cli import main
 from engine import app
 from engine.ops.log.query import LogReader, Search
-from engine.ops.replay import replay_record
 
 EARLY, LATE = "2026-03-02T10:00:00+01:00", "2026-08-02T10:00:00+02:00"
 BEFORE = "2025-06-01T00:00:00Z"   # before any version
@@ -113,6 +112,8 @@ def test_a_batch_decides_each_ticket_by_its_own_version(folder):
 
 
 def test_the_log_records_the_deciding_version_and_replays_it(folder, tmp_path):
+    from engine.ops.replay import replay_record  # public: the UI replays one record with it
+
     path = tmp_path / "decisions.db"
     c = asgi_client((str(folder),), log=str(path))
     try:
@@ -181,3 +182,19 @@ def test_serve_process_reloads_a_new_version_on_sighup(folder):
         assert (decided["policy"]["version"], decided["priority"]) == ("2026.3", "P3")
     finally:
         assert server.close() == 0
+
+
+def test_the_openapi_document_names_the_version_choice(folder):
+    c = asgi_client((str(folder),))
+    try:
+        doc = c.get("/v1/openapi.json").json()
+    finally:
+        c.close()
+    for path, method in (("/v1/policies/{id}/decisions", "post"),
+                         ("/v1/policies/{id}/decisions:batch", "post"),
+                         ("/v1/policies/{id}/why-not/{rule}", "post"),
+                         ("/v1/policies/{id}", "get"), ("/v1/policies/{id}/source", "get")):
+        params = {p["name"]: p for p in doc["paths"][path][method]["parameters"]}
+        assert params["version"]["in"] == "query" and not params["version"]["required"], path
+    summary = doc["components"]["schemas"]["PolicySummary"]["properties"]
+    assert {"effective_from", "effective_until", "versions"} <= set(summary)
