@@ -550,21 +550,23 @@ def serve_cmd(check: bool, **options) -> None:
               help="--dask: input per partition, e.g. `64MiB` (the default).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--log", "log_path", metavar="PATH", help="Append each decided line's record to "
+              "this decision log (created if new); a line is written once its record is durable.")
 @click.argument("source", metavar="IN.jsonl|-")
 def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | None, fmt: str,
               workers: int | None, resume: bool, summary: bool, summary_format: str,
               dask: str | None, partition_size: str | None, progress: bool | None,
-              source: str) -> None:
+              log_path: str | None, source: str) -> None:
     """Decide every ticket of a JSON lines file: one output line per input line, in order.
 
     Prints `N decided, E rejected, T s` on stderr; exit 0 all decided, 1 some rejected,
-    2 usage or unusable input, 3 a worker failed.
+    2 usage or unusable input, 3 a worker failed, 4 the decision log could not be written.
     """
     from engine.adapters.batch.job import BatchJob, run_job
 
     job = BatchJob(policy=policy, input=source, output=output, now=now, fmt=fmt,
                    workers=workers, resume=resume, summary=summary, mapping=mapping, dask=dask,
-                   partition_size=partition_size, progress=progress)
+                   partition_size=partition_size, progress=progress, log=log_path)
     try:
         done = run_job(job)
     except KeyboardInterrupt:

@@ -136,7 +136,7 @@ def test_report_of_something_else(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "code", "text"), [
-    (["--mapping", "zendesk"], "mapping_unavailable", "mappings are not available in this build"),
+    (["--mapping", "nonesuch"], "unknown_mapping", "no mapping `nonesuch`"),
     (["--resume"], "bad_resume", "--resume needs an output file"),
     (["--now", "tomorrow"], "bad_now", "--now"),
     (["--dask", "local"], "bad_output", "--dask writes partitioned output"),

@@ -12,7 +12,6 @@ from batch_corpus import golden_corpus, lines, tickets
 
 from engine import Evaluator, evaluate, load_policy
 from engine.app import Summary, run_batch, summarize
-from engine.core.diagnostics import Diagnostic
 from engine.ops.batch import CSV_COLUMNS, csv_header
 from engine.run.evaluator import Failure
 
@@ -155,16 +154,16 @@ def test_report_reports_lines_that_are_not_records():
 
 
 def test_a_mapping_turns_payloads_into_tickets():
-    def mapping(payload):
-        if "subject" not in payload:
-            return None, [Diagnostic("mapping_missing", "no `subject`")]
-        return {"id": payload["key"], "submitted_at": payload["created"]}, []
+    from engine.app import mapping_for
 
-    records, result = run([json.dumps({"key": "Z-1", "created": "2026-03-02T10:00:00Z",
-                                       "subject": "help"}), json.dumps({"key": "Z-2"})],
-                          mapping=mapping)
-    assert records[0]["ticket_id"] == "Z-1"
-    assert records[1]["problems"][0]["code"] == "mapping_missing"
+    mapping, _ = mapping_for("zendesk", CT)
+    payload = {"ticket": {"id": 7, "created_at": "2026-03-02T10:00:00Z", "priority": "urgent"}}
+    records, result = run([json.dumps(payload), json.dumps({"ticket": {"id": 8}})],
+                          mapping=mapping, source_name="z.jsonl")
+    assert records[0]["ticket_id"] == "7"
+    assert records[1]["line"] == 2 and records[1]["ticket_id"] == "8"
+    assert {p["code"] for p in records[1]["problems"]} & {"mapping_missing_value",
+                                                           "ticket_missing_field"}
 
 
 def test_a_policy_that_fails_to_decide_gives_an_error_record(make_policy):

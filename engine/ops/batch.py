@@ -13,27 +13,28 @@ byte for byte `decision.canonical()`), or CSV rows (`CSV_COLUMNS`). The same inp
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, relocate
 from engine.compile.compiler import CompiledPolicy
 from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic
 from engine.ops.jsonl import DecisionEncoder, encode, locate, parse_line
 from engine.ops.summary import Summary, sla_state
 from engine.run.evaluator import Evaluator, Failure
-from engine.timeline.evaluator import TimelineEvaluator
+from engine.timeline.evaluator import timeline_for
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("line", "id", "priority", "requested", "plan", "due_at", "status", "rules_fired",
                "problems")
 
-#: A prepared helpdesk mapping: payload -> (ticket, problems). `None` ticket when it failed.
-TicketMapping = Callable[[object], tuple[Mapping | None, Sequence[Diagnostic]]]
+#: Called with each decided line's decision and the ticket it decided, in input order, before
+#: the line is written (e.g. to prepare its decision log record).
+OnDecided = Callable[[Decision, Mapping], object]
 
 
 class Sink(Protocol):
@@ -60,19 +61,6 @@ class BatchResult:
         return self
 
 
-_timelines: weakref.WeakKeyDictionary[Evaluator, TimelineEvaluator] = \
-    weakref.WeakKeyDictionary()
-
-
-def _timeline(evaluator: Evaluator) -> TimelineEvaluator:
-    """The TimelineEvaluator over `evaluator` (so tickets' events are followed), kept per
-    evaluator."""
-    found = _timelines.get(evaluator)
-    if found is None:
-        found = _timelines[evaluator] = TimelineEvaluator(evaluator)
-    return found
-
-
 def csv_header() -> bytes:
     """The CSV output's first line."""
     return (",".join(CSV_COLUMNS) + "\n").encode("utf-8")
@@ -80,16 +68,20 @@ def csv_header() -> bytes:
 
 def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator: Evaluator, *,
               policy: CompiledPolicy, now: datetime | None = None,
-              mapping: TicketMapping | None = None, source_name: str = "<input>",
+              mapping: PayloadMapping | None = None, source_name: str = "<input>",
               first_line: int = 1, fmt: str = "jsonl", header: bool = False,
-              summary: bool = False, encoder: DecisionEncoder | None = None) -> BatchResult:
+              summary: bool = False, encoder: DecisionEncoder | None = None,
+              on_decided: OnDecided | None = None) -> BatchResult:
     """Decide every line of `lines_in` (bytes or text, with or without the newline) and write
     one line per input line to `lines_out` (anything with `write(bytes)`; None: count only).
 
-    `first_line` numbers the first line (a chunk of a larger input); `source_name` names the
-    input in diagnostics; `header` writes the CSV header first; `summary` fills
-    `BatchResult.summary`; `encoder` is kept between calls on the same policy (it remembers
-    the bytes cached outcomes share).
+    With `mapping`, each line is a helpdesk payload mapped onto a ticket first
+    (`engine.check.mapping.apply_mapping`, as `evaluate --mapping` does): its problems, and
+    the ticket's, are placed on the payload's line and column. `first_line` numbers the first
+    line (a chunk of a larger input); `source_name` names the input in diagnostics; `header`
+    writes the CSV header first; `summary` fills `BatchResult.summary`; `encoder` is kept
+    between calls on the same policy; `on_decided(decision, ticket)` is called for each
+    decided line before it is written.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format `{fmt}` is not one of {', '.join(FORMATS)}")
@@ -98,37 +90,51 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
         write(csv_header())
     result = BatchResult(summary=Summary() if summary else None)
     record = _Records(fmt, result, write, encoder or DecisionEncoder())
-    handed: deque[tuple[int, bytes]] = deque()   # lines handed to evaluate_many, not answered
-    waiting: deque[tuple[int, int, tuple]] = deque()  # rejected lines waiting for them
+    # lines handed to evaluate_many, not answered: (line, raw, ticket, mapped payload)
+    handed: deque[tuple[int, bytes, Mapping, Mapped | None]] = deque()
+    # rejected lines waiting for them: (answers before it, line, ticket id, problems)
+    waiting: deque[tuple[int, int, str | None, tuple]] = deque()
     answered = 0
 
-    def tickets() -> Iterator[object]:
+    def tickets() -> Iterator[Mapping]:
         for n, raw in enumerate(lines_in, first_line):
             raw = _strip(raw)
             data, problems = parse_line(raw, source_name, n)
+            mapped = None
             if not problems and mapping is not None:
-                data, problems = _mapped(mapping, data)
+                mapped = apply_mapping(mapping, data)
+                data = mapped.ticket
+                if mapped.diagnostics:  # as `evaluate`: the ticket's problems beside them
+                    problems = locate(raw, source_name, n, (*mapped.diagnostics, *relocate(
+                        policy.checker.check(data)[1], mapped, mapping)))
             if not problems:
-                handed.append((n, raw))
-                yield data
-            elif not handed:
-                record.rejected(n, None, problems)
+                handed.append((n, raw, data, mapped))  # type: ignore[arg-type]
+                yield data  # type: ignore[misc]
+                continue
+            tid = mapped.ticket.get("id") if mapped is not None else None
+            tid = tid if isinstance(tid, str) else None
+            if not handed:
+                record.rejected(n, tid, problems)
             else:  # earlier tickets are still being decided: write this after them
-                waiting.append((answered + len(handed), n, problems))
+                waiting.append((answered + len(handed), n, tid, problems))
 
-    for outcome in _timeline(evaluator).evaluate_many(policy, tickets(), now=now):
-        n, raw = handed.popleft()
+    for outcome in timeline_for(evaluator).evaluate_many(policy, tickets(), now=now):
+        n, raw, data, mapped = handed.popleft()
         answered += 1
         if isinstance(outcome, Failure):
-            record.rejected(n, outcome.ticket_id, locate(raw, source_name, n,
-                                                          outcome.diagnostics))
+            found: Iterable[Diagnostic] = outcome.diagnostics
+            if mapped is not None:
+                found = relocate(found, mapped, mapping)  # type: ignore[arg-type]
+            record.rejected(n, outcome.ticket_id, locate(raw, source_name, n, found))
         else:
+            if on_decided is not None:
+                on_decided(outcome, data)
             record.decided(n, outcome)
         while waiting and waiting[0][0] <= answered:
-            _, wn, problems = waiting.popleft()
-            record.rejected(wn, None, problems)
-    for _, wn, problems in waiting:
-        record.rejected(wn, None, problems)
+            _, wn, tid, problems = waiting.popleft()
+            record.rejected(wn, tid, problems)
+    for _, wn, tid, problems in waiting:
+        record.rejected(wn, tid, problems)
     return result
 
 
@@ -140,11 +146,6 @@ def _strip(raw: bytes | str) -> bytes:
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     return raw[:-1] if raw.endswith(b"\n") else raw
-
-
-def _mapped(mapping: TicketMapping, payload: object) -> tuple[object, tuple[Diagnostic, ...]]:
-    ticket, problems = mapping(payload)
-    return ticket, tuple(problems)
 
 
 class _Records:

@@ -23,7 +23,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from engine.adapters.batch import files
-from engine.adapters.batch.worker import ChunkOptions, PolicySource, decide_chunk
+from engine.adapters.batch.worker import ChunkOptions, MappingSource, PolicySource, decide_chunk
 from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.batch import BatchResult
 from engine.ops.summary import Summary
@@ -44,7 +44,8 @@ def part_pattern(output: str, fmt: str) -> str:
     return output
 
 
-def run_dask(job, source: PolicySource, now: datetime | None) -> BatchResult:
+def run_dask(job, source: PolicySource, now: datetime | None,
+             mapping: MappingSource | None = None) -> BatchResult:
     """Decide `job.input` on the cluster; the counts (and summary) of every partition."""
     try:
         import dask
@@ -70,7 +71,7 @@ def run_dask(job, source: PolicySource, now: datetime | None) -> BatchResult:
     gz = files.is_gzip(job.input)
     options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
                            source_name=job.input, gzip=files.is_gzip(pattern),
-                           thread="dedicated")
+                           thread="dedicated", mapping=mapping)
     with _client(job, Client, LocalCluster) as client:
         workers = len(client.scheduler_info().get("workers", {})) or 1
         block_bytes = parse_size(job.partition_size) if job.partition_size else \
@@ -171,9 +172,8 @@ def decide_partition(block: bytes, first: int, path: str, source: PolicySource,
     total = BatchResult(summary=Summary() if options.summary else None)
     partial = path + files.PARTIAL
     with open(partial, "wb") as out:
-        for i in range(0, len(lines), files.CHUNK_LINES):
-            data, result = decide_chunk(source, options, first + i,
-                                        lines[i:i + files.CHUNK_LINES])
+        for at, chunk in files.chunks(iter(lines)):
+            data, result, _ = decide_chunk(source, options, first + at - 1, chunk)
             out.write(data)
             total.merge(result)
         if not lines:  # an empty input: a CSV header, a valid gzip file

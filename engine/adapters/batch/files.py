@@ -7,28 +7,31 @@ success the partial file is flushed, fsynced and renamed to `OUT`, and the folde
 manifest is removed. A killed or failed run leaves both, and nothing under `OUT`. `--resume`
 reads the manifest (it must describe the same run), keeps the partial file up to its last
 complete line — for gzip, its last complete gzip member: each chunk is one member — and
-continues with the next input line. Chunks are cut from the start of the input by line count and
-size alone, so the resumed file is byte for byte the file an uninterrupted run writes.
+continues with the next input line. Chunks are cut from the start of the input by size alone
+(each ends at the first line end at least CHUNK_BYTES after its start), so the resumed file is
+byte for byte the file an uninterrupted run writes, and a worker process can be handed a chunk
+as a byte range of the input file (`ranges`, `read_range`) instead of its lines.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
 import json
+import mmap
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.jsonl import MAX_LINE_BYTES
 
-CHUNK_LINES = 1000
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 256 << 10
 PARTIAL, MANIFEST = ".partial", ".partial.json"
 _READ = 1 << 16
 
@@ -39,6 +42,9 @@ class BatchIOError(Exception):
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
+
+    def __reduce__(self) -> tuple:   # raised in a worker process, re-raised in the parent
+        return BatchIOError, (self.diagnostic,)
 
 
 def io_problem(code: str, verb: str, name: str, exc: BaseException,
@@ -65,8 +71,8 @@ class Input:
         except OSError as exc:
             raise io_problem("input_unreadable", "read", name, exc) from None
         self.size = _size(self.raw)
-        self.stream: BinaryIO = (gzip.GzipFile(fileobj=self.raw, mode="rb") if is_gzip(name)
-                                 else self.raw)
+        self.stream: IO[bytes] | gzip.GzipFile = (
+            gzip.GzipFile(fileobj=self.raw, mode="rb") if is_gzip(name) else self.raw)
 
     def position(self) -> int:
         """Bytes of the file read so far (compressed bytes for gzip)."""
@@ -75,24 +81,17 @@ class Input:
         except (OSError, ValueError):
             return 0
 
+    @property
+    def plain_file(self) -> bool:
+        """A regular file, not compressed: workers can read their chunks of it themselves."""
+        return self.size is not None and self.stream is self.raw and \
+            self.raw is not sys.stdin.buffer
+
     def lines(self) -> Iterator[bytes]:
         """Each line without its newline; a line longer than MAX_LINE_BYTES is cut to
         MAX_LINE_BYTES + 1 bytes (it is reported) and the rest skipped unread into memory."""
-        readline = self.stream.readline
-        limit = MAX_LINE_BYTES + 1
         try:
-            while True:
-                line = readline(limit)
-                if not line:
-                    return
-                if line.endswith(b"\n"):
-                    yield line[:-1]
-                    continue
-                if len(line) >= limit:  # too long: skip to the end of the line
-                    rest = line
-                    while rest and not rest.endswith(b"\n"):
-                        rest = readline(_READ)
-                yield line
+            yield from _read_lines(self.stream.readline)
         except (OSError, EOFError, zlib.error) as exc:
             raise io_problem("input_unreadable", "read", self.name, exc) from None
 
@@ -113,18 +112,69 @@ def _size(f: BinaryIO) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
+def _read_lines(readline: Callable[[int], bytes], stop: int | None = None) -> Iterator[bytes]:
+    """Lines from `readline` (see `Input.lines`), until `stop` bytes are consumed."""
+    limit = MAX_LINE_BYTES + 1
+    used = 0
+    while stop is None or used < stop:
+        line = readline(limit)
+        if not line:
+            return
+        used += len(line)
+        if line.endswith(b"\n"):
+            yield line[:-1]
+            continue
+        if len(line) >= limit:  # too long: skip to the end of the line
+            rest = line
+            while rest and not rest.endswith(b"\n"):
+                rest = readline(_READ)
+                used += len(rest)
+        yield line
+
+
 def chunks(lines: Iterator[bytes]) -> Iterator[tuple[int, list[bytes]]]:
-    """(first line number, lines): at most CHUNK_LINES lines and about CHUNK_BYTES, cut from
-    the start of the input by count and size only (so a resumed run cuts the same chunks)."""
+    """(first line number, lines): each chunk ends at the first line end CHUNK_BYTES or more
+    after its start, cut from the start of the input by size only (so a resumed run cuts the
+    same chunks, and `ranges` cuts the same from the file's bytes)."""
     first, batch, size = 1, [], 0
     for line in lines:
         batch.append(line)
         size += len(line) + 1
-        if len(batch) >= CHUNK_LINES or size >= CHUNK_BYTES:
+        if size >= CHUNK_BYTES:  # a cut long line counts MAX_LINE_BYTES + 2 > CHUNK_BYTES
             yield first, batch
             first, batch, size = first + len(batch), [], 0
     if batch:
         yield first, batch
+
+
+def ranges(path: str) -> Iterator[tuple[int, int, int, int]]:
+    """(start, end, first line, lines) of each chunk of a plain file: the byte ranges of the
+    chunks `chunks` cuts from its lines (read by the workers themselves: `read_range`)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if not size:
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            start, first = 0, 1
+            while start < size:
+                nl = mm.find(b"\n", start + CHUNK_BYTES - 1)
+                end = size if nl < 0 else nl + 1
+                count = sum(mm[at:min(end, at + (4 << 20))].count(b"\n")
+                            for at in range(start, end, 4 << 20))
+                count += mm[end - 1] != 10  # the last line, without its newline
+                yield start, end, first, count
+                start, first = end, first + count
+
+
+def read_range(path: str, start: int, end: int) -> list[bytes]:
+    """The lines of bytes `start` to `end` of a plain file (a chunk `ranges` gave), as
+    `Input.lines` reads them."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            return list(_read_lines(f.readline, end - start))
+    except OSError as exc:
+        raise io_problem("input_unreadable", "read", path, exc) from None
 
 
 def empty_output(csv: bool, compress: bool) -> bytes:
@@ -157,11 +207,11 @@ class Output:
     def __init__(self, name: str | None, manifest: dict, *, resume: bool, csv: bool):
         self.name = name
         self.stdout = name is None or name == "-"
-        self.gzip = not self.stdout and is_gzip(name)
+        self.gzip = name is not None and not self.stdout and is_gzip(name)
         self.csv = csv
         self.resumed = Resumed(0, 0, 0)
-        if self.stdout:
-            self.file: BinaryIO = sys.stdout.buffer
+        self.file: IO[bytes] = sys.stdout.buffer
+        if name is None or self.stdout:
             return
         if _special(name):  # /dev/null, a pipe: written as it is, never replaced
             if resume:
@@ -169,7 +219,7 @@ class Output:
                     "bad_resume", f"`{name}` is not a regular file: it cannot be resumed",
                     location=Location(file="--resume")))
             try:
-                self.file = open(name, "wb")  # noqa: SIM115
+                self.file = open(name, "wb", buffering=0)  # noqa: SIM115
             except OSError as exc:
                 raise io_problem("output_unwritable", "write", name, exc) from None
             self.stdout = True
@@ -180,10 +230,10 @@ class Output:
         try:
             if resume and self.partial.exists():
                 self.resumed = self._recover(manifest)
-                self.file = open(self.partial, "r+b")  # noqa: SIM115
+                self.file = open(self.partial, "r+b", buffering=0)  # noqa: SIM115
                 self.file.seek(0, os.SEEK_END)
-            else:
-                self.file = open(self.partial, "wb")  # noqa: SIM115
+            else:   # unbuffered: chunks are written whole, `append_file` copies in the kernel
+                self.file = open(self.partial, "wb", buffering=0)  # noqa: SIM115
             self.manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                      "utf-8")
         except OSError as exc:
@@ -197,7 +247,33 @@ class Output:
 
     def write(self, data: bytes) -> None:
         try:
-            self.file.write(data)
+            view = memoryview(data)
+            while view:   # an unbuffered file may take part of it
+                view = view[self.file.write(view) or 0:]
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def append_file(self, path: Path) -> None:
+        """Append the bytes of the file at `path` (a chunk a worker wrote), copied by the
+        kernel where it can."""
+        try:
+            self.file.flush()
+            with open(path, "rb") as src:
+                size, offset = os.fstat(src.fileno()).st_size, 0
+                try:
+                    while offset < size:
+                        sent = os.sendfile(self.file.fileno(), src.fileno(), offset,
+                                           size - offset)
+                        if not sent:
+                            raise OSError(errno.EIO, "the chunk file ended early")
+                        offset += sent
+                except OSError as exc:
+                    if not isinstance(exc, io.UnsupportedOperation) and exc.errno not in (
+                            errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                        raise
+                    src.seek(offset)
+                    while block := src.read(_READ * 16):
+                        self.write(block)
         except OSError as exc:
             raise self._failed(exc) from None
 

@@ -6,25 +6,41 @@ Returns a `JobResult` (status, diagnostics, counts, seconds); never prints but t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from engine import app
 from engine.adapters.batch import files
-from engine.adapters.batch.local import Item, WorkerFailed, run_local
-from engine.adapters.batch.worker import ChunkOptions, PolicySource, prepare_policy
+from engine.adapters.batch.local import Item, WorkerFailed, run_local, run_ranges, tasks
+from engine.adapters.batch.worker import (
+    ChunkLogError,
+    ChunkOptions,
+    MappingSource,
+    PolicySource,
+    prepare_mapping,
+    prepare_policy,
+)
+from engine.adapters.batch.writer import ChunkWriter
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.ops.batch import FORMATS, BatchResult
+from engine.ops.log import DecisionLog, LogError
+from engine.ops.log.records import Prepared
 from engine.ops.summary import Summary
 
-MAPPINGS_UNAVAILABLE = "mappings are not available in this build"
+#: Uncompressed input up to this size is decided in this process unless --workers is given
+#: (starting worker processes takes about as long as deciding it).
+SMALL_INPUT = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,7 @@ class BatchJob:
     resume: bool = False
     summary: bool = False
     mapping: str | None = None
+    log: str | None = None             # a decision log: each decided line's record appended
     dask: str | None = None            # "local" or a scheduler address
     partition_size: str | None = None  # --dask: input per partition, e.g. "64MiB"
     progress: bool | None = None       # None: when stderr is a terminal
@@ -80,16 +97,24 @@ def run_job(job: BatchJob) -> JobResult:
     cp, source, diags = prepare_policy(job.policy)
     if cp is None or source is None:
         return JobResult(app.Status.POLICY_ERROR, diags)
+    mapping = None
+    if job.mapping is not None:
+        mapping, diags = prepare_mapping(job.mapping, cp)
+        if mapping is None:
+            return JobResult(app.Status.INPUT_ERROR, diags)
     try:
         if job.dask is not None:
             from engine.adapters.batch.cluster import run_dask
 
-            result = run_dask(job, source, now)
+            result = run_dask(job, source, now, mapping)
             resumed = 0
         else:
-            result, resumed = _run_here(job, cp, source, now)
+            result, resumed = _run_here(job, cp, source, now, mapping)
     except files.BatchIOError as exc:
         return JobResult(app.Status.INPUT_ERROR, (exc.diagnostic,),
+                         seconds=time.perf_counter() - started)
+    except (LogError, ChunkLogError) as exc:
+        return JobResult(app.Status.LOG_ERROR, (exc.diagnostic,),
                          seconds=time.perf_counter() - started)
     except DiagnosticError as exc:  # e.g. a Dask worker compiled another digest
         return JobResult(app.Status.FAILED, tuple(exc.diagnostics),
@@ -104,11 +129,6 @@ def run_job(job: BatchJob) -> JobResult:
 
 def _option_problems(job: BatchJob) -> list[Diagnostic]:
     problems = []
-    if job.mapping is not None:
-        problems.append(Diagnostic("mapping_unavailable", MAPPINGS_UNAVAILABLE,
-                                   location=Location(file="--mapping"),
-                                   hint="give tickets in the fact schema (schemas/ticket.schema"
-                                   ".json)"))
     if job.fmt not in FORMATS:
         problems.append(Diagnostic("bad_format", f"`{job.fmt}` is not a batch format",
                                    location=Location(file="--format"),
@@ -118,6 +138,10 @@ def _option_problems(job: BatchJob) -> list[Diagnostic]:
         problems.append(Diagnostic("bad_resume", "--resume needs an output file",
                                    location=Location(file="--resume"),
                                    hint="write with -o OUT; standard output cannot be resumed"))
+    if job.dask is not None and job.log is not None:
+        problems.append(Diagnostic("bad_log", "--log is written from this machine: not with "
+                                   "--dask", location=Location(file="--log"),
+                                   hint="run with --workers N, or log from a local run"))
     if job.dask is not None and to_stdout:
         problems.append(Diagnostic("bad_output", "--dask writes partitioned output: give -o",
                                    location=Location(file="-o"),
@@ -145,26 +169,38 @@ def parse_size(text: str) -> int | None:
 
 
 def manifest(job: BatchJob, source: PolicySource, now: datetime | None, size: int | None,
-             name: str) -> dict:
+             name: str, mapping: MappingSource | None = None) -> dict:
     """What a partial output's manifest records: a resumed run must match it."""
+    mapped = None if mapping is None else {
+        "file": mapping.file, "sha256": hashlib.sha256(mapping.text.encode()).hexdigest()}
     return {"manifest": 1, "policy": {"file": source.file, "digest": source.digest},
+            "mapping": mapped,
             "now": now.isoformat() if now is not None else None, "format": job.fmt,
             "input": {"name": name, "size": size},
-            "chunks": [files.CHUNK_LINES, files.CHUNK_BYTES]}
+            "chunks": files.CHUNK_BYTES}
 
 
-def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource,
-              now: datetime | None) -> tuple[BatchResult, int]:
-    source_in = files.Input(job.input)
+def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: datetime | None,
+              mapping: MappingSource | None) -> tuple[BatchResult, int]:
+    log = DecisionLog.open(job.log) if job.log is not None else None
+    try:
+        source_in = files.Input(job.input)
+    except files.BatchIOError:
+        if log is not None:
+            log.close()
+        raise
     try:
         out = files.Output(job.output, manifest(job, source, now, source_in.size,
-                                                source_in.name),
+                                                source_in.name, mapping),
                            resume=job.resume, csv=job.fmt == "csv")
     except files.BatchIOError:
         source_in.close()
+        if log is not None:
+            log.close()
         raise
     options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
-                           source_name=source_in.name, gzip=out.gzip)
+                           source_name=source_in.name, gzip=out.gzip, mapping=mapping,
+                           log=job.log)
     done = out.resumed
     total = BatchResult(summary=Summary() if job.summary else None)
     if not job.summary:  # the counts of the lines already written; with --summary, replayed
@@ -172,36 +208,71 @@ def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource,
     bar = _progress(job, source_in)
     wrote = False
 
-    def emit(data: bytes, result: BatchResult, write: bool) -> None:
+    def emit(data: bytes | Path, result: BatchResult, records: list[Prepared], write: bool,
+             at: int | None) -> None:
         nonlocal wrote
-        if write:
-            out.write(data)
+        if write:  # committed to the log, then written (one commit a chunk)
+            writer.put(records, data)
             wrote = True
         total.merge(result)
         if bar is not None:
-            bar.update(source_in.position() - bar.n if source_in.size else result.lines)
+            at = at if at is not None else source_in.position()
+            bar.update(at - bar.n if source_in.size else result.lines)
             bar.set_postfix_str(f"{total.lines:,} lines, {total.rejected:,} rejected",
                                 refresh=False)
 
+    workers = _workers(job, source_in)
+    spool = _spool(out) if workers > 1 and source_in.plain_file else None
+    writer = ChunkWriter(out, log)
     try:
-        items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
-        run_local(items, emit, source, options, _workers(job, source_in))
+        if spool is not None:
+            run_ranges(source_in.name, tasks(source_in.name, done.lines, job.summary), emit,
+                       source, options, workers, spool)
+        else:
+            items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
+            run_local(items, emit, source, options, workers)
+        writer.close()
         if not wrote and not done.lines:  # an empty input: a CSV header, a valid gzip file
             out.write(files.empty_output(job.fmt == "csv", out.gzip))
         out.commit()
     finally:
+        if writer.running:
+            writer.stop()
         if bar is not None:
             bar.close()
         out.close()
         source_in.close()
+        if log is not None:
+            log.close()
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
     return total, done.lines
+
+
+def _spool(out: files.Output) -> Path:
+    """A folder for the workers' chunk files: in shared memory (/dev/shm) where there is one,
+    so chunks are not written to disk twice (a few chunks are there at a time); else beside
+    the output. Named after the output, so a resumed run clears what a killed one left."""
+    base = Path("/dev/shm")
+    if not (base.is_dir() and os.access(base, os.W_OK)):
+        base = out.final.parent if not out.stdout else Path(tempfile.gettempdir())
+    if out.stdout:
+        return Path(tempfile.mkdtemp(prefix="ticket-policy-batch-", dir=base))
+    tag = hashlib.sha256(str(out.final.resolve()).encode()).hexdigest()[:16]
+    spool = base / f".ticket-policy-batch-{tag}.chunks"
+    shutil.rmtree(spool, ignore_errors=True)   # a killed run's
+    try:
+        spool.mkdir()
+    except OSError as exc:
+        raise files.io_problem("output_unwritable", "write", str(spool), exc) from None
+    return spool
 
 
 def _workers(job: BatchJob, source_in: files.Input) -> int:
     """--workers, or the cores; a small file is decided here (starting workers costs more)."""
     if job.workers is not None:
         return job.workers
-    if source_in.size is not None and source_in.size <= 2 * files.CHUNK_BYTES \
+    if source_in.size is not None and source_in.size <= SMALL_INPUT \
             and not files.is_gzip(source_in.name):
         return 1
     return default_workers()
@@ -225,7 +296,7 @@ def _progress(job: BatchJob, source_in: files.Input):
     show = job.progress if job.progress is not None else sys.stderr.isatty()
     if not show:
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     if source_in.size:
         return tqdm(total=source_in.size, unit="B", unit_scale=True, file=sys.stderr,

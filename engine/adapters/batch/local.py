@@ -1,24 +1,41 @@
 """Chunks decided on this machine: in this process (`--workers 1`) or by a pool of worker
 processes, each compiling the policy once; results written in input order.
 
+A plain input file is handed to the workers as byte ranges (`run_ranges`): each worker reads its
+chunk's lines itself and writes the chunk's output to a file of its own in a spool folder, and
+the parent appends those files to the output in input order (copied by the kernel) — nothing
+per line crosses between processes but, with `--log`, the serialised records. Other input
+(stdin, gzip) is read by the parent and sent as lines (`run_local`). A worker that dies breaks
+the pool: the run stops with `WorkerFailed` (the lines written so far are kept for --resume).
+
 At most two chunks per worker are in flight, so memory stays the same whatever the input size.
 Workers start from a fork server that has imported the engine (spawned where there is none).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
+from engine.adapters.batch import files
 from engine.adapters.batch.worker import ChunkOptions, PolicySource, decide_chunk, init_worker
 from engine.ops.batch import BatchResult
+from engine.ops.log.records import Prepared
+from engine.ops.summary import Summary
 
 #: (first line, lines, whether its output is written: False replays lines already written)
 Item = tuple[int, list[bytes], bool]
-Emit = Callable[[bytes, BatchResult, bool], None]
+#: A chunk as a byte range of the input: (start, end, first line, lines, first line written —
+#: those before it are already in the output: replayed for the summary, or skipped)
+Task = tuple[int, int, int, int, int]
+#: (output bytes or the chunk file holding them, counts, log records, whether to write them,
+#: input bytes decided so far when known)
+Emit = Callable[[bytes | Path, BatchResult, list[Prepared], bool, int | None], None]
 IN_FLIGHT_PER_WORKER = 2
 
 
@@ -31,14 +48,36 @@ def run_local(items: Iterable[Item], emit: Emit, source: PolicySource, options: 
     """Decide every item and `emit` its output in order."""
     if workers <= 1:
         for first, lines, write in items:
-            emit(*decide_chunk(source, options, first, lines), write)
+            emit(*decide_chunk(source, options, first, lines), write, None)
         return
+    _pooled(((_decide, (first, lines), write) for first, lines, write in items), emit,
+            source, options, workers)
+
+
+def tasks(path: str, skip: int, replay: bool) -> Iterator[Task]:
+    """The chunks of a plain input file after the `skip` lines already written (with
+    `replay`, those too: decided again for the summary, not written)."""
+    for start, end, first, count in files.ranges(path):
+        if first + count - 1 > skip or replay:
+            yield start, end, first, count, max(first, skip + 1)
+
+
+def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: PolicySource,
+               options: ChunkOptions, workers: int, spool: Path) -> None:
+    """Decide the chunks of the plain file at `path` in `workers` processes, each reading its
+    chunks' lines and writing their output to `spool`; `emit` each in order."""
+    _pooled(((_decide_range, (path, task, str(spool)), task[4] <= task[2] + task[3] - 1)
+             for task in chunks), emit, source, options, workers)
+
+
+def _pooled(calls: Iterable[tuple[Callable, tuple, bool]], emit: Emit, source: PolicySource,
+            options: ChunkOptions, workers: int) -> None:
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init,
                                initargs=(source, options))
     inflight: deque[tuple[Future, bool]] = deque()
     try:
-        for first, lines, write in items:
-            inflight.append((pool.submit(_decide, first, lines), write))
+        for fn, args, write in calls:
+            inflight.append((pool.submit(fn, *args), write))
             while len(inflight) >= IN_FLIGHT_PER_WORKER * workers:
                 _emit_next(inflight, emit)
         while inflight:
@@ -53,8 +92,9 @@ def run_local(items: Iterable[Item], emit: Emit, source: PolicySource, options: 
 
 def _emit_next(inflight: deque[tuple[Future, bool]], emit: Emit) -> None:
     future, write = inflight.popleft()
-    data, result = future.result()
-    emit(data, result, write)
+    data, result, records, *end = future.result()
+    emit(Path(data) if isinstance(data, str) else data, result, records, write,
+         end[0] if end else None)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -72,10 +112,39 @@ _job: tuple[PolicySource, ChunkOptions] | None = None
 def _init(source: PolicySource, options: ChunkOptions) -> None:
     global _job
     _job = source, options
-    init_worker(source, options.thread)
+    init_worker(source, options)
 
 
-def _decide(first: int, lines: list[bytes]) -> tuple[bytes, BatchResult]:
+def _decide(first: int, lines: list[bytes]) -> tuple[bytes, BatchResult, list[Prepared]]:
     assert _job is not None, "the worker was not initialised"
     source, options = _job
     return decide_chunk(source, options, first, lines)
+
+
+def _decide_range(path: str, task: Task, spool: str
+                  ) -> tuple[str | bytes, BatchResult, list[Prepared], int]:
+    """Read one chunk of the input, decide it, write its output to a file in `spool`: (that
+    file, or b"" when nothing is written; the counts; the log records; the chunk's end)."""
+    assert _job is not None, "the worker was not initialised"
+    source, options = _job
+    start, end, first, count, write_from = task
+    lines = files.read_range(path, start, end)
+    if len(lines) != count:
+        raise files.io_problem("input_unreadable", "read", path, OSError(
+            "the file changed while it was read"), "batch a file no one is writing to")
+    skip = write_from - first
+    total = BatchResult(summary=Summary() if options.summary else None)
+    if skip > 0 and options.summary:   # already written: decided again for the summary only
+        total.merge(decide_chunk(source, dataclasses.replace(options, log=None), first,
+                                 lines[:skip])[1])
+    if skip >= count:
+        return b"", total, [], end
+    data, result, records = decide_chunk(source, options, first + max(skip, 0),
+                                         lines[max(skip, 0):])
+    chunk = Path(spool) / f"chunk-{first:012d}"
+    try:
+        with open(chunk, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise files.io_problem("output_unwritable", "write", str(chunk), exc) from None
+    return str(chunk), total.merge(result), records, end

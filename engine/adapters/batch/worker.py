@@ -8,18 +8,24 @@ process pool and in each Dask partition, so their bytes are the same.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from engine import app
+from engine.check.mapping import PayloadMapping, check_mapping
 from engine.compile.compiler import CompiledPolicy
 from engine.compile.pipeline import load_policy_text
+from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
+from engine.load import load_yaml
+from engine.load.mappings import resolve_mapping
 from engine.load.policies import display_path, resolve
 from engine.ops.batch import BatchResult, run_batch
 from engine.ops.jsonl import DecisionEncoder
+from engine.ops.log import DecisionLog, LogError
+from engine.ops.log.records import Prepared
 from engine.run.adapter import ThreadMode
 from engine.run.evaluator import Evaluator
 
@@ -48,6 +54,23 @@ class PolicySource:
 
 
 @dataclass(frozen=True)
+class MappingSource:
+    """A helpdesk payload mapping as shipped to a worker: its text and the name it is cited by
+    (checked against the policy's facts once per process)."""
+
+    text: str
+    file: str
+
+    def check(self, cp: CompiledPolicy) -> PayloadMapping:
+        doc, diags = load_yaml(self.text, self.file)
+        found, more = check_mapping(doc, cp.policy.facts, self.text) if doc is not None \
+            else (None, [])
+        if found is None:
+            raise DiagnosticError([*diags, *more])
+        return found
+
+
+@dataclass(frozen=True)
 class ChunkOptions:
     """How each chunk is decided and written."""
 
@@ -57,6 +80,16 @@ class ChunkOptions:
     source_name: str = "<input>"
     gzip: bool = False
     thread: ThreadMode = "caller"
+    mapping: MappingSource | None = None
+    log: str | None = None      # a decision log: each decided line's record is prepared
+
+
+class ChunkLogError(Exception):
+    """A chunk's log records could not be prepared (picklable, unlike LogError)."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic)
+        self.diagnostic = diagnostic
 
 
 def prepare_policy(policy_ref: str) -> tuple[CompiledPolicy | None, PolicySource | None,
@@ -77,6 +110,21 @@ def prepare_policy(policy_ref: str) -> tuple[CompiledPolicy | None, PolicySource
     return cp, PolicySource(text, cp.policy.file, cp.digest), ()
 
 
+def prepare_mapping(mapping_ref: str, cp: CompiledPolicy
+                    ) -> tuple[MappingSource | None, tuple[Diagnostic, ...]]:
+    """What workers are sent of `--mapping` (a bundled id or a file), or its problems (as
+    `evaluate --mapping` reports them)."""
+    found, diags = app.mapping_for(mapping_ref, cp)
+    if found is None:
+        return None, diags
+    try:
+        text = resolve_mapping(mapping_ref).read_text("utf-8")
+    except (DiagnosticError, OSError, UnicodeDecodeError) as exc:  # changed since it was read
+        return None, (Diagnostic("file_unreadable", f"cannot read mapping `{mapping_ref}`: "
+                                 f"{exc}", location=Location(file=found.file)),)
+    return MappingSource(text, found.file), ()
+
+
 # ---- per process --------------------------------------------------------------------------
 _prepared: dict[tuple[str, str, str], tuple[CompiledPolicy, Evaluator, DecisionEncoder]] = {}
 
@@ -94,9 +142,42 @@ def prepared(source: PolicySource, thread: ThreadMode = "caller"
     return hit
 
 
-def init_worker(source: PolicySource, thread: ThreadMode = "caller") -> None:
-    """A pool worker's initializer: compile the policy before the first chunk arrives."""
-    prepared(source, thread)
+_mappings: dict[tuple[str, str, str], PayloadMapping] = {}
+
+
+def prepared_mapping(mapping: MappingSource, cp: CompiledPolicy) -> PayloadMapping:
+    """This process's checked `mapping` for the policy `cp` (checked once)."""
+    key = (mapping.text, mapping.file, cp.digest)
+    hit = _mappings.get(key)
+    if hit is None:
+        if len(_mappings) >= _MAX_POLICIES:
+            _mappings.pop(next(iter(_mappings)))
+        hit = _mappings[key] = mapping.check(cp)
+    return hit
+
+
+_logs: dict[str, DecisionLog] = {}
+
+
+def prepared_log(path: str) -> DecisionLog:
+    """This process's handle on the decision log at `path` (its key prepares records)."""
+    hit = _logs.get(path)
+    if hit is None:
+        try:
+            hit = _logs[path] = DecisionLog.open(path)
+        except LogError as exc:
+            raise ChunkLogError(exc.diagnostic) from None
+    return hit
+
+
+def init_worker(source: PolicySource, options: ChunkOptions) -> None:
+    """A pool worker's initializer: compile the policy (and check the mapping) before the
+    first chunk arrives."""
+    cp, _, _ = prepared(source, options.thread)
+    if options.mapping is not None:
+        prepared_mapping(options.mapping, cp)
+    if options.log is not None:
+        prepared_log(options.log)
 
 
 class _Pieces(list):
@@ -106,14 +187,29 @@ class _Pieces(list):
 
 
 def decide_chunk(source: PolicySource, options: ChunkOptions, first_line: int,
-                 lines: Sequence[bytes]) -> tuple[bytes, BatchResult]:
-    """One chunk's output bytes (one gzip member when compressing) and its counts."""
+                 lines: Sequence[bytes]) -> tuple[bytes, BatchResult, list[Prepared]]:
+    """One chunk's output bytes (one gzip member when compressing), its counts, and with
+    `options.log` the decided lines' log records, serialised, in order (the caller commits
+    them before it writes the bytes)."""
     cp, evaluator, encoder = prepared(source, options.thread)
+    mapping = prepared_mapping(options.mapping, cp) if options.mapping is not None else None
+    records: list[Prepared] = []
+    on_decided = None
+    if options.log is not None:
+        log = prepared_log(options.log)
+
+        def on_decided(decision: Decision, ticket: Mapping) -> None:
+            records.append(log.prepare(decision, policy=cp, ticket=ticket))
+
     out = _Pieces()
-    result = run_batch(lines, out, evaluator, policy=cp, now=options.now,
-                       source_name=options.source_name, first_line=first_line, fmt=options.fmt,
-                       header=first_line == 1, summary=options.summary, encoder=encoder)
+    try:
+        result = run_batch(lines, out, evaluator, policy=cp, now=options.now, mapping=mapping,
+                           source_name=options.source_name, first_line=first_line,
+                           fmt=options.fmt, header=first_line == 1, summary=options.summary,
+                           encoder=encoder, on_decided=on_decided)
+    except LogError as exc:
+        raise ChunkLogError(exc.diagnostic) from None
     data = b"".join(out)
     if options.gzip:
         data = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
-    return data, result
+    return data, result, records

@@ -1,0 +1,78 @@
+"""Decided chunks committed and written in input order by a thread of its own: each chunk's log
+records are committed (one transaction: durable when it returns), then its lines written — so
+a line is in the output only once its record is durable, while the next chunks are decided
+meanwhile (SQLite syncing and the kernel copying do not hold up deciding).
+
+At most `depth` chunks wait, so memory stays bounded; the first failure stops the writing and
+is raised by the next `put` or by `close`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from pathlib import Path
+
+from engine.adapters.batch.files import Output
+from engine.ops.log import DecisionLog
+from engine.ops.log.records import Prepared
+
+_DONE = None
+
+
+class ChunkWriter:
+    """`put(records, data)` each chunk in input order; `close()` waits for all of them."""
+
+    def __init__(self, out: Output, log: DecisionLog | None, depth: int = 2,
+                 threaded: bool = True):
+        self.out, self.log = out, log
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[tuple[list[Prepared], bytes | Path] | None] = \
+            queue.Queue(depth)
+        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+        self.threaded = threaded   # False: each chunk is committed and written in `put`
+        if threaded:
+            self._thread.start()
+
+    def put(self, records: list[Prepared], data: bytes | Path) -> None:
+        """Queue one chunk: its records (committed first) and its output bytes or file."""
+        if self.error is not None:
+            raise self.error
+        if not self.threaded:
+            self._write(records, data)
+            return
+        self._queue.put((records, data))
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self) -> None:
+        """Wait until every chunk put is committed and written; raise the first failure."""
+        self.stop()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        """Let the chunks put be written, and end the thread (raising nothing)."""
+        if self._thread.is_alive():
+            self._queue.put(_DONE)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not _DONE:
+            if self.error is not None:
+                continue   # failed: drain, so `put` never blocks
+            try:
+                self._write(*item)
+            except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread
+                self.error = exc
+
+    def _write(self, records: list[Prepared], data: bytes | Path) -> None:
+        if self.log is not None:
+            self.log.append_prepared(records)
+        if isinstance(data, Path):
+            self.out.append_file(data)
+            data.unlink()
+        else:
+            self.out.write(data)

@@ -1,0 +1,126 @@
+"""`batch --log`: every decided line's record is in the decision log, in input order (with
+worker processes too), and `log verify` and `replay` reproduce every decision; a line reaches
+the output only once its record is durable (a killed run's output holds no line the log lacks);
+a log that cannot be written exits 4 and leaves nothing under the final name."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from batch_corpus import golden_corpus
+from click.testing import CliRunner
+from conftest import ROOT
+from test_batch_faults import run_until, write_corpus
+from test_log_cli import _readonly_prefix
+
+from cli import main
+from engine import load_policy
+from engine.ops.log.query import LogReader
+
+NOW = "2027-01-15T12:00:00+00:00"
+
+
+def _ids(log) -> list[str]:
+    """The logged records' ticket ids in log order."""
+    conn = sqlite3.connect(f"file:{log}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in conn.execute("SELECT ticket_id FROM records ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+def decided_ids(out) -> list[str]:
+    """The ticket ids of the decided lines (of the complete lines: a killed run's last line
+    may be cut)."""
+    data = out.read_bytes()
+    return [json.loads(x)["ticket_id"] for x in data[:data.rfind(b"\n") + 1].splitlines()
+            if not x.startswith(b'{"line":')]
+
+
+def cli(*args: str):
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_every_decided_line_is_logged_in_order_and_replays(tmp_path, workers):
+    src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
+    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("cloudtalk"), 2500)))
+    r = CliRunner().invoke(main, ["batch", "-p", "cloudtalk", "--now", NOW, str(src), "-o",
+                                  str(out), "--log", str(log), "--workers", workers])
+    assert r.exit_code == 1, r.stderr                       # the corpus has rejected lines
+    decided = decided_ids(out)
+    assert 0 < len(decided) < 2500
+    assert _ids(log) == decided
+    verify = cli("log", "verify", str(log))
+    assert verify.returncode == 0 and f"{len(decided)} record(s)" in verify.stdout
+    replay = cli("replay", str(log))
+    assert replay.returncode == 0, replay.stdout
+    assert f"{len(decided)} reproduced, 0 differ" in replay.stdout
+
+
+def test_the_logged_decisions_are_the_written_ones(tmp_path):
+    src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
+    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("zmanda"), 300)))
+    r = CliRunner().invoke(main, ["batch", "-p", "zmanda", str(src), "-o", str(out), "--log",
+                                  str(log), "--workers", "1"])
+    assert r.exit_code == 1
+    written = [json.loads(x) for x in out.read_bytes().splitlines()
+               if not x.startswith(b'{"line":')]
+    with LogReader(str(log)) as reader:
+        for seq, decision in enumerate(written, 1):
+            assert reader.get(str(seq)).decision_json == decision
+
+
+def test_a_killed_run_writes_no_line_the_log_lacks_and_resumes(tmp_path):
+    src = write_corpus(tmp_path / "in.jsonl", 6000, policy="zmanda")
+    out, log = tmp_path / "out.jsonl", tmp_path / "d.db"
+    partial = tmp_path / "out.jsonl.partial"
+    args = [sys.executable, str(ROOT / "cli.py"), "batch", "-p", "zmanda", "--now",
+            "2026-07-01T12:00:00Z", str(src), "-o", str(out), "--log", str(log),
+            "--workers", "2"]
+    assert run_until(args, partial, 200_000), "the run was too fast to be killed"
+    written = decided_ids(partial)
+    logged = _ids(log)
+    assert written and logged[:len(written)] == written      # durable before written
+    done = subprocess.run([*args, "--resume"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 1, done.stderr
+    assert cli("log", "verify", str(log)).returncode == 0
+    assert set(decided_ids(out)) <= set(_ids(log))
+
+
+def test_a_read_only_log_exits_4_with_nothing_under_the_final_name(tmp_path):
+    src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
+    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("zmanda"), 50)))
+    first = cli("batch", "-p", "zmanda", str(src), "-o", str(tmp_path / "first.jsonl"), "--log",
+                str(log), "--workers", "1")
+    assert first.returncode == 1, first.stderr
+    before = _ids(log)
+    prefix = _readonly_prefix(str(log))
+    p = subprocess.run([*prefix, sys.executable, str(ROOT / "cli.py"), "batch", "-p", "zmanda",
+                        str(src), "-o", str(out), "--log", str(log), "--workers", "2"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 4, p.stderr
+    assert "error[log_" in p.stderr and "Traceback" not in p.stderr
+    assert not out.exists()
+    os.chmod(log, 0o644)
+    assert _ids(log) == before
+
+
+@pytest.mark.parametrize(("extra", "code"), [
+    (["--log", "{tmp}"], 4),                                     # a folder
+    (["--log", "{tmp}/d.db", "--dask", "local", "-o", "{tmp}/p/part-*.jsonl"], 2),
+])
+def test_unusable_log_options(tmp_path, extra, code):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("zmanda"), 5)))
+    r = CliRunner().invoke(main, ["batch", "-p", "zmanda", str(src),
+                                  *(x.format(tmp=tmp_path) for x in extra)])
+    assert r.exit_code == code, r.output
+    assert r.stdout == "" and "error[" in r.stderr and len(r.stderr.strip().splitlines()) <= 2
