@@ -211,9 +211,11 @@ def test_templates_and_static_files_ship_in_the_wheel(tmp_path):
         assert shipped == {p.name for p in (ui / folder).iterdir() if p.is_file()}, folder
 
 
-def test_two_versions_link_to_the_impact_diff(tmp_path):
-    """A policy whose folder holds two versions: the policy page switches between them and
-    links to the diff report (served with a CSP that allows no script at all)."""
+@pytest.mark.parametrize("served", ["versions/2026.2.yaml", "."])
+def test_two_versions_link_to_the_impact_diff(tmp_path, served):
+    """A policy whose folder holds two versions (one version file served, or the whole folder):
+    the policy page switches between them and links to the diff report (served with a CSP that
+    allows no script at all)."""
     from conftest import BASE
 
     root = tmp_path / "mini"
@@ -224,7 +226,7 @@ def test_two_versions_link_to_the_impact_diff(tmp_path):
             BASE.replace('version: "1"', f'version: "{version}"') +
             f'effective_from: "{start}"\nrules:\n  - id: outage\n    when: {{category: outage}}'
             f'\n    then: {{assign: {level}}}\n', "utf-8")
-    app = create_app(ServiceConfig(policies=(str(root / "versions" / "2026.2.yaml"),)))
+    app = create_app(ServiceConfig(policies=(str(root / served),)))
     assert app.service.load().accepted
     c = AsgiClient(app)
     try:
@@ -322,3 +324,15 @@ def test_every_bundled_test_case_renders(bundled, policy, ticket, now):
     assert 'id="result"' in r.text, re.findall(r'<li class="diag.*?</li>', r.text, re.S)[:3]
     assert r.text.count('<figure class="clock"') >= 1 or "SLA</dt><dd data-field=\"SLA\">none" \
         in r.text
+
+
+def test_the_ui_replays_a_record_through_public_names_only():
+    """engine.ops.replay's single-record replay is public; the UI uses no private part of it."""
+    import ast
+
+    from engine.adapters.ui import logview
+
+    tree = ast.parse(Path(logview.__file__).read_text("utf-8"))
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+             and n.module == "engine.ops.replay" for a in n.names]
+    assert names and not [n for n in names if n.startswith("_")], names

@@ -145,6 +145,29 @@ def replay(path: str | os.PathLike, *, since: str | None = None, policy: str | N
     return report
 
 
+def replay_record(path: str | os.PathLike, rec: LogRecord, *,
+                  evaluator: Evaluator | None = None) -> ReplayReport:
+    """Replay one record of the log at `path` as `replay` does (a report of one record:
+    reproduced, differing, or not replayed and why); LogError if it holds no log."""
+    report = ReplayReport(records=1)
+    own = evaluator is None
+    run = evaluator or Evaluator()
+    try:
+        with LogReader(path) as reader, tempfile.TemporaryDirectory(prefix="replay-") as tmp:
+            _replay_one(rec, _Policies(reader, Path(tmp)), TimelineEvaluator(run), report, 1)
+    finally:
+        if own:
+            run.close()
+    return report
+
+
+def stored_policy(path: str | os.PathLike, rec: LogRecord) -> CompiledPolicy | str:
+    """The policy a record was decided by, rebuilt from the source the log at `path` stores,
+    or why it cannot be; LogError if it holds no log."""
+    with LogReader(path) as reader, tempfile.TemporaryDirectory(prefix="replay-") as tmp:
+        return _Policies(reader, Path(tmp)).get(rec.record)
+
+
 def _replay_one(rec: LogRecord, policies: _Policies, evaluator: TimelineEvaluator,
                 report: ReplayReport, max_reported: int) -> None:
     r = rec.record

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, relocate
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
+from engine.compile.versions import PolicyVersions
 from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic, Location, did_you_mean
 from engine.explain import why_not as explain_why_not
@@ -50,7 +51,7 @@ class DecideResult(StatusResult):
 MAX_TICKET_BYTES = 1 << 20
 
 
-def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
+def decide(policy_ref: str | Path | CompiledPolicy | PolicyVersions, ticket: TicketSource, *,
            source_name: str | None = None, now_text: str | None = None,
            at_text: str | None = None, cache: bool = True, strict: bool = False,
            mapping: str | Path | PayloadMapping | None = None,
@@ -82,6 +83,8 @@ def decide(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, *,
     versions = None
     if isinstance(policy_ref, CompiledPolicy):  # a host's own (the version it serves)
         cp = policy_ref
+    elif isinstance(policy_ref, PolicyVersions):  # a host's own versions (one is picked)
+        versions, cp = policy_ref, policy_ref.chosen
     else:
         versions, diags = policy_versions(policy_ref)
         if versions is None:
@@ -248,7 +251,8 @@ class WhyNotResult(StatusResult):
     decided: DecideResult | None = None
 
 
-def why_not(policy_ref: str | Path | CompiledPolicy, ticket: TicketSource, rule: str, *,
+def why_not(policy_ref: str | Path | CompiledPolicy | PolicyVersions, ticket: TicketSource,
+            rule: str, *,
             source_name: str | None = None, now_text: str | None = None,
             at_text: str | None = None, cache: bool = True, strict: bool = False,
             mapping: str | Path | PayloadMapping | None = None,

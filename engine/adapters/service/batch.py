@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from engine.adapters.service.policyset import Served
 from engine.adapters.service.problems import ProblemError, http_diagnostic, problem_body
+from engine.compile.compiler import CompiledPolicy
+from engine.compile.versions import PolicyVersions
 from engine.core.diagnostics import Diagnostic, Location
 from engine.load import Document, load_json, read_text
 from engine.ops.log import Entry
@@ -111,18 +112,54 @@ def _item_problem(item: Item, diags, instance: str) -> dict:
     return out
 
 
-async def decide(svc, served: Served, items: list[Item], *, now, request_id: str,
-                 instance: str, ndjson: bool) -> Response:
-    """Every item's decision or problem, in order."""
-    results: list = [None] * len(items)
-    good = []
+def _by_version(deciding: CompiledPolicy | PolicyVersions, items: list[Item],
+                results: list, instance: str) -> list[tuple[CompiledPolicy, list[Item]]]:
+    """The readable items by the version that decides each (the one in force at its
+    `submitted_at`, of several); an item no version is in force for gets its problem."""
+    groups: dict[str, tuple[CompiledPolicy, list[Item]]] = {}   # by version
     for item in items:
         if item.problems:
             results[item.index] = _item_problem(item, item.problems, instance)
+            continue
+        if isinstance(deciding, CompiledPolicy):
+            cp, problem = deciding, None
         else:
-            good.append(item)
-    policy = served.policy
+            cp, problem = deciding.select(item.data)
+        if problem is not None:
+            results[item.index] = _item_problem(item, _located(item, [problem]), instance)
+        else:
+            groups.setdefault(cp.version, (cp, []))[1].append(item)
+    return list(groups.values())
+
+
+async def decide(svc, deciding: CompiledPolicy | PolicyVersions, policy_id: str,
+                 items: list[Item], *, now, request_id: str, instance: str,
+                 ndjson: bool) -> Response:
+    """Every item's decision or problem, in order (each by its version, of several)."""
+    results: list = [None] * len(items)
     entries: list[Entry] = []
+    for policy, good in _by_version(deciding, items, results, instance):
+        await _evaluate(svc, policy, good, results, entries, now=now, request_id=request_id,
+                        instance=instance)
+    svc.metrics.sync_cache(svc.evaluator)
+    if svc.logging:   # every decision of the batch is durable before any is answered
+        await svc.record(entries)
+    for r in results:
+        if "diagnostics" not in r:
+            svc.metrics.decided(policy_id, r["priority"])
+    dump = _compact
+    if ndjson:
+        return Response("".join(dump(r) + "\n" for r in results),
+                        media_type="application/x-ndjson")
+    rejected = sum(1 for r in results if "diagnostics" in r)
+    return Response(dump({"request_id": request_id, "decided": len(results) - rejected,
+                          "rejected": rejected, "results": results}),
+                    media_type="application/json")
+
+
+async def _evaluate(svc, policy: CompiledPolicy, good: list[Item], results: list,
+                    entries: list[Entry], *, now, request_id: str, instance: str) -> None:
+    """The items one version decides, in one `evaluate_many` loop."""
     outcomes = svc.timeline.evaluate_many(policy, (i.data for i in good), now=now)
     for n, out in enumerate(outcomes):
         item = good[n]
@@ -141,20 +178,6 @@ async def decide(svc, served: Served, items: list[Item], *, now, request_id: str
             results[item.index] = decision.to_json()
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)
-    svc.metrics.sync_cache(svc.evaluator)
-    if svc.logging:   # every decision of the batch is durable before any is answered
-        await svc.record(entries)
-    for r in results:
-        if "diagnostics" not in r:
-            svc.metrics.decided(policy.id, r["priority"])
-    dump = _compact
-    if ndjson:
-        return Response("".join(dump(r) + "\n" for r in results),
-                        media_type="application/x-ndjson")
-    rejected = sum(1 for r in results if "diagnostics" in r)
-    return Response(dump({"request_id": request_id, "decided": len(results) - rejected,
-                          "rejected": rejected, "results": results}),
-                    media_type="application/json")
 
 
 def _compact(value) -> str:

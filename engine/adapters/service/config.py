@@ -84,6 +84,10 @@ def check_options(config: ServiceConfig) -> list[Diagnostic]:
         problems.append(mapping_unavailable("--mapping"))
     if config.log is not None:
         problems += check_log(config.log)
+    elif config.ui_log_tries:
+        problems.append(Diagnostic("bad_option", "`--ui-log-tries` needs a decision log",
+                                   location=Location(file="--ui-log-tries"),
+                                   hint="add `--log PATH`, or drop `--ui-log-tries`"))
     return problems
 
 

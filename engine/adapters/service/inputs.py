@@ -35,6 +35,18 @@ def served(request: Request) -> Served:
     return found
 
 
+def version_of(found: Served, name: str | None) -> Served:
+    """The version `?version=` names (None: the latest), 404 for one the policy lacks."""
+    chosen = found.version(name)
+    if chosen is None:
+        known = found.known_versions()
+        raise ProblemError(404, [http_diagnostic(
+            "unknown_version", f"policy `{found.id}` has no version `{name}`", "?version",
+            "; ".join(filter(None, [did_you_mean(name or "", known),
+                                    f"versions: {', '.join(known)}"])))])
+    return chosen
+
+
 def not_ready(svc) -> ProblemError:
     problems = svc.problems or (http_diagnostic(
         "not_ready", "the policies are still being compiled", hint="retry shortly; "

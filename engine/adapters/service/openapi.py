@@ -75,9 +75,16 @@ _ITEM_PROBLEM = {
     "properties": {**_PROBLEM["properties"], "index": {"type": "integer"},
                    "line": {"type": "integer"}, "ticket_id": _NULLABLE_STRING},
 }
+_DATES = {"effective_from": _NULLABLE_STRING, "effective_until": _NULLABLE_STRING}
 _SUMMARY = {"type": "object", "required": ["id", "version", "digest"],
+            "description": "A served policy (of several effective-dated versions: the latest, "
+                           "with every version in `versions`, ordered by `effective_from`).",
             "properties": {"id": _STRING, "title": _STRING, "version": _STRING,
-                           "digest": _STRING}}
+                           "digest": _STRING, **_DATES,
+                           "versions": {"type": "array", "items": {
+                               "type": "object", "required": ["version", "digest"],
+                               "properties": {"version": _STRING, "digest": _STRING,
+                                              **_DATES}}}}}
 _HEADERS = {"X-Request-Id": {"description": "The request's id (yours, or generated).",
                              "schema": _STRING}}
 
@@ -123,21 +130,26 @@ def build(policy_ids: list[str], *, max_batch_items: int, echo: bool = False) ->
            "description": "RFC 3339 instant, like `--now`: adds `remaining` to the SLA."}
     mapping = {"name": "mapping", "in": "query", "required": False, "schema": _STRING,
                "description": "A helpdesk payload mapping (bundled id), e.g. `zendesk`."}
+    version = {"name": "version", "in": "query", "required": False, "schema": _STRING,
+               "description": "A version of the policy (`id@VERSION` on the command line); "
+                              "default: the one in force at the ticket's `submitted_at` "
+                              "(for the policy's details and source: the latest)."}
     ticket_body = {"required": True, "content": {"application/json": {
         "schema": _ref("Ticket")}}}
-    policy_get = {"parameters": [pid, rid]}
+    policy_get = {"parameters": [pid, rid, version]}
     paths = {
         "/v1/policies/{id}/decisions": {"post": {
             "summary": "Decide one ticket", "operationId": "decide",
             "parameters": [pid, rid, {"name": "explain", "in": "query", "required": False,
-                                      "schema": {"enum": ["text", "markdown"]}}, now, mapping],
+                                      "schema": {"enum": ["text", "markdown"]}}, now, mapping,
+                           version],
             "requestBody": ticket_body,
             "responses": {"200": _json({"oneOf": [_ref("Decision"), _ref("ExplainedDecision")]},
                                        "the decision (with `explain`: and its story)"),
                           **_problems(400, 404, 413, 415, 422, 500, 503)}}},
         "/v1/policies/{id}/decisions:batch": {"post": {
             "summary": f"Decide up to {max_batch_items} tickets (JSON array or NDJSON)",
-            "operationId": "decideBatch", "parameters": [pid, rid, now],
+            "operationId": "decideBatch", "parameters": [pid, rid, now, version],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"type": "array", "items": _ref("Ticket"),
                                                 "maxItems": max_batch_items}},
@@ -150,7 +162,7 @@ def build(policy_ids: list[str], *, max_batch_items: int, echo: bool = False) ->
         "/v1/policies/{id}/why-not/{rule}": {"post": {
             "summary": "Why a rule did not fire", "operationId": "whyNot",
             "parameters": [pid, {"name": "rule", "in": "path", "required": True,
-                                 "schema": _STRING}, rid, now],
+                                 "schema": _STRING}, rid, now, version],
             "requestBody": ticket_body,
             "responses": {"200": _json({"type": "object", "required": ["rule", "reports"],
                                         "properties": {"rule": _STRING, "request_id": _STRING,

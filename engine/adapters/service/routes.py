@@ -23,6 +23,7 @@ from engine.adapters.service.inputs import (
     read_body,
     served,
     service,
+    version_of,
 )
 from engine.adapters.service.middleware import context
 from engine.adapters.service.openapi import build
@@ -60,33 +61,48 @@ def _fail(svc, result, policy_id: str) -> ProblemError:
     return ProblemError(input_status(diags), diags)
 
 
+def _deciding(found, name: str | None):
+    """What decides: the version `?version=` names, else the one in force at the ticket's
+    `submitted_at` (a folder of versions), else the one policy."""
+    return found.deciding() if name is None else version_of(found, name).policy
+
+
+def _decided_by(request: Request, result) -> None:
+    """The access log names the version that decided."""
+    if result.policy is not None:
+        context(request.scope).digest = result.policy.digest
+
+
 async def decide(request: Request) -> Response:
     svc, found = service(request), served(request)
-    params = query(request, {"explain": ("text", "markdown"), "now": None, "mapping": None})
+    params = query(request, {"explain": ("text", "markdown"), "now": None, "mapping": None,
+                             "version": None})
     extra = _mapping(svc, params.get("mapping"), MAPPINGS)
+    deciding = _deciding(found, params.get("version"))
     media_type(request, JSON)
     body = await read_body(request, svc.config.max_body)
     rid = context(request.scope).request_id
-    result = app.decide(found.policy, body, source_name=SOURCE, now_text=params.get("now"),
+    result = app.decide(deciding, body, source_name=SOURCE, now_text=params.get("now"),
                         evaluator=svc.evaluator, request_id=rid, **extra)
     svc.metrics.sync_cache(svc.evaluator)
+    _decided_by(request, result)
     decision = result.decision
-    if not result.ok or decision is None:
+    if not result.ok or decision is None or result.policy is None:
         raise _fail(svc, result, found.id)
     if svc.logging:   # durable before it is answered (503 if it cannot be)
-        await svc.record([Entry(decision, found.policy, result.ticket_data, rid)])  # type: ignore[arg-type]
+        await svc.record([Entry(decision, result.policy, result.ticket_data, rid)])  # type: ignore[arg-type]
     svc.metrics.decided(found.id, decision.priority)
     explain = params.get("explain")
     if explain is None:
         return Response(app.decision_text(decision) + "\n", media_type="application/json")
     show = render.render_text if explain == "text" else render.render_markdown
-    story = show(decision, str(Path(found.policy.policy.file).parent))
+    story = show(decision, str(Path(result.policy.policy.file).parent))
     return JSONResponse({"decision": decision.to_json(), "explain": explain, "story": story})
 
 
 async def decide_batch(request: Request) -> Response:
     svc, found = service(request), served(request)
-    params = query(request, {"now": None, "mapping": None})
+    params = query(request, {"now": None, "mapping": None, "version": None})
     if params.get("mapping") or svc.config.mapping:
         raise ProblemError(400, [Diagnostic(
             "mapping_unavailable", "mappings are not available for batches in this build",
@@ -102,20 +118,24 @@ async def decide_batch(request: Request) -> Response:
         except ValueError as exc:
             raise ProblemError(400, [Diagnostic("bad_now", str(exc),
                                                 location=Location(file="?now"))]) from None
-    return await batch.decide(svc, found, items, now=now,
+    return await batch.decide(svc, _deciding(found, params.get("version")), found.id,
+                              items, now=now,
                               request_id=context(request.scope).request_id,
                               instance=request.url.path, ndjson=kind in NDJSON)
 
 
 async def why_not(request: Request) -> Response:
     svc, found = service(request), served(request)
-    params = query(request, {"now": None, "mapping": None})
+    params = query(request, {"now": None, "mapping": None, "version": None})
     extra = _mapping(svc, params.get("mapping"), WHY_NOT_MAPPINGS)
+    deciding = _deciding(found, params.get("version"))
     media_type(request, JSON)
     body = await read_body(request, svc.config.max_body)
-    result = app.why_not(found.policy, body, request.path_params["rule"], source_name=SOURCE,
+    result = app.why_not(deciding, body, request.path_params["rule"], source_name=SOURCE,
                          now_text=params.get("now"), evaluator=svc.evaluator, **extra)
     svc.metrics.sync_cache(svc.evaluator)
+    if result.decided is not None:
+        _decided_by(request, result.decided)
     if not result.ok:
         raise _fail(svc, result, found.id)
     return JSONResponse({**(result.report or {}),
@@ -136,14 +156,18 @@ async def list_policies(request: Request) -> Response:
 
 
 async def get_policy(request: Request) -> Response:
-    query(request, {})
-    found = served(request)
-    return JSONResponse(found.detail(), headers={"ETag": f'"{found.policy.digest}"'})
+    params = query(request, {"version": None})
+    whole = served(request)
+    found = version_of(whole, params.get("version"))
+    detail = found.detail()
+    if whole.by_version:
+        detail["versions"] = whole.summary()["versions"]
+    return JSONResponse(detail, headers={"ETag": f'"{found.policy.digest}"'})
 
 
 async def get_source(request: Request) -> Response:
-    query(request, {})
-    found = served(request)
+    params = query(request, {"version": None})
+    found = version_of(served(request), params.get("version"))
     return Response(found.source, media_type="application/yaml",
                     headers={"ETag": f'"{found.policy.digest}"'})
 
@@ -206,4 +230,5 @@ async def reload(request: Request) -> Response:
     return JSONResponse({"status": "reloaded", "digest": result.policies.digest,
                          "changed": list(result.changed),
                          "policies": result.policies.summaries(),
+                         "warnings": [d.to_json() for d in result.diagnostics],
                          "workers_signalled": svc.signal_workers()})

@@ -16,13 +16,16 @@ from engine.adapters.service.problems import ProblemError
 from engine.adapters.service.recorder import Recorder
 from engine.core.diagnostics import Diagnostic
 from engine.ops.log import DecisionLog, Entry, LogError, Receipt
+from engine.ops.log.query import LogReader
+from engine.ops.log.store import version_warning
 from engine.run.evaluator import Evaluator
 from engine.timeline.evaluator import TimelineEvaluator
 
 
 @dataclass(frozen=True)
 class ReloadResult:
-    """A reload: the set now served, and the problems that rejected the new one (if any)."""
+    """A reload: the set now served, and the problems that rejected the new one (if any) or
+    the warnings of the accepted one (`version_not_bumped`)."""
 
     accepted: bool
     policies: PolicySet | None
@@ -135,15 +138,36 @@ class Service:
             log(EVENTS, "policy set rejected", level=40, diagnostics=[d.to_json() for d in diags],
                 serving=old.digest if old else None)
             return ReloadResult(False, old, diags)
-        before = {k: s.policy.digest for k, s in (old.by_id.items() if old else ())}
-        after = {k: s.policy.digest for k, s in new.by_id.items()}
-        changed = tuple(sorted(k for k in before.keys() | after.keys()
-                               if before.get(k) != after.get(k)))
+        before = old.digests() if old else {}
+        after = new.digests()
+        changed = tuple(sorted({k[0] for k in before.keys() | after.keys()
+                                if before.get(k) != after.get(k)}))
+        warnings = self._not_bumped(before, after)
         self.policies, self.problems = new, ()
         self.metrics.reloads.labels("accepted").inc()
         log(EVENTS, "policy set loaded", digest=new.digest, changed=list(changed),
             policies={k: s.policy.digest for k, s in new.by_id.items()})
-        return ReloadResult(True, new, (), changed)
+        for warning in warnings:
+            log(EVENTS, "policy version not bumped", level=30, diagnostic=warning.to_json())
+        return ReloadResult(True, new, warnings, changed)
+
+    def _not_bumped(self, before: dict[tuple[str, str], str],
+                    after: dict[tuple[str, str], str]) -> tuple[Diagnostic, ...]:
+        """`version_not_bumped` for each served (id, version) whose digest differs from the one
+        served before this load, or from one the decision log holds decisions of."""
+        known: dict[tuple[str, str], list[str]] = {}
+        if self.config.log is not None and self.log_problem is None:
+            try:
+                with LogReader(self.config.log) as reader:
+                    known = reader.known_digests()
+            except LogError:
+                known = {}   # the writer reports an unusable log where it matters
+        out = []
+        for key, digest in sorted(after.items()):
+            others = {d for d in [before.get(key), *known.get(key, [])] if d and d != digest}
+            if others:
+                out.append(version_warning(*key, digest, sorted(others)))
+        return tuple(out)
 
     async def reload(self) -> ReloadResult:
         """`load` off the event loop (compiling takes tens of ms per policy), one at a time."""

@@ -4,7 +4,6 @@ file through `LogReader` (SQLite read-only connections)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from starlette.requests import Request
@@ -14,9 +13,7 @@ from engine.ops.log import DecisionLog
 from engine.ops.log.chain import verify
 from engine.ops.log.query import SLA_STATUSES, LogReader, LogRecord, Search
 from engine.ops.log.store import GENESIS
-from engine.ops.replay import ReplayReport, _replay_one
-from engine.ops.replay import _Policies as _StoredPolicies  # one record: no public entry yet
-from engine.timeline.evaluator import TimelineEvaluator
+from engine.ops.replay import replay_record, stored_policy
 
 FILTERS = ("ticket", "policy", "version", "priority", "rule", "sla", "since", "until")
 LIMIT = 200
@@ -97,8 +94,7 @@ def policy_of(path: Path, rec: LogRecord) -> CompiledPolicy | None:
     """The policy a record was decided by, rebuilt from the source the log stores."""
     digest = rec.record["policy"].get("source_digest", "")
     if digest not in _rebuilt:
-        with LogReader(path) as reader, tempfile.TemporaryDirectory(prefix="ui-") as tmp:
-            _rebuilt[digest] = _StoredPolicies(reader, Path(tmp)).get(rec.record)
+        _rebuilt[digest] = stored_policy(path, rec)
         if len(_rebuilt) > 32:
             _rebuilt.pop(next(iter(_rebuilt)))
     found = _rebuilt[digest]
@@ -107,10 +103,7 @@ def policy_of(path: Path, rec: LogRecord) -> CompiledPolicy | None:
 
 def replay_one(path: Path, rec: LogRecord, evaluator) -> dict:
     """Replay one record as `log replay` does: does it still reproduce, byte for byte?"""
-    report = ReplayReport(records=1)
-    with LogReader(path) as reader, tempfile.TemporaryDirectory(prefix="ui-replay-") as tmp:
-        _replay_one(rec, _StoredPolicies(reader, Path(tmp)), TimelineEvaluator(evaluator),
-                    report, 10)
+    report = replay_record(path, rec, evaluator=evaluator)
     if report.reproduced:
         return {"ok": True, "text": "reproduces: the stored policy decides this record's facts "
                                     "exactly as logged"}

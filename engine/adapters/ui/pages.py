@@ -64,8 +64,10 @@ _versions_cache: dict[str, dict[str, CompiledPolicy]] = {}
 
 
 def versions(served) -> dict[str, CompiledPolicy]:
-    """The versions of a served policy: its folder's effective-dated ones when it has
-    `versions/`, else the one served (cached per served digest)."""
+    """The versions of a served policy: the effective-dated ones it is served with, else its
+    folder's when it has `versions/`, else the one served (cached per served digest)."""
+    if served.by_version:
+        return {v: s.policy for v, s in served.by_version.items()}
     key = served.policy.digest
     if key not in _versions_cache:
         found = {served.policy.version: served.policy}
