@@ -66,8 +66,14 @@ def test_decisions_from_an_installed_wheel_are_identical(tmp_path):
                           capture_output=True, text=True, check=True).stdout.strip()
     # the dependencies (durable-rules builds from source) come from this environment
     Path(site, "borrowed-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix",
-                    str(venv), str(wheel)], check=True, timeout=300, capture_output=True)
+    # --ignore-installed: without it pip first uninstalls this environment's own (editable)
+    # ticket-policy, and the developer's `ticket-policy` command is gone after the suite
+    console = Path(sys.executable).parent / "ticket-policy"
+    had_console = console.exists()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed",
+                    "--prefix", str(venv), str(wheel)], check=True, timeout=300,
+                   capture_output=True)
+    assert console.exists() == had_console, "installing the wheel elsewhere removed this one"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     installed = decide_in(python, tmp_path, env)
     where = subprocess.run([python, "-c", "import engine; print(engine.__file__)"], env=env,
