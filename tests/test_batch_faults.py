@@ -214,7 +214,7 @@ def test_a_full_disk(tmp_path, small_disk):
 
 
 def test_interrupt_keeps_the_partial_file(tmp_path):
-    src = write_corpus(tmp_path / "in.jsonl", 3000)
+    src = write_corpus(tmp_path / "in.jsonl", 30_000)  # ample work left after the first chunks
     out = tmp_path / "out.jsonl"
     partial = tmp_path / "out.jsonl.partial"
     p = subprocess.Popen(command(src, out, "--workers", "1"), cwd=ROOT,
