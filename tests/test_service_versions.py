@@ -12,11 +12,11 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import BASE
 from service_support import JSON_HEADERS, ServerProcess, asgi_client
+from versions_support import version_text as _version
+from versions_support import versioned_folder
 
 from cli import main
-from engine import app
 from engine.ops.log.query import LogReader, Search
 
 EARLY, LATE = "2026-03-02T10:00:00+01:00", "2026-08-02T10:00:00+02:00"
@@ -24,23 +24,10 @@ BEFORE = "2025-06-01T00:00:00Z"   # before any version
 DECIDE = "/v1/policies/mini/decisions"
 
 
-def _version(version: str, level: str, start: str, rule: str = "p1") -> str:
-    return (BASE.replace('version: "1"', f'version: "{version}"') +
-            f'effective_from: "{start}"\nrules:\n  - id: {rule}\n'
-            f'    when: {{environment: production}}\n    then: {{assign: {level}}}\n')
-
-
 @pytest.fixture
 def folder(tmp_path):
-    """mini: 2026.1 from January (P1), 2026.2 from July (P2), as tests/test_versions.py has."""
-    root = tmp_path / "mini"
-    (root / "versions").mkdir(parents=True)
-    (root / "versions" / "2026.1.yaml").write_text(
-        _version("2026.1", "P1", "2026-01-01T00:00:00+01:00"), "utf-8")
-    (root / "versions" / "2026.2.yaml").write_text(
-        _version("2026.2", "P2", "2026-07-01T00:00:00+02:00"), "utf-8")
-    app.clear_policy_cache()
-    return root
+    """mini: 2026.1 from January (P1), 2026.2 from July (P2)."""
+    return versioned_folder(tmp_path)
 
 
 def _ticket(submitted: str) -> dict:
@@ -88,7 +75,7 @@ def test_the_version_in_force_at_submitted_at_decides_unless_one_is_named(folder
         assert r.status_code == 404
         (d,) = r.json()["diagnostics"]
         assert d["code"] == "unknown_version" and "2026.1" in d["hint"]
-        why = c.post("/v1/policies/mini/why-not/p1?version=2026.1",
+        why = c.post("/v1/policies/mini/why-not/p1-in-production?version=2026.1",
                      content=json.dumps({**_ticket(LATE), "environment": "staging"}),
                      headers=JSON_HEADERS)
         assert why.status_code == 200, why.text

@@ -9,41 +9,19 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import BASE
+from versions_support import RULES, versioned_folder
+from versions_support import version_text as _version
 
 import cli
 from engine import app
 from engine.ops.log import DecisionLog
 from engine.ops.log.query import LogReader
 
-RULES = """
-rules:
-  - id: p1-in-production
-    when: {environment: production}
-    then: {assign: %s}
-"""
-
-
-def _version(version: str, level: str, start: str | None, until: str | None = None,
-             extra: str = "") -> str:
-    text = BASE.replace('version: "1"', f'version: "{version}"')
-    if start:
-        text += f'effective_from: "{start}"\n'
-    if until:
-        text += f'effective_until: "{until}"\n'
-    return text + extra + RULES % level
-
 
 @pytest.fixture
 def folder(tmp_path):
     """mini: 2026.1 from January (P1), 2026.2 from July (P2)."""
-    root = tmp_path / "mini"
-    (root / "versions").mkdir(parents=True)
-    (root / "versions" / "2026.1.yaml").write_text(
-        _version("2026.1", "P1", "2026-01-01T00:00:00+01:00"), "utf-8")
-    (root / "versions" / "2026.2.yaml").write_text(
-        _version("2026.2", "P2", "2026-07-01T00:00:00+02:00"), "utf-8")
-    app.clear_policy_cache()
-    return root
+    return versioned_folder(tmp_path)
 
 
 def _ticket(submitted: str) -> str:
