@@ -102,6 +102,13 @@ def _is_valid(text: str) -> bool:
     return True
 
 
+def parse_signed_duration(text: object) -> timedelta:
+    """`parse_duration` that also reads the leading `-` `format_duration` writes (`-PT1H30M`)."""
+    if isinstance(text, str) and text.startswith("-"):
+        return -parse_duration(text[1:])
+    return parse_duration(text)
+
+
 def _make(text: str, **parts: int) -> timedelta:
     try:
         return timedelta(**parts)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from engine.core.durations import format_duration, parse_duration
+from engine.core.durations import format_duration, parse_signed_duration
 from engine.core.model import Target
 
 #: The decision JSON's format; bumped when a field changes meaning or goes away.
@@ -192,9 +192,10 @@ class Sla(NamedTuple):
     def from_json(cls, d: dict) -> Sla:
         remaining = d.get("remaining")
         breached = d.get("breached_at")
-        return cls(_duration(d["target"]), d["clock"], d["calendar"], d["timezone"],
+        return cls(parse_signed_duration(d["target"]), d["clock"], d["calendar"], d["timezone"],
                    datetime.fromisoformat(d["due_at"]), d["met"],
-                   None if remaining is None else _duration(remaining), d["rule"], d["metric"],
+                   None if remaining is None else parse_signed_duration(remaining), d["rule"],
+                   d["metric"],
                    d["status"], None if breached is None else datetime.fromisoformat(breached))
 
 
@@ -205,7 +206,3 @@ def hours_text(target: timedelta) -> str:
     return format_duration(target, days=False)
 
 
-def _duration(text: str) -> timedelta:
-    negative = text.startswith("-")
-    value = parse_duration(text[1:] if negative else text)
-    return -value if negative else value

@@ -19,7 +19,7 @@ from engine.author.policytest.cases import (
     Case,
     _compiled,
 )
-from engine.author.policytest.matching import _decision_validator, _duration
+from engine.author.policytest.matching import _decision_validator
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import (
@@ -29,6 +29,7 @@ from engine.core.diagnostics import (
     did_you_mean,
     escape_token,
 )
+from engine.core.durations import parse_signed_duration
 from engine.load import Document, load_yaml_file
 from engine.load.policies import bundled, display_path
 
@@ -244,7 +245,8 @@ class _FileChecker:
         self.expected_shape(expect, ptr)
         sla = expect.get("sla")
         if isinstance(sla, dict):
-            for keys, parse in ((_DURATION_KEYS, _duration), (_INSTANT_KEYS, parse_timestamp)):
+            for keys, parse in ((_DURATION_KEYS, parse_signed_duration),
+                                (_INSTANT_KEYS, parse_timestamp)):
                 for key in keys:
                     if key in sla:
                         try:

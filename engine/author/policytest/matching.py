@@ -7,28 +7,23 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from functools import cache
 
 from engine.author.policytest.cases import _DURATION_KEYS, _INSTANT_KEYS
 from engine.check.tickets import parse_timestamp
 from engine.core.decision import Decision
-from engine.core.durations import parse_duration
+from engine.core.durations import parse_signed_duration
 from engine.core.paths import data_dir
 
 _DECISION_SCHEMA = data_dir("schemas") / "decision.schema.json"
 
 
-def _duration(value: object) -> timedelta:
-    if isinstance(value, str) and value.startswith("-"):
-        return -parse_duration(value[1:])
-    return parse_duration(value)
 
 
 def _same_scalar(key: str, expected: object, actual: object) -> bool:
     if key in _DURATION_KEYS and isinstance(expected, str) and isinstance(actual, str):
         try:
-            return _duration(expected) == _duration(actual)
+            return parse_signed_duration(expected) == parse_signed_duration(actual)
         except ValueError:
             return False
     if key in _INSTANT_KEYS and isinstance(expected, str) and isinstance(actual, str):
