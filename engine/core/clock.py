@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from engine.core.canonical import canonical_bytes
+from engine.core.canonical import canonical_bytes, instant_json
 from engine.core.durations import parse_duration
 from engine.core.records import hours_text
 
@@ -204,18 +204,23 @@ class Held(NamedTuple):
 # order their canonical JSON writes them; what else a clock holds is its template's
 _SLOTS = ("as_of", "breached_at", "consumed", "due_at", "fulfilled_at", "phase_at",
           "phase_due_at", "remaining", "started_at", "status", "timezone", "warn_at")
+_NO_PHASE_SLOTS = tuple(s for s in _SLOTS if not s.startswith("phase_"))
 _SENTINEL = "\uf8ffslot\uf8ff"   # private use: no policy text holds it (checked)
 _templates: dict[tuple, tuple[bytes, ...]] = {}
 
 
 def clock_bytes(c: Clock) -> bytes:
-    """`canonical_bytes(c.to_json())`; a clock of one phase and no pause (as tickets without
-    events have) is written into the template its other fields select, encoded once."""
-    if c.paused or c.cycles is not None or len(c.phases) != 1:
+    """`canonical_bytes(c.to_json())`; a clock of at most one phase and no pause (as tickets
+    without events have) is written into the template its other fields select, encoded once."""
+    phases = c.phases
+    if c.paused or c.cycles is not None or len(phases) > 1:
         return canonical_bytes(c.to_json())
-    p = c.phases[0]
-    key = (c.metric, c.reason, c.level, c.target, c.clock, c.calendar, c.rule, p.event, p.level,
-           p.target, p.calendar, p.counted, p.rule, p.reason)
+    if phases:
+        p = phases[0]
+        key: tuple = (c.metric, c.reason, c.level, c.target, c.clock, c.calendar, c.rule,
+                      p.event, p.level, p.target, p.calendar, p.counted, p.rule, p.reason)
+    else:
+        key = (c.metric, c.reason, c.level, c.target, c.clock, c.calendar, c.rule)
     try:
         pieces = _templates.get(key)
     except TypeError:   # a record read from JSON with a list or object where text belongs
@@ -230,11 +235,14 @@ def clock_bytes(c: Clock) -> bytes:
     start, due, as_of = c.started_at, c.due_at, c.as_of
     at = _text(start)
     due_text = _text(due)
-    values = (at if _same(as_of, start) else _text(as_of), _text(c.breached_at),
-              _text(c.consumed), due_text, _text(c.fulfilled_at),
-              at if _same(p.at, start) else _text(p.at),
-              due_text if _same(p.due_at, due) else _text(p.due_at), _text(c.remaining), at,
-              canonical_bytes(c.status), _text(c.timezone), _text(c.warn_at))
+    head: tuple[bytes, ...] = (at if _same(as_of, start) else _text(as_of),
+                               _text(c.breached_at), _text(c.consumed), due_text,
+                               _text(c.fulfilled_at))
+    if phases:
+        head += (at if _same(p.at, start) else _text(p.at),
+                 due_text if _same(p.due_at, due) else _text(p.due_at))
+    values = (*head, _text(c.remaining), at, canonical_bytes(c.status), _text(c.timezone),
+              _text(c.warn_at))
     out = [pieces[0]]
     for value, piece in zip(values, pieces[1:], strict=True):
         out += (value, piece)
@@ -251,7 +259,7 @@ def _text(value: object) -> bytes:
     if value is None:
         return b"null"
     if isinstance(value, datetime):
-        return b'"' + value.isoformat().encode() + b'"'
+        return instant_json(value)
     if isinstance(value, timedelta):
         return b'"' + duration_text(value).encode() + b'"'  # type: ignore[union-attr]
     return canonical_bytes(value)
@@ -259,10 +267,11 @@ def _text(value: object) -> bytes:
 
 def _template(c: Clock) -> tuple[bytes, ...]:
     data = c.to_json()
-    for name in _SLOTS:
+    slots = _SLOTS if c.phases else _NO_PHASE_SLOTS
+    for name in slots:
         if name.startswith("phase_"):
             data["phases"][0][name[6:]] = _SENTINEL
         else:
             data[name] = _SENTINEL
     pieces = tuple(canonical_bytes(data).split(b'"' + _SENTINEL.encode() + b'"'))
-    return pieces if len(pieces) == len(_SLOTS) + 1 else ()   # () : the text holds the sentinel
+    return pieces if len(pieces) == len(slots) + 1 else ()   # () : the text holds the sentinel
