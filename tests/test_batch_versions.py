@@ -65,12 +65,12 @@ def _with_policy_yaml(folder: Path) -> Path:
     return folder
 
 
-def _evaluate_each(ref: str, lines: list[str], source: str) -> list:
+def _evaluate_each(ref: str, lines: list[str], source: str, mapping: str | None = None) -> list:
     """What `evaluate -p REF` gives each line: its canonical decision, or its diagnostics as
     JSON without the file and line (a batch record places them on its own line)."""
     out: list[bytes | list[dict]] = []
     for text in lines:
-        r = app.decide(ref, text, source_name=source, now_text=NOW)
+        r = app.decide(ref, text, source_name=source, now_text=NOW, mapping=mapping)
         if r.decision is not None:
             out.append(r.decision.canonical().encode("utf-8"))
         else:
@@ -100,6 +100,35 @@ def test_each_line_is_the_decision_evaluate_gives(folder, corpus, tmp_path, ref)
         assert [p["line"] for p in record["problems"]] == [n] * len(want)
         assert [{k: v for k, v in p.items() if k not in ("file", "line")}
                 for p in record["problems"]] == want, n
+
+
+MAPPING = """\
+id: mini-payload
+title: A payload with its own names
+facts:
+  id: {from: key, required: true}
+  submitted_at: {from: created, convert: timestamp, required: true}
+  environment: {from: env}
+"""
+
+
+def test_mapped_payloads_are_decided_by_their_version(folder, tmp_path):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING, "utf-8")
+    payloads = [json.dumps({"key": f"T-{i}", "created": at, "env": "production"})
+                for i, (at, _) in enumerate(TICKETS, 1)]
+    src, out = tmp_path / "p.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(x + "\n" for x in payloads), "utf-8")
+    code, err = batch("-p", folder, "--mapping", mapping, "--now", NOW, src, "-o", out,
+                      "--workers", "1")
+    assert code == 1, err
+    expected = _evaluate_each(str(folder), payloads, str(src), str(mapping))
+    for line, want in zip(out.read_bytes().splitlines(), expected, strict=True):
+        if isinstance(want, bytes):
+            assert line == want
+        else:
+            assert [{k: v for k, v in p.items() if k not in ("file", "line")}
+                    for p in json.loads(line)["problems"]] == want
 
 
 def test_the_version_in_force_decides_each_line(folder, corpus, tmp_path):
