@@ -29,7 +29,7 @@ from engine.ops.jsonl import DecisionEncoder
 from engine.ops.log import DecisionLog, LogError
 from engine.ops.log.records import Prepared
 from engine.run.adapter import ThreadMode
-from engine.run.evaluator import Evaluator
+from engine.run.evaluator import MAX_POLICIES, Evaluator
 
 #: gzip level of compressed output (each chunk is one gzip member, so workers compress).
 GZIP_LEVEL = 6
@@ -180,7 +180,13 @@ def prepared(source: Shipped, thread: ThreadMode = "caller"
         if len(_prepared) >= _MAX_POLICIES:
             _, (_, old, _) = _prepared.popitem()
             old.close()
-        hit = _prepared[key] = source.compile(), Evaluator(thread=thread), DecisionEncoder()
+        deciding = source.compile()
+        # a decision cache per version: lines alternating between more versions than the
+        # default keeps would evict one another's (10 versions: 6x slower)
+        most = max(MAX_POLICIES, len(deciding.versions)) \
+            if isinstance(deciding, PolicyVersions) else MAX_POLICIES
+        hit = _prepared[key] = deciding, Evaluator(thread=thread, max_policies=most), \
+            DecisionEncoder()
     return hit
 
 
