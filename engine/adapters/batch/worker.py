@@ -21,7 +21,7 @@ from engine.compile.pipeline import load_policy_text
 from engine.compile.versions import PolicyVersions, assemble_versions, load_versions
 from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
-from engine.load import load_yaml
+from engine.load import load_yaml, read_text
 from engine.load.mappings import resolve_mapping
 from engine.load.policies import display_path
 from engine.ops.batch import BatchResult, run_batch
@@ -125,14 +125,12 @@ def prepare_policy(policy_ref: str) -> tuple[Deciding | None, Shipped | None,
     `evaluate` reports them)."""
     texts: dict[str, str] = {}
 
-    def load(path: Path) -> CompiledPolicy:
-        try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DiagnosticError([Diagnostic(
-                "file_unreadable", f"cannot read policy `{path}`: {exc}",
-                location=Location(file=str(path)))]) from None
-        cp = load_policy_text(text, display_path(path))
+    def load(path: Path) -> CompiledPolicy:  # the text `evaluate` compiles, kept to send
+        name = display_path(path)
+        text, unreadable = read_text(path, name)
+        if text is None:
+            raise DiagnosticError(unreadable)
+        cp = load_policy_text(text, name)
         texts[cp.policy.file] = text
         return cp
 
