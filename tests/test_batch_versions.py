@@ -190,6 +190,9 @@ def test_log_records_each_lines_version(folder, corpus, tmp_path):
     assert ends == {"2026.1": "2026-07-01T00:00:00+02:00", "2026.2": None}
     written = [x for x in out.read_bytes().splitlines() if not x.startswith(b'{"line"')]
     assert [json.loads(x) for x in written] == [r.decision_json for r in records]
+    for verb in ("log verify", "replay"):   # each record replays under its own version
+        r = CliRunner().invoke(main, [*verb.split(), str(log)])
+        assert r.exit_code == 0, r.output
 
 
 def _partial(folder: Path, corpus: Path, out: Path) -> None:
