@@ -559,6 +559,10 @@ def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | N
               log_path: str | None, source: str) -> None:
     """Decide every ticket of a JSON lines file: one output line per input line, in order.
 
+    Of a policy's effective-dated versions, each line is decided by the one in force at its
+    submitted_at (as `evaluate`), or by the one -p ID@VERSION names; a line no version is in
+    force for is an error record (version_not_in_force).
+
     Prints `N decided, E rejected, T s` on stderr; exit 0 all decided, 1 some rejected,
     2 usage or unusable input, 3 a worker failed, 4 the decision log could not be written.
     """
