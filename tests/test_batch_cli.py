@@ -192,3 +192,22 @@ def test_example_corpus_from_the_readme():
     assert p.stdout.startswith("line,id,priority")
     assert len(p.stdout.splitlines()) == len((ROOT / "examples/corpus.jsonl").read_text()
                                              .splitlines()) + 1
+
+
+def test_the_readme_summary_example_prints_what_the_readme_shows(tmp_path):
+    """The README's `batch ... --summary` example, run as written: its counts and table rows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ ticket-policy batch -p cloudtalk examples/corpus.jsonl --now ", 1)[1]
+    command, shown = block.split("\n", 1)
+    shown = shown.split("\n$ ", 1)[0]
+    args = ["batch", "-p", "cloudtalk", str(ROOT / "examples/corpus.jsonl"), "--now",
+            *command.split()]
+    args[args.index("-o") + 1] = str(tmp_path / "out.jsonl")
+    p = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True,
+                       text=True, timeout=300, cwd=tmp_path)
+    printed = (p.stdout + p.stderr).splitlines()
+    for line in shown.splitlines():
+        if line.strip() in ("…", "") or line.endswith(" s"):
+            continue   # elided rows and the time the run took
+        assert line in printed, f"the README shows {line!r}; the command printed:\n" + \
+            "\n".join(printed)
