@@ -129,6 +129,11 @@ def test_mapped_payloads_are_decided_by_their_version(folder, tmp_path):
         else:
             assert [{k: v for k, v in p.items() if k not in ("file", "line")}
                     for p in json.loads(line)["problems"]] == want
+    # no version in force: placed at the payload's `created`, which `submitted_at` maps from
+    (late,) = [json.loads(x) for x in out.read_bytes().splitlines()
+               if b"version_not_in_force" in x]
+    (problem,) = late["problems"]
+    assert problem["pointer"] == "/created" and "mapped" in problem["hint"], problem
 
 
 def test_the_version_in_force_decides_each_line(folder, corpus, tmp_path):

@@ -173,11 +173,11 @@ def _problems(raw: bytes, source_name: str, n: int, data: object, cp: CompiledPo
               *first: Diagnostic) -> tuple[Diagnostic, ...]:
     """A line's problems as `evaluate` reports them: `first` (no version in force) and the
     mapping's, then the ticket's own on the version `cp`, placed on the line."""
-    own: Iterable[Diagnostic] = cp.checker.check(data)[1]
-    if mapped is not None:
-        own = relocate(own, mapped, mapping)  # type: ignore[arg-type]
-        first = (*first, *mapped.diagnostics)
-    return tuple(locate(raw, source_name, n, (*first, *own)))
+    found: Iterable[Diagnostic] = (*first, *cp.checker.check(data)[1])
+    if mapped is not None:  # placed at the payload's parts they were mapped from
+        found = (*relocate(found, mapped, mapping), *mapped.diagnostics)  # type: ignore[arg-type]
+    return tuple(locate(raw, source_name, n, found))
+
 
 def _discard(data: bytes) -> None:
     return None

@@ -122,7 +122,7 @@ def decide(policy_ref: str | Path | CompiledPolicy | PolicyVersions, ticket: Tic
 
     if doc is not None and versions is not None:
         cp, not_in_force = versions.select(data)
-        problems += _located(doc, [not_in_force]) if not_in_force else []
+        problems += place([not_in_force]) if not_in_force else []
     if problems and doc is not None:  # an option is bad: report the ticket's problems with it
         problems += place(cp.checker.check(data, strict)[1])
     if problems:
