@@ -28,6 +28,13 @@ def resolve(policy: str) -> Path:
         return path / "policy.yaml"
     if path.is_file():
         return path
+    if path.is_dir() and version_files(path):   # several versions: one file cannot stand for it
+        names = ", ".join(f"`{p.stem}`" for p in version_files(path))
+        raise DiagnosticError([Diagnostic(
+            "unknown_policy", f"policy folder `{policy}` holds versions ({names}) and no "
+            "policy.yaml: one rule file is wanted here", location=Location(file=policy),
+            hint=f"name a version file, e.g. `{version_files(path)[-1]}`, or use a command "
+            "that picks versions (evaluate, batch, serve)")])
     hint = did_you_mean(policy, found) or f"bundled policies: {', '.join(found)}"
     raise DiagnosticError([Diagnostic("unknown_policy", f"no policy `{policy}`: not a bundled "
                                       "id and not a file", location=Location(file=policy),

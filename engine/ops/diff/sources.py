@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.check.checks import check_document
 from engine.compile.compiler import CompiledPolicy, compile_policy
+from engine.compile.versions import is_versioned, load_versions
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.core.model import Policy
 from engine.load import load_yaml, read_text
@@ -54,7 +55,7 @@ def _git_file(ref: str, workdir: Path) -> Path:
 def load_side(ref: str) -> Side:
     """Load, check and compile one side; DiagnosticError lists every problem."""
     with tempfile.TemporaryDirectory(prefix="tp-diff-") as tmp:
-        path = _git_file(ref, Path(tmp)) if ref.startswith("git:") else resolve(ref)
+        path = _git_file(ref, Path(tmp)) if ref.startswith("git:") else _rule_file(ref)
         name = ref if ref.startswith("git:") else display_path(path)
         text, problems = read_text(path, name)
         if text is None:
@@ -68,3 +69,12 @@ def load_side(ref: str) -> Side:
         if doc is None or model is None or errors:
             raise DiagnosticError(errors or diags)
         return Side(ref, name, model, doc, compile_policy(model), text)
+
+
+def _rule_file(ref: str) -> Path:
+    """The rule file a reference names; of a folder's (or `ID@VERSION`'s) effective-dated
+    versions, the one named, else the latest (as `policies` lists them)."""
+    if not is_versioned(ref):
+        return resolve(ref)
+    chosen = load_versions(ref).chosen
+    return Path(chosen.policy.file)
