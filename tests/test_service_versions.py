@@ -185,3 +185,57 @@ def test_the_openapi_document_names_the_version_choice(folder):
         assert params["version"]["in"] == "query" and not params["version"]["required"], path
     summary = doc["components"]["schemas"]["PolicySummary"]["properties"]
     assert {"effective_from", "effective_until", "versions"} <= set(summary)
+
+
+# tickets decided by different versions, interleaved: (id, submitted_at, deciding version)
+MIXED = [("A2", "2026-07-20T10:00:00+02:00", "2026.2"), ("A1", EARLY, "2026.1"),
+         ("X0", BEFORE, None), ("A5", "2026-07-25T10:00:00+02:00", "2026.2"),
+         ("A3", "2026-06-15T10:00:00+02:00", "2026.1")]
+
+
+def _mixed_batch(ndjson: bool = False) -> tuple[str, dict]:
+    tickets = [{**_ticket(at), "id": tid} for tid, at, _ in MIXED]
+    if ndjson:
+        return "".join(json.dumps(t) + "\n" for t in tickets), {
+            "Content-Type": "application/x-ndjson"}
+    return json.dumps(tickets), JSON_HEADERS
+
+
+def _logged(path) -> list[tuple[str, str]]:
+    with LogReader(path) as reader:
+        return [(r.record["ticket_id"], r.record["policy"]["version"])
+                for r in reader.search(Search())]
+
+
+def test_a_batch_of_several_versions_is_logged_and_answered_in_input_order(folder, tmp_path):
+    """A real `serve --log`: versions decide in groups, yet the log's records and the
+    answers keep the input order (`batch --log` does too)."""
+    path = tmp_path / "s.db"
+    server = ServerProcess("--policies", str(folder), "--log", str(path), workers=1)
+    try:
+        body, headers = _mixed_batch()
+        r = server.post(DECIDE + ":batch", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        got = [(x["ticket_id"], x.get("policy", {}).get("version"))
+               for x in r.json()["results"]]
+        assert got == [(tid, version) for tid, _, version in MIXED]
+        body, headers = _mixed_batch(ndjson=True)
+        lines = server.post(DECIDE + ":batch", content=body, headers=headers).text.splitlines()
+        assert [json.loads(line)["ticket_id"] for line in lines] == [t for t, _, _ in MIXED]
+    finally:
+        assert server.close() == 0
+    decided = [(tid, version) for tid, _, version in MIXED if version]
+    assert _logged(path) == decided + decided
+
+
+def test_a_batch_of_several_versions_is_one_group_commit(folder, tmp_path):
+    path = tmp_path / "s.db"
+    c = asgi_client((str(folder),), log=str(path))
+    try:
+        body, headers = _mixed_batch()
+        assert c.post(DECIDE + ":batch", content=body, headers=headers).status_code == 200
+        assert c.app.service.recorder.groups == 1
+    finally:
+        c.close()
+        c.app.service.close()
+    assert _logged(path) == [(tid, version) for tid, _, version in MIXED if version]

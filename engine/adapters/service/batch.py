@@ -135,15 +135,16 @@ def _by_version(deciding: CompiledPolicy | PolicyVersions, items: list[Item],
 async def decide(svc, deciding: CompiledPolicy | PolicyVersions, policy_id: str,
                  items: list[Item], *, now, request_id: str, instance: str,
                  ndjson: bool) -> Response:
-    """Every item's decision or problem, in order (each by its version, of several)."""
+    """Every item's decision or problem, in order (each by its version, of several), and
+    its log record in input order too."""
     results: list = [None] * len(items)
-    entries: list[Entry] = []
+    entries: list[Entry | None] = [None] * len(items)
     for policy, good in _by_version(deciding, items, results, instance):
         await _evaluate(svc, policy, good, results, entries, now=now, request_id=request_id,
                         instance=instance)
     svc.metrics.sync_cache(svc.evaluator)
     if svc.logging:   # every decision of the batch is durable before any is answered
-        await svc.record(entries)
+        await svc.record([e for e in entries if e is not None])
     for r in results:
         if "diagnostics" not in r:
             svc.metrics.decided(policy_id, r["priority"])
@@ -158,8 +159,10 @@ async def decide(svc, deciding: CompiledPolicy | PolicyVersions, policy_id: str,
 
 
 async def _evaluate(svc, policy: CompiledPolicy, good: list[Item], results: list,
-                    entries: list[Entry], *, now, request_id: str, instance: str) -> None:
-    """The items one version decides, in one `evaluate_many` loop."""
+                    entries: list[Entry | None], *, now, request_id: str,
+                    instance: str) -> None:
+    """The items one version decides, in one `evaluate_many` loop; each decision's log entry
+    at its item's index (versions decide in groups, the log keeps the input order)."""
     outcomes = svc.timeline.evaluate_many(policy, (i.data for i in good), now=now)
     for n, out in enumerate(outcomes):
         item = good[n]
@@ -173,8 +176,8 @@ async def _evaluate(svc, policy: CompiledPolicy, good: list[Item], results: list
         else:
             decision = out.with_request_id(request_id)
             if svc.logging:
-                entries.append(Entry(decision, policy, item.data,  # type: ignore[arg-type]
-                                     request_id))
+                entries[item.index] = Entry(decision, policy, item.data,  # type: ignore[arg-type]
+                                            request_id)
             results[item.index] = decision.to_json()
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)

@@ -8,10 +8,12 @@ import inspect
 import json
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from engine import app
-from engine.core.diagnostics import Diagnostic, Location
+from engine.core.diagnostics import Diagnostic, Location, did_you_mean
+from engine.load.mappings import bundled_mappings
 from engine.ops.log import DecisionLog, LogError
 
 ENV = "TICKET_POLICY_SERVICE"
@@ -104,3 +106,22 @@ def mapping_unavailable(where: str = "mapping") -> Diagnostic:
     return Diagnostic("mapping_unavailable", "mappings are not available in this build",
                       location=Location(file=where),
                       hint="send tickets in the ticket-policy format (schemas/ticket.schema.json)")
+
+
+@cache
+def request_mappings(configured: str | None) -> dict[str, str]:
+    """What `?mapping=` may name -> what the use case is given: the bundled ids, and the
+    `--mapping` of the service by its name (a file by its stem; over a bundled id of that
+    name). A request never names a path."""
+    allowed = {name: name for name in bundled_mappings()}
+    if configured is not None:
+        allowed[configured if configured in allowed else Path(configured).stem] = configured
+    return allowed
+
+
+def unknown_mapping(given: str, allowed: dict[str, str]) -> Diagnostic:
+    names = ", ".join(sorted(allowed)) or "none"
+    return Diagnostic("unknown_mapping", f"no mapping `{given}` is served here (mappings: "
+                      f"{names})", location=Location(file="?mapping"),
+                      hint=did_you_mean(given, sorted(allowed)) or "name a bundled mapping "
+                      "id, or the one the service was started with (`serve --mapping`)")

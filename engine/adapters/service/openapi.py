@@ -129,7 +129,8 @@ def build(policy_ids: list[str], *, max_batch_items: int, echo: bool = False) ->
     now = {"name": "now", "in": "query", "required": False, "schema": _STRING,
            "description": "RFC 3339 instant, like `--now`: adds `remaining` to the SLA."}
     mapping = {"name": "mapping", "in": "query", "required": False, "schema": _STRING,
-               "description": "A helpdesk payload mapping (bundled id), e.g. `zendesk`."}
+               "description": "A helpdesk payload mapping by name: a bundled id, e.g. "
+                              "`zendesk`, or the service's `--mapping` (never a path)."}
     version = {"name": "version", "in": "query", "required": False, "schema": _STRING,
                "description": "A version of the policy (`id@VERSION` on the command line); "
                               "default: the one in force at the ticket's `submitted_at` "
@@ -162,7 +163,7 @@ def build(policy_ids: list[str], *, max_batch_items: int, echo: bool = False) ->
         "/v1/policies/{id}/why-not/{rule}": {"post": {
             "summary": "Why a rule did not fire", "operationId": "whyNot",
             "parameters": [pid, {"name": "rule", "in": "path", "required": True,
-                                 "schema": _STRING}, rid, now, version],
+                                 "schema": _STRING}, rid, now, mapping, version],
             "requestBody": ticket_body,
             "responses": {"200": _json({"type": "object", "required": ["rule", "reports"],
                                         "properties": {"rule": _STRING, "request_id": _STRING,

@@ -13,7 +13,13 @@ from starlette.responses import JSONResponse, Response
 
 from engine import app
 from engine.adapters.service import batch
-from engine.adapters.service.config import MAPPINGS, WHY_NOT_MAPPINGS, mapping_unavailable
+from engine.adapters.service.config import (
+    MAPPINGS,
+    WHY_NOT_MAPPINGS,
+    mapping_unavailable,
+    request_mappings,
+    unknown_mapping,
+)
 from engine.adapters.service.inputs import (
     JSON,
     NDJSON,
@@ -38,13 +44,20 @@ SOURCE = "<body>"
 
 
 def _mapping(svc, given: str | None, supported: bool) -> dict:
-    """`mapping=` for the use case: the request's, else `--mapping`; 400 when unsupported."""
+    """`mapping=` for the use case: the one the request names (a bundled id, or `--mapping`
+    by its name; 400 for any other value, never opened), else `--mapping`; 400 when
+    unsupported."""
     name = given or svc.config.mapping
     if name is None:
         return {}
     if not supported:
         raise ProblemError(400, [mapping_unavailable("?mapping" if given else "--mapping")])
-    return {"mapping": name}
+    if not given:
+        return {"mapping": name}
+    allowed = request_mappings(svc.config.mapping)
+    if given not in allowed:
+        raise ProblemError(400, [unknown_mapping(given, allowed)])
+    return {"mapping": allowed[given]}
 
 
 def _fail(svc, result, policy_id: str) -> ProblemError:
