@@ -134,6 +134,15 @@ def test_policies_warns_when_a_version_changed_without_a_bump(tmp_path):
     assert listed.exit_code == 0 and "warning[version_not_bumped]" in listed.stderr
     again = run("evaluate", "--log", log, "-p", str(folder), ZM)
     assert again.exit_code == 0 and "warning[version_not_bumped]" in again.stderr
+    # every append warns, not only the one that first stores the edited source
+    third = run("evaluate", "--log", log, "-p", str(folder), ZM)
+    assert third.exit_code == 0 and "warning[version_not_bumped]" in third.stderr
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(json.dumps(json.loads(open(ZM, encoding="utf-8").read())) + "\n", "utf-8")
+    batched = run("batch", "-p", str(folder), "--log", log, str(lines), "-o",
+                  str(tmp_path / "out.jsonl"), "--workers", "1")
+    assert batched.exit_code == 0, batched.stderr
+    assert batched.stderr.count("warning[version_not_bumped]") == 1, batched.stderr
 
 
 # --------------------------------------------------------------------------- real processes

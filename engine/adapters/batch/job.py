@@ -104,6 +104,7 @@ def run_job(job: BatchJob) -> JobResult:
         mapping, diags = prepare_mapping(job.mapping, chosen(deciding))
         if mapping is None:
             return JobResult(app.Status.INPUT_ERROR, diags)
+    warnings: tuple[Diagnostic, ...] = ()   # --dask takes no --log
     try:
         if job.dask is not None:
             from engine.adapters.batch.cluster import run_dask
@@ -111,7 +112,7 @@ def run_job(job: BatchJob) -> JobResult:
             result = run_dask(job, source, now, mapping)
             resumed = 0
         else:
-            result, resumed = _run_here(job, deciding, source, now, mapping)
+            result, resumed, warnings = _run_here(job, deciding, source, now, mapping)
     except files.BatchIOError as exc:
         return JobResult(app.Status.INPUT_ERROR, (exc.diagnostic,),
                          seconds=time.perf_counter() - started)
@@ -126,7 +127,7 @@ def run_job(job: BatchJob) -> JobResult:
             "batch_worker_failed", f"a worker process failed: {exc}",
             hint="the lines written so far are kept; rerun with --resume to continue"),),
             seconds=time.perf_counter() - started)
-    return JobResult(app.Status.OK, (), result, time.perf_counter() - started, resumed)
+    return JobResult(app.Status.OK, warnings, result, time.perf_counter() - started, resumed)
 
 
 def _option_problems(job: BatchJob) -> list[Diagnostic]:
@@ -188,7 +189,9 @@ def manifest(job: BatchJob, source: Shipped, now: datetime | None, size: int | N
 
 
 def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime | None,
-              mapping: MappingSource | None) -> tuple[BatchResult, int]:
+              mapping: MappingSource | None
+              ) -> tuple[BatchResult, int, tuple[Diagnostic, ...]]:
+    """The run's counts, the lines a resumed run found written, and the log's warnings."""
     log = DecisionLog.open(job.log) if job.log is not None else None
     try:
         source_in = files.Input(job.input)
@@ -253,7 +256,7 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
             log.close()
         if spool is not None:
             shutil.rmtree(spool, ignore_errors=True)
-    return total, done.lines
+    return total, done.lines, tuple(writer.warnings.values())
 
 
 def _spool(out: files.Output) -> Path:

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from engine.adapters.batch.files import Output
+from engine.core.diagnostics import Diagnostic
 from engine.ops.log import DecisionLog
 from engine.ops.log.records import Prepared
 
@@ -27,6 +28,7 @@ class ChunkWriter:
                  threaded: bool = True):
         self.out, self.log = out, log
         self.error: BaseException | None = None
+        self.warnings: dict[str, Diagnostic] = {}   # the receipts' (version_not_bumped), once
         self._queue: queue.Queue[tuple[list[Prepared], bytes | Path] | None] = \
             queue.Queue(depth)
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
@@ -70,7 +72,9 @@ class ChunkWriter:
 
     def _write(self, records: list[Prepared], data: bytes | Path) -> None:
         if self.log is not None:
-            self.log.append_prepared(records)
+            for receipt in self.log.append_prepared(records):
+                for w in receipt.warnings:
+                    self.warnings.setdefault(w.message, w)
         if isinstance(data, Path):
             self.out.append_file(data)
             data.unlink()

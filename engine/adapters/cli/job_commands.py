@@ -110,6 +110,7 @@ def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | N
     if not done.ok:
         report_problems(done.diagnostics)
         raise Fail(EXIT_BY_STATUS[done.status])
+    report_problems(done.diagnostics)   # warnings, e.g. the log's version_not_bumped
     r = done.result
     if summary and r.summary is not None:
         click.echo(r.summary.render(summary_format), nl=False, err=output in (None, "-"))

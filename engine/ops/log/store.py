@@ -168,7 +168,7 @@ class DecisionLog:
         self._queue: list[_Job] = []
         self._leader = False
         self._have_outcomes: set[str] = set()
-        self._have_sources: set[str] = set()
+        self._source_warnings: dict[str, tuple[Diagnostic, ...]] = {}   # stored, by digest
         self._lock_fd: int | None = None
 
     # ---- opening ----------------------------------------------------------------------
@@ -365,38 +365,42 @@ class DecisionLog:
         self._have_outcomes.update(outcomes)
         if len(self._have_outcomes) > 100_000:
             self._have_outcomes.clear()
-        self._have_sources.update(i.source.digest for i in items)
+        self._source_warnings.update(warnings)
         at = 0
         for job in jobs:
             job.receipts, job.done = receipts[at:at + len(job.items)], True
             at += len(job.items)
 
     def _store_sources(self, items: list[Prepared]) -> dict[str, tuple[Diagnostic, ...]]:
-        """Store each new policy source; warn when its version was logged with another digest."""
+        """Store each new policy source; warn, for every append, when its version was logged
+        with another digest (looked up once per source by this writer)."""
         warnings: dict[str, tuple[Diagnostic, ...]] = {}
-        conn = self._conn
         for item in items:
-            src = item.source
-            if src.digest in self._have_sources or src.digest in warnings:
-                continue
-            warnings[src.digest] = ()
-            if conn.execute("SELECT 1 FROM sources WHERE digest = ?", (src.digest,)).fetchone():
-                continue
-            manifest = src.manifest
-            conn.executemany("INSERT OR IGNORE INTO blobs (digest, bytes) VALUES (?, ?)",
-                             [(manifest["files"][p], data) for p, data in src.files.items()])
-            conn.execute("INSERT INTO sources (digest, policy_id, policy_version, policy_digest, "
-                         "manifest) VALUES (?, ?, ?, ?, ?)",
-                         (src.digest, item.policy_id, item.policy_version, item.policy_digest,
-                          canonical_json(manifest)))
-            others = [r[0] for r in conn.execute(
-                "SELECT DISTINCT policy_digest FROM sources WHERE policy_id = ? AND "
-                "policy_version = ? AND policy_digest != ?",
-                (item.policy_id, item.policy_version, item.policy_digest))]
-            if others:
-                warnings[src.digest] = (version_warning(item.policy_id, item.policy_version,
-                                                        item.policy_digest, others),)
+            digest = item.source.digest
+            if digest not in warnings:
+                known = self._source_warnings.get(digest)
+                warnings[digest] = known if known is not None else \
+                    store_source(self._conn, item)
         return warnings
+
+
+def store_source(conn: sqlite3.Connection, item: Prepared) -> tuple[Diagnostic, ...]:
+    """Store the item's policy source unless the log holds it; the `version_not_bumped`
+    warning when the log holds another digest for its policy id and version."""
+    src = item.source
+    if not conn.execute("SELECT 1 FROM sources WHERE digest = ?", (src.digest,)).fetchone():
+        manifest = src.manifest
+        conn.executemany("INSERT OR IGNORE INTO blobs (digest, bytes) VALUES (?, ?)",
+                         [(manifest["files"][p], data) for p, data in src.files.items()])
+        conn.execute("INSERT INTO sources (digest, policy_id, policy_version, policy_digest, "
+                     "manifest) VALUES (?, ?, ?, ?, ?)",
+                     (src.digest, item.policy_id, item.policy_version, item.policy_digest,
+                      canonical_json(manifest)))
+    others = [r[0] for r in conn.execute(
+        "SELECT DISTINCT policy_digest FROM sources WHERE policy_id = ? AND policy_version = ? "
+        "AND policy_digest != ?", (item.policy_id, item.policy_version, item.policy_digest))]
+    return (version_warning(item.policy_id, item.policy_version, item.policy_digest, others),) \
+        if others else ()
 
 
 def version_warning(policy_id: str, version: str, digest: str, others: list[str]) -> Diagnostic:
