@@ -122,7 +122,10 @@ def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | N
 @click.argument("paths", nargs=-1, required=True, metavar="OUT.jsonl...")
 def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
     """Summarise batch output (JSON lines, `.gz` too, several files or `-`): decisions by
-    priority, reclassifications by rule, SLA by plan and priority, no-guarantee reasons."""
+    priority, reclassifications by rule, SLA by plan and priority, no-guarantee reasons.
+
+    Exit 2 (diagnostics on stderr, nothing on stdout) when a file is unreadable or holds a
+    line that is not a batch record, e.g. batch's CSV output."""
     from engine.adapters.batch.files import BatchIOError, Input
 
     total, problems = app.Summary(), []
@@ -139,8 +142,9 @@ def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
         total.merge(summary)
         problems += diags
     report_problems(problems)
+    if problems:   # exit 2: diagnostics only, no summary of part of the input
+        raise Fail(EXIT_INPUT)
     click.echo(total.render(fmt), nl=False)
-    raise Fail(EXIT_INPUT if problems else 0)
 
 
 @click.command("diff")
