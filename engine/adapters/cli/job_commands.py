@@ -17,6 +17,7 @@ from engine.adapters.cli.output import (
     Fail,
     bad_option,
     report_problems,
+    write_report,
 )
 
 
@@ -164,8 +165,9 @@ def diff_cmd(fmt: str, output: str | None, log_path: str | None, workers: int | 
              dask: str | None, old: str, new: str, corpus: str | None) -> None:
     """What changes from policy OLD to NEW (folders, files, bundled ids or git:REV:path): the
     static changes, the decisions that change over the categorical fact space and, given a
-    CORPUS or --log, over those tickets. Exit 0 no decision changes, 1 changes, 2 bad input,
-    3 a batch worker failed."""
+    CORPUS or --log, over those tickets. Exit 0 no decision changes, 1 changes, 2 bad input
+    or an -o that cannot be written (the report is written whole or not at all), 3 a batch
+    worker failed."""
     import tempfile
 
     from engine.ops.diff import render as render_diff
@@ -184,7 +186,7 @@ def diff_cmd(fmt: str, output: str | None, log_path: str | None, workers: int | 
         raise Fail(EXIT_FAILED if result.status == "failed" else EXIT_INPUT)
     report = render_diff(result.diff, fmt)
     if output:
-        Path(output).write_text(report, encoding="utf-8")
+        write_report(output, report)
     else:
         click.echo(report, nl=False)
     if result.diff.decisions_change:
