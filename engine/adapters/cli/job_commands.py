@@ -108,8 +108,8 @@ def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | N
             "--resume to continue" if output not in (None, "-") else ""
         click.echo(f"interrupted{kept}", err=True)
         raise Fail(130) from None
-    if not done.ok:
-        report_problems(done.diagnostics)
+    if not done.ok:   # a bad option or file: one line each (a policy's problems are not)
+        report_problems(done.diagnostics, one_line=done.status == app.Status.INPUT_ERROR)
         raise Fail(EXIT_BY_STATUS[done.status])
     r = done.result
     if summary and r.summary is not None:
@@ -142,7 +142,7 @@ def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
             continue
         total.merge(summary)
         problems += diags
-    report_problems(problems)
+    report_problems(problems, one_line=True)
     if problems:   # exit 2: diagnostics only, no summary of part of the input
         raise Fail(EXIT_INPUT)
     click.echo(total.render(fmt), nl=False)
