@@ -135,6 +135,38 @@ def test_report_of_something_else(tmp_path):
     assert rep.exit_code == 2 and "error[input_unreadable]" in rep.stderr
 
 
+def test_report_exiting_2_prints_no_summary(corpus, tmp_path):
+    good, junk = tmp_path / "good.jsonl", tmp_path / "junk.jsonl"
+    cli(corpus, "-o", good)
+    junk.write_text('{"a": 1}\n')
+    rep = CliRunner().invoke(main, ["report", str(good), str(junk)])
+    assert rep.exit_code == 2 and rep.stdout == "" and "error[bad_record]" in rep.stderr
+
+
+def test_report_of_batch_csv_output_says_it_reads_json_lines(corpus, tmp_path):
+    out = tmp_path / "w.csv"
+    cli(corpus, "-o", out, "--format", "csv")
+    rep = CliRunner().invoke(main, ["report", str(out)])
+    assert rep.exit_code == 2 and rep.stdout == ""
+    [line] = rep.stderr.splitlines()             # one diagnostic, not one per line
+    assert "error[bad_record]" in line and "batch csv output" in line
+    assert "; hint: run batch with --format jsonl, or with --summary" in line
+
+
+def test_output_that_is_the_input_is_refused(corpus, tmp_path):
+    before = corpus.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(corpus)
+    for out in (corpus, link, tmp_path / "." / "in.jsonl"):
+        r = cli(corpus, "-o", out)
+        assert r.exit_code == 2 and r.stdout == "", r.stderr
+        assert "error[bad_output]" in r.stderr and "is the input" in r.stderr
+        assert r.stderr.count("\n") == 1 and "; hint: write the output to another file" in \
+            r.stderr and "Traceback" not in r.stderr
+    assert corpus.read_bytes() == before
+    assert not (tmp_path / "in.jsonl.partial").exists()
+
+
 @pytest.mark.parametrize(("args", "code", "text"), [
     (["--mapping", "nonesuch"], "unknown_mapping", "no mapping `nonesuch`"),
     (["--resume"], "bad_resume", "--resume needs an output file"),

@@ -118,6 +118,46 @@ def test_cli_exit_codes_and_html_is_escaped(tmp_path):
     assert '"decisions_change": true' in render(d, "json")
 
 
+def test_unwritable_report_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "nonexistent" / "r.html"
+    r = CliRunner().invoke(main, ["diff", "zmanda", "zmanda", "--format", "html", "-o",
+                                  str(missing)])
+    assert r.exit_code == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "error[output_unwritable]" in r.stderr
+    assert f"cannot write `{missing}`: no such file or directory; hint: " in r.stderr
+
+
+def test_report_is_written_atomically(tmp_path, monkeypatch):
+    import os
+
+    out = tmp_path / "r.md"
+    out.write_text("the old report")
+
+    def fail(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    r = CliRunner().invoke(main, ["diff", "zmanda", "zmanda", "--format", "markdown", "-o",
+                                  str(out)])
+    assert r.exit_code == 2 and "no space left on device" in r.stderr
+    assert out.read_text() == "the old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]   # no temporary file left
+    monkeypatch.undo()
+    assert CliRunner().invoke(main, ["diff", "zmanda", "zmanda", "--format", "markdown", "-o",
+                                     str(out)]).exit_code == 0
+    assert out.read_text() != "the old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def test_corpus_groups_changes(tmp_path):
     new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
     corpus = tmp_path / "c.jsonl"

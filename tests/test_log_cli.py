@@ -75,6 +75,46 @@ def test_evaluate_log_then_show_search_verify_export(log):
     assert json.loads(lines[0])["record"]["ticket_id"] == "CT-1042"
 
 
+def _ids(log) -> list[str]:
+    with LogReader(log) as reader:
+        return [reader.by_seq(n).record["decision_id"] for n in (1, 2, 3)]
+
+
+def test_show_json_is_one_document(log):
+    both = run("log", "show", log, "--ticket", "CT-1042", "--format", "json")
+    assert both.exit_code == 0
+    records = json.loads(both.stdout)                      # one valid JSON document
+    assert [r["seq"] for r in records] == [1, 3]
+    one = json.loads(run("log", "show", log, "--ticket", "ZM-777", "--format", "json").stdout)
+    assert isinstance(one, list) and [r["seq"] for r in one] == [2]
+    by_id = json.loads(run("log", "show", log, _ids(log)[1], "--format", "json").stdout)
+    assert by_id["seq"] == 2 and by_id == one[0]
+    assert json.loads(run("log", "show", log, "--seq", "3", "--format", "json").stdout) == \
+        records[1]
+
+
+def test_show_ambiguous_prefix_and_digits(log):
+    ids = _ids(log)
+    prefix = os.path.commonprefix(ids)[:8]               # UUIDv7s of one run share a prefix
+    r = run("log", "show", log, prefix)
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert f"error[log_ambiguous_id]: `{prefix}` names 3 records: 3 decision ids start " \
+        "with it; hint: give more characters of the decision id" in r.stderr
+    shown = run("log", "show", log, ids[1][:30])            # a unique prefix
+    assert shown.exit_code == 0 and "record 2 " in shown.stdout
+    assert run("log", "show", log, "1").stdout.startswith("record 1 ")   # no id starts with 1
+    both = run("log", "show", log, "01")            # seq 1, and every id starts with 01
+    assert ids[0].startswith("01") and both.exit_code == 2
+    assert "`01` names 4 records: 3 decision ids start with it and it is seq 1; hint: use " \
+        "`--seq 1` for the record" in both.stderr
+    assert run("log", "show", log, "--seq", "1").stdout.startswith("record 1 ")
+    missing = run("log", "show", log, "--seq", "9")
+    assert missing.exit_code == 2 and "error[log_no_record]" in missing.stderr
+    assert "no record of seq 9" in missing.stderr
+    assert run("log", "show", log, "7").exit_code == 2
+    assert run("log", "show", log, "1", "--seq", "1").exit_code == 2
+
+
 def test_checkpoint_and_verify_with_it(log):
     mark = run("log", "checkpoint", log)
     assert mark.exit_code == 0

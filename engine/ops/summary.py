@@ -152,6 +152,7 @@ def _markdown(title: str, columns: list[str], rows: list[list]) -> str:
 
 
 MAX_REPORTED = 20
+CSV_START = b"line,id,priority,"   # how `engine.ops.batch.csv_header` begins
 
 
 def summarize(lines_in: Iterable[bytes], source_name: str = "<input>"
@@ -165,6 +166,11 @@ def summarize(lines_in: Iterable[bytes], source_name: str = "<input>"
     for n, raw in enumerate(lines_in, 1):
         if not raw.strip():
             continue
+        if n == 1 and raw.startswith(CSV_START):
+            return summary, (Diagnostic(
+                "bad_record", "this is batch csv output: report reads batch json lines output",
+                location=Location(file=source_name, line=1, column=1),
+                hint="run batch with --format jsonl, or with --summary"),)
         try:
             try:
                 record = decode(raw)

@@ -407,6 +407,15 @@ def _gzip_members(path: Path, tally: _Tally) -> int:
     return keep
 
 
+def same_file(a: str, b: str) -> bool:
+    """Whether paths `a` and `b` name one file: `os.path.samefile` when both exist (links,
+    hard links), else their resolved paths."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
 def _special(name: str) -> bool:
     """An existing output that is not a regular file (a device, a pipe) or is a folder."""
     import stat

@@ -145,6 +145,11 @@ def _option_problems(job: BatchJob) -> list[Diagnostic]:
         problems.append(Diagnostic("bad_log", "--log is written from this machine: not with "
                                    "--dask", location=Location(file="--log"),
                                    hint="run with --workers N, or log from a local run"))
+    if not to_stdout and job.input != "-" and job.output is not None and \
+            "*" not in job.output and files.same_file(job.input, job.output):
+        problems.append(Diagnostic("bad_output", f"`{job.output}` is the input: the output "
+                                   "would replace it", location=Location(file="-o"),
+                                   hint="write the output to another file"))
     if job.dask is not None and to_stdout:
         problems.append(Diagnostic("bad_output", "--dask writes partitioned output: give -o",
                                    location=Location(file="-o"),

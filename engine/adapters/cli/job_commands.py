@@ -17,6 +17,7 @@ from engine.adapters.cli.output import (
     Fail,
     bad_option,
     report_problems,
+    write_report,
 )
 
 
@@ -107,8 +108,8 @@ def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | N
             "--resume to continue" if output not in (None, "-") else ""
         click.echo(f"interrupted{kept}", err=True)
         raise Fail(130) from None
-    if not done.ok:
-        report_problems(done.diagnostics)
+    if not done.ok:   # a bad option or file: one line each (a policy's problems are not)
+        report_problems(done.diagnostics, one_line=done.status == app.Status.INPUT_ERROR)
         raise Fail(EXIT_BY_STATUS[done.status])
     report_problems(done.diagnostics)   # warnings, e.g. the log's version_not_bumped
     r = done.result
@@ -123,7 +124,10 @@ def batch_cmd(policy: str, mapping: str | None, now: str | None, output: str | N
 @click.argument("paths", nargs=-1, required=True, metavar="OUT.jsonl...")
 def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
     """Summarise batch output (JSON lines, `.gz` too, several files or `-`): decisions by
-    priority, reclassifications by rule, SLA by plan and priority, no-guarantee reasons."""
+    priority, reclassifications by rule, SLA by plan and priority, no-guarantee reasons.
+
+    Exit 2 (diagnostics on stderr, nothing on stdout) when a file is unreadable or holds a
+    line that is not a batch record, e.g. batch's CSV output."""
     from engine.adapters.batch.files import BatchIOError, Input
 
     total, problems = app.Summary(), []
@@ -139,9 +143,10 @@ def report_cmd(fmt: str, paths: tuple[str, ...]) -> None:
             continue
         total.merge(summary)
         problems += diags
-    report_problems(problems)
+    report_problems(problems, one_line=True)
+    if problems:   # exit 2: diagnostics only, no summary of part of the input
+        raise Fail(EXIT_INPUT)
     click.echo(total.render(fmt), nl=False)
-    raise Fail(EXIT_INPUT if problems else 0)
 
 
 @click.command("diff")
@@ -161,8 +166,9 @@ def diff_cmd(fmt: str, output: str | None, log_path: str | None, workers: int | 
              dask: str | None, old: str, new: str, corpus: str | None) -> None:
     """What changes from policy OLD to NEW (folders, files, bundled ids or git:REV:path): the
     static changes, the decisions that change over the categorical fact space and, given a
-    CORPUS or --log, over those tickets. Exit 0 no decision changes, 1 changes, 2 bad input,
-    3 a batch worker failed."""
+    CORPUS or --log, over those tickets. Exit 0 no decision changes, 1 changes, 2 bad input
+    or an -o that cannot be written (the report is written whole or not at all), 3 a batch
+    worker failed."""
     import tempfile
 
     from engine.ops.diff import render as render_diff
@@ -181,7 +187,7 @@ def diff_cmd(fmt: str, output: str | None, log_path: str | None, workers: int | 
         raise Fail(EXIT_FAILED if result.status == "failed" else EXIT_INPUT)
     report = render_diff(result.diff, fmt)
     if output:
-        Path(output).write_text(report, encoding="utf-8")
+        write_report(output, report)
     else:
         click.echo(report, nl=False)
     if result.diff.decisions_change:

@@ -13,13 +13,14 @@ from engine.adapters.cli.output import (
     EXIT_INPUT,
     Fail,
     bad_option,
+    echo_json,
     report_problems,
 )
 from engine.ops import replay as replay_
 from engine.ops.log import LogError
 from engine.ops.log import chain as log_chain
 from engine.ops.log import render as log_render
-from engine.ops.log.query import LogReader, Search
+from engine.ops.log.query import AmbiguousId, LogReader, LogRecord, Search
 
 
 def _reader(path: str) -> LogReader:
@@ -39,21 +40,45 @@ def log_group() -> None:
 @log_arg
 @click.argument("ident", metavar="[ID]", required=False)
 @click.option("--ticket", metavar="T", help="Every record of ticket T, in log order.")
+@click.option("--seq", type=click.IntRange(1), metavar="N", help="The record with seq N.")
 @format_opt
-def log_show_cmd(log_path: str, ident: str | None, ticket: str | None, fmt: str) -> None:
-    """A record (by decision id, a unique prefix of one, or seq) and its story."""
-    if (ident is None) == (ticket is None):
-        raise bad_option("log show", "give a decision id or `--ticket T`, not both")
+def log_show_cmd(log_path: str, ident: str | None, ticket: str | None, seq: int | None,
+                 fmt: str) -> None:
+    """A record and its story: by ID (a decision id, a unique prefix of one, or a seq no
+    decision id starts with), by `--seq N`, or every record of `--ticket T`.
+
+    `--format json`: one JSON document, the record's object (ID, --seq) or an array of the
+    ticket's records (--ticket, also for one)."""
+    if sum(x is not None for x in (ident, ticket, seq)) != 1:
+        raise bad_option("log show", "give one of a decision id, `--seq N` or `--ticket T`")
     with _reader(log_path) as reader:
-        found = reader.for_ticket(ticket) if ticket else \
-            [r for r in [reader.get(str(ident))] if r]
+        found = reader.for_ticket(ticket) if ticket is not None else \
+            [r for r in [_one(reader, ident, seq)] if r]
         if not found:
-            what = f"ticket `{ticket}`" if ticket else f"decision `{ident}`"
+            what = f"ticket `{ticket}`" if ticket is not None else \
+                f"seq {seq}" if seq is not None else f"decision `{ident}`"
             raise bad_option("log show", f"no record of {what} in `{log_path}`",
                              "log_no_record")
-        for rec in found:
-            source = reader.source(rec.record["policy"]["source_digest"])
-            click.echo(log_render.render_record(rec, source, fmt), nl=False)
+        sources = [] if fmt == "json" else \
+            [reader.source(r.record["policy"]["source_digest"]) for r in found]
+    if fmt == "json":
+        docs = [log_render.record_json(r) for r in found]
+        echo_json(json.dumps(docs if ticket is not None else docs[0], indent=2,
+                             ensure_ascii=False))
+        return
+    for rec, source in zip(found, sources, strict=True):
+        click.echo(log_render.render_record(rec, source, fmt), nl=False)
+
+
+def _one(reader: LogReader, ident: str | None, seq: int | None) -> LogRecord | None:
+    if seq is not None:
+        return reader.by_seq(seq)
+    try:
+        return reader.get(str(ident))
+    except AmbiguousId as exc:
+        hint = f"use `--seq {exc.seq}` for the record, or give more characters of the " \
+            "decision id" if exc.seq is not None else "give more characters of the decision id"
+        raise bad_option("log show", str(exc), "log_ambiguous_id", hint) from None
 
 
 @log_group.command("search")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import os
 import re
 import sys
+import tempfile
 import unicodedata
+from pathlib import Path
 
 import click
 
@@ -103,6 +106,33 @@ def ok_or_exit(result, one_line: bool = False, fmt: str = "text"):
     return result
 
 
-def bad_option(option: str, message: str, code: str = "bad_option") -> Fail:
-    report_problems([Diagnostic(code, message, location=Location(file=option))], one_line=True)
+def bad_option(option: str, message: str, code: str = "bad_option",
+               hint: str | None = None) -> Fail:
+    report_problems([Diagnostic(code, message, location=Location(file=option), hint=hint)],
+                    one_line=True)
     return Fail(EXIT_INPUT)
+
+
+def write_report(path: str, text: str, option: str = "-o") -> None:
+    """Write `text` to `path` atomically: a temporary file beside it, fsynced, renamed over it;
+    a failure leaves nothing under the name and exits 2 (`output_unwritable`)."""
+    target = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                   dir=target.parent)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp's file is private; a report is not
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise bad_option(option, f"cannot write `{path}`: {reason[:1].lower()}{reason[1:]}",
+                         "output_unwritable", "check that its folder exists and is "
+                         "writable") from None

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from engine.compile.compiler import CompiledPolicy
 from engine.ops.log import DecisionLog
 from engine.ops.log.chain import verify
-from engine.ops.log.query import SLA_STATUSES, LogReader, LogRecord, Search
+from engine.ops.log.query import SLA_STATUSES, AmbiguousId, LogReader, LogRecord, Search
 from engine.ops.log.store import GENESIS
 from engine.ops.replay import replay_record, stored_policy
 
@@ -60,7 +60,10 @@ def search(path: Path, filters: dict[str, str]) -> tuple[list[dict], bool, int]:
 
 def get(path: Path, ident: str) -> LogRecord | None:
     with LogReader(path) as reader:
-        return reader.get(ident)
+        try:
+            return reader.get(ident)
+        except AmbiguousId:   # the UI links full decision ids
+            return None
 
 
 def record_view(rec: LogRecord) -> dict:
@@ -76,7 +79,7 @@ def chain(path: Path, rec: LogRecord, full: bool = False) -> dict:
     """Whether the record is linked to the one before it (its `prev_hash` is that record's
     hash) and, with `full`, whether the hash chain and every digest hold over the whole log."""
     with LogReader(path) as reader:
-        before = reader.get(str(rec.seq - 1)) if rec.seq > 1 else None
+        before = reader.by_seq(rec.seq - 1) if rec.seq > 1 else None
     linked = rec.prev_hash == (before.hash if before is not None else GENESIS)
     out = {"linked": linked, "verified": None, "records": 0, "head": 0, "problem": ""}
     if full:

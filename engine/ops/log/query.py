@@ -85,6 +85,17 @@ def utc_ms(text: str) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class AmbiguousId(ValueError):
+    """An id that names several records: `ids` decision ids start with it, and it is also
+    seq `seq` (or None)."""
+
+    def __init__(self, ident: str, ids: int, seq: int | None):
+        self.ident, self.ids, self.seq = ident, ids, seq
+        what = f"{ids} decision ids start with it" if ids > 1 else "a decision id starts with it"
+        super().__init__(f"`{ident}` names {ids + (seq is not None)} records: {what}"
+                         + (f" and it is seq {seq}" if seq is not None else ""))
+
+
 _SELECT = "SELECT seq, hash, prev_hash, record, outcome FROM records JOIN outcomes " \
           "ON outcomes.digest = records.outcome_digest"
 
@@ -113,13 +124,22 @@ class LogReader:
     def count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM records").fetchone()[0]
 
+    def by_seq(self, seq: int) -> LogRecord | None:
+        return next(self._rows("WHERE seq = ?", (seq,)), None) if 0 < seq < 1 << 63 else None
+
     def get(self, ident: str) -> LogRecord | None:
-        """The record with decision id `ident` (or a unique prefix of it), or seq `ident`."""
-        if ident.isdigit():
-            return next(self._rows("WHERE seq = ?", (int(ident),)), None)
-        found = list(self._rows("WHERE decision_id >= ? AND decision_id < ?",
-                                (ident, ident + "\U0010ffff"), "LIMIT 2"))
-        return found[0] if len(found) == 1 else None
+        """The record `ident` names: a decision id or a unique prefix of one; or, digits only,
+        a seq when no decision id starts with it. None when it names none; AmbiguousId when it
+        names several (`by_seq` reads a seq alone)."""
+        span = (ident, ident + "\U0010ffff")
+        ids = self.conn.execute("SELECT count(*) FROM records WHERE decision_id >= ? AND "
+                                "decision_id < ?", span).fetchone()[0]
+        seq = self.by_seq(int(ident)) if ident.isascii() and ident.isdigit() else None
+        if ids + (seq is not None) > 1:
+            raise AmbiguousId(ident, ids, seq.seq if seq else None)
+        if seq is not None or not ids:
+            return seq
+        return next(self._rows("WHERE decision_id >= ? AND decision_id < ?", span))
 
     def for_ticket(self, ticket_id: str) -> list[LogRecord]:
         return list(self._rows("WHERE ticket_id = ?", (ticket_id,)))

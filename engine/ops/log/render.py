@@ -40,12 +40,16 @@ def _value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def record_json(rec: LogRecord) -> dict:
+    """`log show --format json` of one record: its chain fields, the record, the decision."""
+    return {"seq": rec.seq, "hash": rec.hash, "prev_hash": rec.prev_hash,
+            "record": rec.record, "decision": rec.decision_json}
+
+
 def render_record(rec: LogRecord, source: PolicySource | None, fmt: str = "text") -> str:
     """A record and its story; each citation with the line it names in the stored source."""
     if fmt == "json":
-        return json.dumps({"seq": rec.seq, "hash": rec.hash, "prev_hash": rec.prev_hash,
-                           "record": rec.record, "decision": rec.decision_json},
-                          indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(record_json(rec), indent=2, ensure_ascii=False) + "\n"
     r, p = rec.record, rec.record["policy"]
     lines = [f"record {rec.seq}  decision {r['decision_id']}  logged {r['logged_at']}",
              f"hash {rec.hash}  (previous {rec.prev_hash[:16]}…)",
