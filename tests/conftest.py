@@ -40,7 +40,17 @@ def run_slow(config: pytest.Config) -> bool:
     return ci or bool(config.getoption("--runslow"))
 
 
+_FULL_SIZE = [False]  # set by pytest_configure: do the slow tests run in this session?
+
+
+def campaign(plain: int, full: int) -> int:
+    """A campaign's size: `full` where the slow tests run (CI, --runslow), `plain` in the
+    developer's plain run, so a property or fault campaign keeps a quick case there."""
+    return full if _FULL_SIZE[0] else plain
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _FULL_SIZE[0] = run_slow(config)
     if not config.getoption("hypothesis_profile", None):  # an explicit --hypothesis-profile wins
         settings.load_profile("ci" if run_slow(config) else "dev")
 

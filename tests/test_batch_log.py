@@ -77,6 +77,7 @@ def test_the_logged_decisions_are_the_written_ones(tmp_path):
             assert reader.get(str(seq)).decision_json == decision
 
 
+@pytest.mark.slow
 def test_a_killed_run_writes_no_line_the_log_lacks_and_resumes(tmp_path):
     src = write_corpus(tmp_path / "in.jsonl", 6000, policy="zmanda")
     out, log = tmp_path / "out.jsonl", tmp_path / "d.db"

@@ -66,10 +66,12 @@ def test_workers_write_what_one_process_writes(tmp_path, fmt):
     assert not list(tmp_path.glob(".*.chunks"))        # the spool folder is gone
 
 
+@pytest.mark.slow
 def test_killed_runs_with_workers_resume_to_the_same_bytes(tmp_path):
     kill_and_resume(tmp_path, 6000, 2, "out.jsonl", "2", seed=3)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_with_workers_summarises_the_whole_input(tmp_path):
     import subprocess
 
