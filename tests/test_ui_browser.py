@@ -29,6 +29,7 @@ NARROW = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    chromium_or_skip()  # before the policies and log are prepared (~2 s) for a browser
     policies, log = prepare(tmp_path_factory.mktemp("ui"))
     srv = ui_server(log, policies)
     yield srv
