@@ -215,6 +215,7 @@ def test_package_data_names_every_template_and_static_file():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("wheel")  # `pip wheel ROOT` builds in ROOT/build: one at a time
 def test_templates_and_static_files_ship_in_the_wheel(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
