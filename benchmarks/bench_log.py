@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import generate  # noqa: E402
 
 from engine import Evaluator, load_policy  # noqa: E402
-from engine.adapters.batch.files import CHUNK_LINES  # noqa: E402
+from engine.adapters.batch.files import CHUNK_BYTES  # noqa: E402
 from engine.ops.batch import run_batch  # noqa: E402
 from engine.ops.jsonl import DecisionEncoder  # noqa: E402
 from engine.ops.log import DecisionLog, Entry  # noqa: E402
@@ -189,8 +189,9 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=20_000)
     ap.add_argument("--single", type=int, default=2_000, help="tickets for the one-commit runs")
     ap.add_argument("--policy", action="append")
-    ap.add_argument("--chunk", type=int, default=CHUNK_LINES,
-                    help="lines per transaction (default: the batch runner's chunk)")
+    ap.add_argument("--chunk", type=int, default=None,
+                    help="lines per transaction (default: as many as the batch runner's chunks "
+                         "of CHUNK_BYTES hold)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3, help="batch rounds; the best counts")
     ap.add_argument("--dir", help="where the log files go (default: a temporary folder)")
@@ -205,6 +206,8 @@ def main() -> None:
             cp = load_policy(pid)
             tickets = generate(cp, args.tickets, random.Random(args.seed))
             lines = [json.dumps(t).encode() for t in tickets]
+            if args.chunk is None:   # the batch runner cuts chunks by size
+                args.chunk = max(1, CHUNK_BYTES * len(lines) // sum(len(x) + 1 for x in lines))
             b = batch(cp, lines, args.chunk, folder, args.rounds)
             print(f"{pid:<10} batch      without log {b['without']:>9,.0f}/s   with log "
                   f"{b['with']:>9,.0f}/s   ratio {b['with'] / b['without']:.2f}  (append_many per "

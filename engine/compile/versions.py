@@ -127,6 +127,14 @@ def load_versions(ref: str, load: Loader = load_policy) -> PolicyVersions:
             problems += exc.diagnostics
     if problems:
         raise DiagnosticError(problems)
+    return assemble_versions(loaded, version, ref)
+
+
+def assemble_versions(loaded: list[CompiledPolicy], version: str | None = None,
+                      ref: str = "") -> PolicyVersions:
+    """The versions of one policy from its compiled version files (as `load_versions` orders
+    and dates them; a batch worker sent their texts builds the same); DiagnosticError for
+    overlapping or gapped validity, or a `version` none has (`ref` names the reference)."""
     problems = check_versions([cp.policy for cp in loaded])
     if problems:
         raise DiagnosticError(problems)

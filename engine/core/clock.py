@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from engine.core.canonical import canonical_bytes
+from engine.core.canonical import canonical_bytes, instant_json
 from engine.core.durations import parse_duration
 from engine.core.records import hours_text
 
@@ -204,18 +204,23 @@ class Held(NamedTuple):
 # order their canonical JSON writes them; what else a clock holds is its template's
 _SLOTS = ("as_of", "breached_at", "consumed", "due_at", "fulfilled_at", "phase_at",
           "phase_due_at", "remaining", "started_at", "status", "timezone", "warn_at")
+_NO_PHASE_SLOTS = tuple(s for s in _SLOTS if not s.startswith("phase_"))
 _SENTINEL = "\uf8ffslot\uf8ff"   # private use: no policy text holds it (checked)
-_templates: dict[tuple, tuple[bytes, ...]] = {}
+_templates: dict[tuple, tuple[bytes, ...]] = {}   # () or (a `%b` template,)
 
 
 def clock_bytes(c: Clock) -> bytes:
-    """`canonical_bytes(c.to_json())`; a clock of one phase and no pause (as tickets without
-    events have) is written into the template its other fields select, encoded once."""
-    if c.paused or c.cycles is not None or len(c.phases) != 1:
+    """`canonical_bytes(c.to_json())`; a clock of at most one phase and no pause (as tickets
+    without events have) is written into the template its other fields select, encoded once."""
+    phases = c.phases
+    if c.paused or c.cycles is not None or len(phases) > 1:
         return canonical_bytes(c.to_json())
-    p = c.phases[0]
-    key = (c.metric, c.reason, c.level, c.target, c.clock, c.calendar, c.rule, p.event, p.level,
-           p.target, p.calendar, p.counted, p.rule, p.reason)
+    if phases:
+        p = phases[0]
+        key: tuple = (c.metric, c.reason, c.level, c.target, c.clock, c.calendar, c.rule,
+                      p.event, p.level, p.target, p.calendar, p.counted, p.rule, p.reason)
+    else:
+        key = (c.metric, c.reason, c.level, c.target, c.clock, c.calendar, c.rule)
     try:
         pieces = _templates.get(key)
     except TypeError:   # a record read from JSON with a list or object where text belongs
@@ -227,18 +232,21 @@ def clock_bytes(c: Clock) -> bytes:
         _templates[key] = pieces
     if not pieces:
         return canonical_bytes(c.to_json())
+    text = _text
     start, due, as_of = c.started_at, c.due_at, c.as_of
-    at = _text(start)
-    due_text = _text(due)
-    values = (at if _same(as_of, start) else _text(as_of), _text(c.breached_at),
-              _text(c.consumed), due_text, _text(c.fulfilled_at),
-              at if _same(p.at, start) else _text(p.at),
-              due_text if _same(p.due_at, due) else _text(p.due_at), _text(c.remaining), at,
-              canonical_bytes(c.status), _text(c.timezone), _text(c.warn_at))
-    out = [pieces[0]]
-    for value, piece in zip(values, pieces[1:], strict=True):
-        out += (value, piece)
-    return b"".join(out)
+    at = text(start)
+    due_text = text(due)
+    if phases:
+        values: tuple[bytes, ...] = (
+            at if _same(as_of, start) else text(as_of), text(c.breached_at), text(c.consumed),
+            due_text, text(c.fulfilled_at), at if _same(p.at, start) else text(p.at),
+            due_text if _same(p.due_at, due) else text(p.due_at), text(c.remaining), at,
+            text(c.status), text(c.timezone), text(c.warn_at))
+    else:
+        values = (at if _same(as_of, start) else text(as_of), text(c.breached_at),
+                  text(c.consumed), due_text, text(c.fulfilled_at), text(c.remaining), at,
+                  text(c.status), text(c.timezone), text(c.warn_at))
+    return pieces[0] % values
 
 
 def _same(a: datetime | None, b: datetime | None) -> bool:
@@ -246,23 +254,43 @@ def _same(a: datetime | None, b: datetime | None) -> bool:
     return a is b or (a is not None and b is not None and a.tzinfo is b.tzinfo and a == b)
 
 
+_texts: dict[object, bytes] = {}   # the JSON of open times and names, which repeat
+
+
 def _text(value: object) -> bytes:
     """An instant or open time as JSON (ASCII: ISO 8601 text), or any other value's."""
     if value is None:
         return b"null"
+    if value.__class__ is datetime:
+        return instant_json(value)  # type: ignore[arg-type]
+    found = _texts.get(value) if value.__class__ in _KEPT else None
+    if found is not None:
+        return found
     if isinstance(value, datetime):
-        return b'"' + value.isoformat().encode() + b'"'
+        return instant_json(value)
     if isinstance(value, timedelta):
-        return b'"' + duration_text(value).encode() + b'"'  # type: ignore[union-attr]
-    return canonical_bytes(value)
+        found = b'"' + duration_text(value).encode() + b'"'  # type: ignore[union-attr]
+    else:
+        found = canonical_bytes(value)
+    if value.__class__ in _KEPT:
+        if len(_texts) >= 4096:
+            _texts.clear()
+        _texts[value] = found
+    return found
+
+
+_KEPT = (timedelta, str)
 
 
 def _template(c: Clock) -> tuple[bytes, ...]:
     data = c.to_json()
-    for name in _SLOTS:
+    slots = _SLOTS if c.phases else _NO_PHASE_SLOTS
+    for name in slots:
         if name.startswith("phase_"):
             data["phases"][0][name[6:]] = _SENTINEL
         else:
             data[name] = _SENTINEL
-    pieces = tuple(canonical_bytes(data).split(b'"' + _SENTINEL.encode() + b'"'))
-    return pieces if len(pieces) == len(_SLOTS) + 1 else ()   # () : the text holds the sentinel
+    pieces = canonical_bytes(data).split(b'"' + _SENTINEL.encode() + b'"')
+    if len(pieces) != len(slots) + 1:
+        return ()   # the text holds the sentinel
+    return (b"%b".join(piece.replace(b"%", b"%%") for piece in pieces),)   # one `%` template

@@ -7,6 +7,7 @@ byte encoding in `engine.core.decision_json`; all are re-exported here.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -112,6 +113,17 @@ class Decision:
         if self._digest is None:
             self._digest = sha256_of(self.input_facts or {})
         return self._digest
+
+    def input_facts_bytes(self) -> bytes | None:
+        """The canonical JSON of `input_facts` (None for a decision read from JSON), hashed
+        into `input_digest` on the way: a decision logged and written digests its facts once."""
+        facts = self.input_facts
+        if facts is None:
+            return None
+        data = canonical_bytes(facts)
+        if self._digest is None:
+            self._digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        return data
 
     @property
     def input_facts(self) -> dict | None:

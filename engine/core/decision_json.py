@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import orjson
 
 from engine.core.canonical import canonical_bytes as _cb
-from engine.core.canonical import plain_bytes as _plain
+from engine.core.canonical import instant_json
 from engine.core.clock import clock_bytes
-from engine.core.records import FORMAT, Outcome, PolicyRef
+from engine.core.records import FORMAT, Outcome, PolicyRef, hours_text
 
 T = TypeVar("T")
 MAX_OUTCOMES = 2048   # outcomes whose encoded parts are kept (~3 KB each, ~6 MiB in all)
@@ -106,27 +106,92 @@ def _timeline(d: Any) -> tuple[bytes, bytes, bytes] | None:
             b"" if history is None else b',"history":' + _list(history))
 
 
+def _text(value: str | None) -> bytes:
+    return _NULL if value is None else _cb(value)
+
+
+def sla_bytes(sla: Any) -> bytes:
+    """`canonical_bytes(sla.to_json())`, spliced in its sorted key order: what does not depend
+    on the ticket (target, calendar, clock, rule...) is encoded once per combination."""
+    fixed = _slas.get((sla.calendar, sla.clock, sla.metric, sla.rule, sla.target, sla.timezone))
+    if fixed is None:
+        if len(_slas) >= 4096:
+            _slas.clear()
+        fixed = _slas[(sla.calendar, sla.clock, sla.metric, sla.rule, sla.target,
+                       sla.timezone)] = (
+            b',"calendar":' + _cb(sla.calendar) + b',"clock":' + _cb(sla.clock)
+            + b',"due_at":',
+            b',"metric":' + _cb(sla.metric),
+            b',"rule":' + _text(sla.rule),
+            b',"target":' + _cb(hours_text(sla.target)) + b',"timezone":' + _cb(sla.timezone)
+            + b"}")
+    calendar_clock, metric, rule, target_zone = fixed
+    met = sla.met
+    out = [b'{"breached_at":' + instant_json(sla.breached_at) if sla.breached_at is not None
+           else b"{", calendar_clock, instant_json(sla.due_at),
+           b',"met":' + (_NULL if met is None else b"true" if met else b"false"), metric]
+    if sla.remaining is not None:
+        out.append(b',"remaining":' + _cb(hours_text(sla.remaining)))
+    out += (rule, b',"status":' + _cb(sla.status), target_zone)
+    data = b"".join(out)
+    return data if sla.breached_at is not None else b"{" + data[2:]
+
+
+_slas: dict[tuple, tuple[bytes, bytes, bytes, bytes]] = {}
+
+
+def ticket_members(d: Any, input_digest: str | None = None
+                   ) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, bytes, bytes, bytes,
+                              bytes, bytes, bytes]:
+    """The decision's own members (what is not its outcome's), each `,"key":value` in
+    canonical form: the timeline's (clocks, held, history; None for one snapshot), then
+    ignored_fields, input_digest, now, policy, request_id (b"" when absent),
+    requested_priority and ticket_id. The SLA, which an outcome without one replaces by its
+    `sla_reason`, is `sla_member`'s."""
+    now, request_id, ignored = d.now, d.request_id, d.ignored_fields
+    return (_timeline(d),
+            b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),
+            b',"input_digest":' + _cb(input_digest or d.input_digest),
+            b',"now":' + (_NULL if now is None else instant_json(now)),
+            _policy(d.policy),
+            b"" if request_id is None else b',"request_id":' + _cb(request_id),
+            b',"requested_priority":' + _text(d.requested_priority),
+            b',"ticket_id":' + _cb(d.ticket_id))
+
+
+def sla_member(d: Any) -> bytes:
+    """The `,"sla":…` member."""
+    sla = d.sla
+    return b',"sla":' + (_NULL if sla is None else sla_bytes(sla))
+
+
+def ticket_bytes(d: Any, input_digest: str | None = None) -> bytes:
+    """The canonical JSON object of the decision's own members (`ticket_members`, the format
+    and the SLA) in sorted key order: what a decision log stores per ticket."""
+    timeline, ignored, digest, now, policy, request_id, requested, ticket_id = \
+        ticket_members(d, input_digest)
+    clocks, held, history = timeline if timeline is not None else (b"", b"", b"")
+    data = b"".join((clocks, _FORMAT, held, history, ignored, digest, now, policy, request_id,
+                     requested, sla_member(d), ticket_id))
+    return b"{" + data[1:] + b"}"
+
+
 def canonical(d: Any) -> bytes:
     """The canonical JSON bytes of a Decision (see the module docstring)."""
     o = d.outcome
     actions, notes, obligations, priority, sla_reason, suppressed, trace = outcome_parts(o)
-    timeline = _timeline(d)
-    sla, now, request_id, ignored = d.sla, d.now, d.request_id, d.ignored_fields
+    timeline, ignored, digest, now, policy, request_id, requested, ticket_id = \
+        ticket_members(d)
+    sla = d.sla
     if timeline is None:
         out = [actions, _FORMAT]
     else:
         clocks, held, history = timeline
         out = [actions, clocks, _FORMAT, held, history]
-    out += (b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),
-            b',"input_digest":' + _cb(d.input_digest), notes,
-            b',"now":' + (_NULL if now is None else _plain(now.isoformat())), obligations,
-            _policy(d.policy), priority)
-    if request_id is not None:
-        out.append(b',"request_id":' + _cb(request_id))
-    out += (b',"requested_priority":' + _cb(d.requested_priority),
-            b',"sla":' + (_NULL if sla is None else _cb(sla.to_json())),
+    out += (ignored, digest, notes, now, obligations, policy, priority, request_id, requested,
+            b',"sla":' + (_NULL if sla is None else sla_bytes(sla)),
             b',"sla_reason":' + (sla_reason if sla is None else _NULL), suppressed,
-            b',"ticket_id":' + _cb(d.ticket_id), trace)
+            ticket_id, trace)
     return b"".join(out)
 
 

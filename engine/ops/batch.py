@@ -9,6 +9,12 @@ A line that cannot be decided becomes an error record
 Output lines are the canonical JSON of `Decision.to_json()` (sorted keys, no whitespace, UTF-8;
 byte for byte `decision.canonical()`), or CSV rows (`CSV_COLUMNS`). The same input, policy and
 `now` give the same bytes whichever process writes them.
+
+Given a policy's effective-dated versions (`PolicyVersions`), each line is decided by the version
+`PolicyVersions.select` picks, as `evaluate` does: the named one, else the one in force at its
+`submitted_at` (line by line); a line no version is in force for is an error record with
+`version_not_in_force`. A single `CompiledPolicy` (or a named version) decides every line in
+one `evaluate_many` loop.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Protocol
 
 from engine.check.mapping import Mapped, PayloadMapping, apply_mapping, relocate
 from engine.compile.compiler import CompiledPolicy
+from engine.compile.versions import PolicyVersions
 from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic
 from engine.ops.jsonl import DecisionEncoder, encode, locate, parse_line
@@ -67,7 +74,7 @@ def csv_header() -> bytes:
 
 
 def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator: Evaluator, *,
-              policy: CompiledPolicy, now: datetime | None = None,
+              policy: CompiledPolicy | PolicyVersions, now: datetime | None = None,
               mapping: PayloadMapping | None = None, source_name: str = "<input>",
               first_line: int = 1, fmt: str = "jsonl", header: bool = False,
               summary: bool = False, encoder: DecisionEncoder | None = None,
@@ -81,7 +88,8 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
     line (a chunk of a larger input); `source_name` names the input in diagnostics; `header`
     writes the CSV header first; `summary` fills `BatchResult.summary`; `encoder` is kept
     between calls on the same policy; `on_decided(decision, ticket)` is called for each
-    decided line before it is written.
+    decided line before it is written. `policy` may be a policy's versions: each line is
+    decided by the one `PolicyVersions.select` picks (its decision names it).
     """
     if fmt not in FORMATS:
         raise ValueError(f"format `{fmt}` is not one of {', '.join(FORMATS)}")
@@ -90,8 +98,9 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
         write(csv_header())
     result = BatchResult(summary=Summary() if summary else None)
     record = _Records(fmt, result, write, encoder or DecisionEncoder())
-    # lines handed to evaluate_many, not answered: (line, raw, ticket, mapped payload)
-    handed: deque[tuple[int, bytes, Mapping, Mapped | None]] = deque()
+    versions, single = _deciding(policy)
+    # lines handed to evaluate_many, not answered: (line, raw, ticket, mapped payload, version)
+    handed: deque[tuple[int, bytes, Mapping, Mapped | None, CompiledPolicy]] = deque()
     # rejected lines waiting for them: (answers before it, line, ticket id, problems)
     waiting: deque[tuple[int, int, str | None, tuple]] = deque()
     answered = 0
@@ -100,26 +109,38 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
         for n, raw in enumerate(lines_in, first_line):
             raw = _strip(raw)
             data, problems = parse_line(raw, source_name, n)
-            mapped = None
+            mapped: Mapped | None = None
+            who: object = None   # the ticket a rejected line's `ticket_id` is read from
+            cp = single
             if not problems and mapping is not None:
                 mapped = apply_mapping(mapping, data)
-                data = mapped.ticket
-                if mapped.diagnostics:  # as `evaluate`: the ticket's problems beside them
-                    problems = locate(raw, source_name, n, (*mapped.diagnostics, *relocate(
-                        policy.checker.check(data)[1], mapped, mapping)))
+                data = who = mapped.ticket
+            if not problems and versions is not None:
+                cp, off = versions.select(data)
+                if off is not None:  # as `evaluate`: the ticket's problems beside it
+                    problems = _problems(raw, source_name, n, data, cp, mapped, mapping, off)
+                    who = data
+            if not problems and mapped is not None and mapped.diagnostics:
+                problems = _problems(raw, source_name, n, data, cp, mapped, mapping)
             if not problems:
-                handed.append((n, raw, data, mapped))  # type: ignore[arg-type]
+                handed.append((n, raw, data, mapped, cp))  # type: ignore[arg-type]
                 yield data  # type: ignore[misc]
                 continue
-            tid = mapped.ticket.get("id") if mapped is not None else None
+            tid = who.get("id") if isinstance(who, Mapping) else None
             tid = tid if isinstance(tid, str) else None
             if not handed:
                 record.rejected(n, tid, problems)
             else:  # earlier tickets are still being decided: write this after them
                 waiting.append((answered + len(handed), n, tid, problems))
 
-    for outcome in timeline_for(evaluator).evaluate_many(policy, tickets(), now=now):
-        n, raw, data, mapped = handed.popleft()
+    timeline = timeline_for(evaluator)
+    if versions is None:
+        outcomes = timeline.evaluate_many(single, tickets(), now=now)
+    else:  # each ticket by its version: the one just handed (one is in flight at a time)
+        outcomes = (outcome for data in tickets() for outcome in
+                    timeline.evaluate_many(handed[-1][4], (data,), now=now))
+    for outcome in outcomes:
+        n, raw, data, mapped, _ = handed.popleft()
         answered += 1
         if isinstance(outcome, Failure):
             found: Iterable[Diagnostic] = outcome.diagnostics
@@ -137,6 +158,26 @@ def run_batch(lines_in: Iterable[bytes | str], lines_out: Sink | None, evaluator
         record.rejected(wn, tid, problems)
     return result
 
+
+def _deciding(policy: CompiledPolicy | PolicyVersions
+              ) -> tuple[PolicyVersions | None, CompiledPolicy]:
+    """The versions to select from line by line (None: one policy decides every line), and
+    the policy that decides when no line says otherwise (a named version, else the latest)."""
+    if isinstance(policy, CompiledPolicy):
+        return None, policy
+    return (None if policy.named is not None else policy), policy.chosen
+
+
+def _problems(raw: bytes, source_name: str, n: int, data: object, cp: CompiledPolicy,
+              mapped: Mapped | None, mapping: PayloadMapping | None,
+              *first: Diagnostic) -> tuple[Diagnostic, ...]:
+    """A line's problems as `evaluate` reports them: `first` (no version in force) and the
+    mapping's, then the ticket's own on the version `cp`, placed on the line."""
+    own: Iterable[Diagnostic] = cp.checker.check(data)[1]
+    if mapped is not None:
+        own = relocate(own, mapped, mapping)  # type: ignore[arg-type]
+        first = (*first, *mapped.diagnostics)
+    return tuple(locate(raw, source_name, n, (*first, *own)))
 
 def _discard(data: bytes) -> None:
     return None

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
-from engine.core.canonical import canonical_bytes, plain_bytes
+from engine.core.canonical import canonical_bytes, instant_json
 from engine.core.clock import Clock, clock_bytes
 from engine.core.decision import Outcome, Sla
 from engine.core.decision_json import OutcomeMemo
@@ -67,7 +67,7 @@ class SnapshotLife:
         if outcome.priority is None:
             return clocks, _HELD, _NO_HISTORY
         tail = _tails.get(outcome, _tail)
-        at = plain_bytes(self.checked.submitted_at.isoformat())
+        at = instant_json(self.checked.submitted_at)
         return clocks, _HELD, b',"history":[{"at":' + at + tail
 
     def _clock(self, metric: Metric) -> Clock:

@@ -5,10 +5,11 @@ The input is cut into blocks of whole lines (`dask.bytes.read_bytes`, one block 
 input); a first pass counts each block's lines, so every partition knows its first line number;
 then a `dask.bag` of one partition per block runs the same `decide_chunk` (and so
 `run_batch` and `Evaluator.evaluate_many`) as a local run, writing `part-NNNNN` files whose
-concatenation, in order, is the local run's output (for `.gz` parts: its text). The policy is
-scattered to the workers as its source text and digest, compiled once per worker process and
-the digest checked. Input and output paths must mean the same files on every worker (a
-shared file system); the cluster's workers need ticket-policy installed.
+concatenation, in order, is the local run's output (for `.gz` parts: its text). The policy (or
+each of its effective-dated versions) is scattered to the workers as its source text and
+digest, compiled once per worker process and the digest checked. Input and output paths must
+mean the same files on every worker (a shared file system); the cluster's workers need
+ticket-policy installed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from engine.adapters.batch import files
-from engine.adapters.batch.worker import ChunkOptions, MappingSource, PolicySource, decide_chunk
+from engine.adapters.batch.worker import ChunkOptions, MappingSource, Shipped, decide_chunk
 from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.batch import BatchResult
 from engine.ops.summary import Summary
@@ -44,7 +45,7 @@ def part_pattern(output: str, fmt: str) -> str:
     return output
 
 
-def run_dask(job, source: PolicySource, now: datetime | None,
+def run_dask(job, source: Shipped, now: datetime | None,
              mapping: MappingSource | None = None) -> BatchResult:
     """Decide `job.input` on the cluster; the counts (and summary) of every partition."""
     try:
@@ -162,7 +163,7 @@ def count_lines(block: bytes) -> int:
     return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
 
 
-def decide_partition(block: bytes, first: int, path: str, source: PolicySource,
+def decide_partition(block: bytes, first: int, path: str, source: Shipped,
                      options: ChunkOptions) -> list[BatchResult]:
     """Decide one block's lines chunk by chunk into `path` (written to `path.partial`, then
     renamed); the partition's counts as a one-element list."""

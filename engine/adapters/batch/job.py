@@ -24,14 +24,16 @@ from engine.adapters.batch.local import Item, WorkerFailed, run_local, run_range
 from engine.adapters.batch.worker import (
     ChunkLogError,
     ChunkOptions,
+    Deciding,
     MappingSource,
     PolicySource,
+    Shipped,
+    chosen,
     prepare_mapping,
     prepare_policy,
 )
 from engine.adapters.batch.writer import ChunkWriter
 from engine.check.tickets import parse_timestamp
-from engine.compile.compiler import CompiledPolicy
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.ops.batch import FORMATS, BatchResult
 from engine.ops.log import DecisionLog, LogError
@@ -94,12 +96,12 @@ def run_job(job: BatchJob) -> JobResult:
             problems.append(Diagnostic("bad_now", str(exc), location=Location(file="--now")))
     if problems:
         return JobResult(app.Status.INPUT_ERROR, tuple(problems))
-    cp, source, diags = prepare_policy(job.policy)
-    if cp is None or source is None:
+    deciding, source, diags = prepare_policy(job.policy)
+    if deciding is None or source is None:
         return JobResult(app.Status.POLICY_ERROR, diags)
     mapping = None
-    if job.mapping is not None:
-        mapping, diags = prepare_mapping(job.mapping, cp)
+    if job.mapping is not None:  # checked against the latest (or named) version, as `evaluate`
+        mapping, diags = prepare_mapping(job.mapping, chosen(deciding))
         if mapping is None:
             return JobResult(app.Status.INPUT_ERROR, diags)
     try:
@@ -109,7 +111,7 @@ def run_job(job: BatchJob) -> JobResult:
             result = run_dask(job, source, now, mapping)
             resumed = 0
         else:
-            result, resumed = _run_here(job, cp, source, now, mapping)
+            result, resumed = _run_here(job, deciding, source, now, mapping)
     except files.BatchIOError as exc:
         return JobResult(app.Status.INPUT_ERROR, (exc.diagnostic,),
                          seconds=time.perf_counter() - started)
@@ -168,19 +170,24 @@ def parse_size(text: str) -> int | None:
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
 
-def manifest(job: BatchJob, source: PolicySource, now: datetime | None, size: int | None,
+def manifest(job: BatchJob, source: Shipped, now: datetime | None, size: int | None,
              name: str, mapping: MappingSource | None = None) -> dict:
-    """What a partial output's manifest records: a resumed run must match it."""
+    """What a partial output's manifest records: a resumed run must match it (of several
+    versions: every version's file and digest, and the one named)."""
     mapped = None if mapping is None else {
         "file": mapping.file, "sha256": hashlib.sha256(mapping.text.encode()).hexdigest()}
-    return {"manifest": 1, "policy": {"file": source.file, "digest": source.digest},
+    policy = {"file": source.file, "digest": source.digest} \
+        if isinstance(source, PolicySource) else {
+            "id": source.id, "named": source.named, "versions": [
+                {"file": s.file, "digest": s.digest} for s in source.versions]}
+    return {"manifest": 1, "policy": policy,
             "mapping": mapped,
             "now": now.isoformat() if now is not None else None, "format": job.fmt,
             "input": {"name": name, "size": size},
             "chunks": files.CHUNK_BYTES}
 
 
-def _run_here(job: BatchJob, cp: CompiledPolicy, source: PolicySource, now: datetime | None,
+def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime | None,
               mapping: MappingSource | None) -> tuple[BatchResult, int]:
     log = DecisionLog.open(job.log) if job.log is not None else None
     try:

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from engine.adapters.batch import files
-from engine.adapters.batch.worker import ChunkOptions, PolicySource, decide_chunk, init_worker
+from engine.adapters.batch.worker import ChunkOptions, Shipped, decide_chunk, init_worker
 from engine.ops.batch import BatchResult
 from engine.ops.log.records import Prepared
 from engine.ops.summary import Summary
@@ -43,7 +43,7 @@ class WorkerFailed(Exception):
     """A worker process died (e.g. killed, or the engine crashed)."""
 
 
-def run_local(items: Iterable[Item], emit: Emit, source: PolicySource, options: ChunkOptions,
+def run_local(items: Iterable[Item], emit: Emit, source: Shipped, options: ChunkOptions,
               workers: int) -> None:
     """Decide every item and `emit` its output in order."""
     if workers <= 1:
@@ -62,7 +62,7 @@ def tasks(path: str, skip: int, replay: bool) -> Iterator[Task]:
             yield start, end, first, count, max(first, skip + 1)
 
 
-def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: PolicySource,
+def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: Shipped,
                options: ChunkOptions, workers: int, spool: Path) -> None:
     """Decide the chunks of the plain file at `path` in `workers` processes, each reading its
     chunks' lines and writing their output to `spool`; `emit` each in order."""
@@ -70,7 +70,7 @@ def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: PolicySour
              for task in chunks), emit, source, options, workers)
 
 
-def _pooled(calls: Iterable[tuple[Callable, tuple, bool]], emit: Emit, source: PolicySource,
+def _pooled(calls: Iterable[tuple[Callable, tuple, bool]], emit: Emit, source: Shipped,
             options: ChunkOptions, workers: int) -> None:
     pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init,
                                initargs=(source, options))
@@ -106,10 +106,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 # ---- in each worker process ---------------------------------------------------------------
-_job: tuple[PolicySource, ChunkOptions] | None = None
+_job: tuple[Shipped, ChunkOptions] | None = None
 
 
-def _init(source: PolicySource, options: ChunkOptions) -> None:
+def _init(source: Shipped, options: ChunkOptions) -> None:
     global _job
     _job = source, options
     init_worker(source, options)

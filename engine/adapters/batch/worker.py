@@ -1,5 +1,6 @@
-"""What every batch process runs: a policy shipped as its source text and digest, compiled once
-per process, and one chunk of lines decided by `engine.app.run_batch`.
+"""What every batch process runs: a policy shipped as its source text and digest (or every
+effective-dated version of one, each so), compiled once per process, and one chunk of lines
+decided by `engine.app.run_batch`.
 
 The same `decide_chunk` runs in the command's own process (`--workers 1`), in each worker of the
 process pool and in each Dask partition, so their bytes are the same.
@@ -17,17 +18,18 @@ from engine import app
 from engine.check.mapping import PayloadMapping, check_mapping
 from engine.compile.compiler import CompiledPolicy
 from engine.compile.pipeline import load_policy_text
+from engine.compile.versions import PolicyVersions, assemble_versions, load_versions
 from engine.core.decision import Decision
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
-from engine.load import load_yaml
+from engine.load import load_yaml, read_text
 from engine.load.mappings import resolve_mapping
-from engine.load.policies import display_path, resolve
+from engine.load.policies import display_path
 from engine.ops.batch import BatchResult, run_batch
 from engine.ops.jsonl import DecisionEncoder
 from engine.ops.log import DecisionLog, LogError
 from engine.ops.log.records import Prepared
 from engine.run.adapter import ThreadMode
-from engine.run.evaluator import Evaluator
+from engine.run.evaluator import MAX_POLICIES, Evaluator
 
 #: gzip level of compressed output (each chunk is one gzip member, so workers compress).
 GZIP_LEVEL = 6
@@ -51,6 +53,30 @@ class PolicySource:
                 f"not the `{self.digest}` it was sent as", location=Location(file=self.file),
                 hint="the worker runs another version of ticket-policy than the client")])
         return cp
+
+
+@dataclass(frozen=True)
+class VersionSources:
+    """Every effective-dated version of a policy as shipped to a worker (each its own
+    `PolicySource`) and the version the reference named, if any."""
+
+    id: str
+    versions: tuple[PolicySource, ...]
+    named: str | None = None
+
+    def compile(self) -> PolicyVersions:
+        """Compile every version (digests checked) and order and date them as the sender did."""
+        return assemble_versions([s.compile() for s in self.versions], self.named, self.id)
+
+
+#: What a worker is sent, and what it decides with.
+Shipped = PolicySource | VersionSources
+Deciding = CompiledPolicy | PolicyVersions
+
+
+def chosen(deciding: Deciding) -> CompiledPolicy:
+    """The version a host uses when no ticket says more (checks the mapping against)."""
+    return deciding.chosen if isinstance(deciding, PolicyVersions) else deciding
 
 
 @dataclass(frozen=True)
@@ -92,22 +118,34 @@ class ChunkLogError(Exception):
         self.diagnostic = diagnostic
 
 
-def prepare_policy(policy_ref: str) -> tuple[CompiledPolicy | None, PolicySource | None,
+def prepare_policy(policy_ref: str) -> tuple[Deciding | None, Shipped | None,
                                             tuple[Diagnostic, ...]]:
-    """The compiled policy and what workers are sent, or the problems (as `app.compiled`)."""
+    """What decides (a policy, or its effective-dated versions: a folder or bundled id holding
+    several, a dated one, `id@VERSION`), what workers are sent, or the problems (as
+    `evaluate` reports them)."""
+    texts: dict[str, str] = {}
+
+    def load(path: Path) -> CompiledPolicy:  # the text `evaluate` compiles, kept to send
+        name = display_path(path)
+        text, unreadable = read_text(path, name)
+        if text is None:
+            raise DiagnosticError(unreadable)
+        cp = load_policy_text(text, name)
+        texts[cp.policy.file] = text
+        return cp
+
     try:
-        path = resolve(str(policy_ref))
-        text = path.read_text("utf-8")
-    except (DiagnosticError, OSError, UnicodeDecodeError):
-        _, diags = app.compiled(policy_ref)
-        return None, None, diags or (Diagnostic(
-            "file_unreadable", f"cannot read policy `{policy_ref}`",
-            location=Location(file=str(policy_ref))),)
-    try:
-        cp = load_policy_text(text, display_path(Path(path)))
+        versions = load_versions(str(policy_ref), load)
     except DiagnosticError as exc:
         return None, None, tuple(sorted(exc.diagnostics, key=Diagnostic.sort_key))
-    return cp, PolicySource(text, cp.policy.file, cp.digest), ()
+    sources = tuple(PolicySource(texts[cp.policy.file], cp.policy.file, cp.digest)
+                    for cp in versions.versions)
+    only = versions.versions[0]
+    if versions.named is None and len(sources) == 1 and only.policy.effective_from is None \
+            and only.policy.effective_until is None:  # one undated policy: every line its own
+        return only, sources[0], ()
+    named = versions.named.version if versions.named is not None else None
+    return versions, VersionSources(versions.id, sources, named), ()
 
 
 def prepare_mapping(mapping_ref: str, cp: CompiledPolicy
@@ -126,19 +164,27 @@ def prepare_mapping(mapping_ref: str, cp: CompiledPolicy
 
 
 # ---- per process --------------------------------------------------------------------------
-_prepared: dict[tuple[str, str, str], tuple[CompiledPolicy, Evaluator, DecisionEncoder]] = {}
+_prepared: dict[tuple, tuple[Deciding, Evaluator, DecisionEncoder]] = {}
 
 
-def prepared(source: PolicySource, thread: ThreadMode = "caller"
-             ) -> tuple[CompiledPolicy, Evaluator, DecisionEncoder]:
-    """This process's compiled policy, evaluator and encoder for `source` (built once)."""
-    key = (source.digest, source.file, thread)
+def prepared(source: Shipped, thread: ThreadMode = "caller"
+             ) -> tuple[Deciding, Evaluator, DecisionEncoder]:
+    """This process's compiled policy (or versions), evaluator and encoder for `source`
+    (built once)."""
+    key = (source.digest, source.file, thread) if isinstance(source, PolicySource) else \
+        (tuple((s.digest, s.file) for s in source.versions), source.named, thread)
     hit = _prepared.get(key)
     if hit is None:
         if len(_prepared) >= _MAX_POLICIES:
             _, (_, old, _) = _prepared.popitem()
             old.close()
-        hit = _prepared[key] = source.compile(), Evaluator(thread=thread), DecisionEncoder()
+        deciding = source.compile()
+        # a decision cache per version: lines alternating between more versions than the
+        # default keeps would evict one another's (10 versions: 6x slower)
+        most = max(MAX_POLICIES, len(deciding.versions)) \
+            if isinstance(deciding, PolicyVersions) else MAX_POLICIES
+        hit = _prepared[key] = deciding, Evaluator(thread=thread, max_policies=most), \
+            DecisionEncoder()
     return hit
 
 
@@ -170,12 +216,12 @@ def prepared_log(path: str) -> DecisionLog:
     return hit
 
 
-def init_worker(source: PolicySource, options: ChunkOptions) -> None:
+def init_worker(source: Shipped, options: ChunkOptions) -> None:
     """A pool worker's initializer: compile the policy (and check the mapping) before the
     first chunk arrives."""
-    cp, _, _ = prepared(source, options.thread)
+    deciding, _, _ = prepared(source, options.thread)
     if options.mapping is not None:
-        prepared_mapping(options.mapping, cp)
+        prepared_mapping(options.mapping, chosen(deciding))
     if options.log is not None:
         prepared_log(options.log)
 
@@ -186,24 +232,29 @@ class _Pieces(list):
     write = list.append
 
 
-def decide_chunk(source: PolicySource, options: ChunkOptions, first_line: int,
+def decide_chunk(source: Shipped, options: ChunkOptions, first_line: int,
                  lines: Sequence[bytes]) -> tuple[bytes, BatchResult, list[Prepared]]:
     """One chunk's output bytes (one gzip member when compressing), its counts, and with
     `options.log` the decided lines' log records, serialised, in order (the caller commits
-    them before it writes the bytes)."""
-    cp, evaluator, encoder = prepared(source, options.thread)
+    them before it writes the bytes); each record names the version that decided its line."""
+    deciding, evaluator, encoder = prepared(source, options.thread)
+    cp = chosen(deciding)
     mapping = prepared_mapping(options.mapping, cp) if options.mapping is not None else None
     records: list[Prepared] = []
     on_decided = None
     if options.log is not None:
         log = prepared_log(options.log)
+        by_digest = {v.digest: v for v in deciding.versions} \
+            if isinstance(deciding, PolicyVersions) else {cp.digest: cp}
 
         def on_decided(decision: Decision, ticket: Mapping) -> None:
-            records.append(log.prepare(decision, policy=cp, ticket=ticket))
+            records.append(log.prepare(decision, policy=by_digest[decision.policy_digest],
+                                       ticket=ticket))
 
     out = _Pieces()
     try:
-        result = run_batch(lines, out, evaluator, policy=cp, now=options.now, mapping=mapping,
+        result = run_batch(lines, out, evaluator, policy=deciding, now=options.now,
+                           mapping=mapping,
                            source_name=options.source_name, first_line=first_line,
                            fmt=options.fmt, header=first_line == 1, summary=options.summary,
                            encoder=encoder, on_decided=on_decided)

@@ -32,7 +32,8 @@ from typing import NamedTuple
 
 from engine.check.tickets import parse_timestamp
 from engine.compile.compiler import CompiledPolicy
-from engine.core.decision import Decision, canonical_bytes, canonical_json
+from engine.core.canonical import instant_text
+from engine.core.decision import Decision, canonical_json
 from engine.ops.log.ids import uuid7
 from engine.ops.log.serialize import (
     full_decision,
@@ -124,12 +125,11 @@ def prepare(decision: Decision, policy: CompiledPolicy, ticket: Mapping, source:
         raise ValueError(f"decision answers request `{decision.request_id}`, not `{request_id}`")
     if request_id is not None and decision.request_id is None:
         decision = decision.with_request_id(request_id)
-    facts = decision.input_facts
-    if facts is None:
+    facts_text = decision.input_facts_bytes()   # what `input_digest` hashes
+    if facts_text is None:
         raise ValueError("a decision read from JSON carries no facts: log it when it is made")
     outcome_digest, outcome_text = outcome_json(decision)
-    facts_text = canonical_bytes(facts)   # what `input_digest` hashes
-    body = ticket_json(decision, "sha256:" + hashlib.sha256(facts_text).hexdigest())
+    body = ticket_json(decision)
     p = policy.policy
     in_force = None
     if p.effective_from is not None or p.effective_until is not None:
@@ -137,11 +137,12 @@ def prepare(decision: Decision, policy: CompiledPolicy, ticket: Mapping, source:
             in_force = p.in_force(parse_timestamp(_field(ticket, "submitted_at")))
         except ValueError:
             in_force = False
-    audit = canonical_json(audit_values(policy, ticket, facts, key)) if p.audit_fields else "{}"
+    audit = canonical_json(audit_values(policy, ticket, decision.input_facts or {}, key)) \
+        if p.audit_fields else "{}"
     decision_id = uuid7()
     head = (f'"audit":{audit},"decision":{body},"decision_id":"{decision_id}",'
             f'"facts":{facts_text.decode("utf-8")},"format":{FORMAT}')
-    middle = (f'"now":{scalar_json(decision.now.isoformat() if decision.now else None)},'
+    middle = (f'"now":{scalar_json(instant_text(decision.now) if decision.now else None)},'
               f'"outcome_digest":"{outcome_digest}","policy":{_ref(policy, source, in_force)},'
               f'"request_id":{scalar_json(decision.request_id)}')
     tail = f'"ticket_id":{scalar_json(decision.ticket_id)}'

@@ -19,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import timedelta
-from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from engine.core.decision import FORMAT as DECISION_FORMAT
 from engine.core.decision import Decision, Sla, TraceEvent, canonical_bytes, canonical_json
-from engine.core.durations import format_duration
+from engine.core.decision_json import ticket_bytes
 
 #: Decision JSON keys that are the ticket's own; all others depend on the outcome only (and on
 #: whether there is an SLA). tests/test_log_records.py fails when `Decision.to_json` gains a key
@@ -163,29 +161,6 @@ def _policy_text(decision: Decision) -> str:
     return hit  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=4096)
-def _duration(td: timedelta) -> str:
-    return encode_basestring(format_duration(td, days=False))
-
-
-def sla_json(sla: Sla) -> str:
-    """`canonical_json(sla.to_json())`, spliced in sorted key order (tests compare the two)."""
-    parts = []
-    if sla.breached_at is not None:
-        parts.append(f'"breached_at":{encode_basestring(sla.breached_at.isoformat())}')
-    parts += [f'"calendar":{encode_basestring(sla.calendar)}',
-              f'"clock":{encode_basestring(sla.clock)}',
-              f'"due_at":{encode_basestring(sla.due_at.isoformat())}',
-              f'"met":{"null" if sla.met is None else "true" if sla.met else "false"}',
-              f'"metric":{encode_basestring(sla.metric)}']
-    if sla.remaining is not None:
-        parts.append(f'"remaining":{_duration(sla.remaining)}')
-    parts += [f'"rule":{scalar_json(sla.rule)}', f'"status":{encode_basestring(sla.status)}',
-              f'"target":{_duration(sla.target)}',
-              f'"timezone":{encode_basestring(sla.timezone)}']
-    return "{" + ",".join(parts) + "}"
-
-
 def sla_state(sla: Sla | None) -> str:
     """`records.sla_status` of the decision's SLA, from the object."""
     if sla is None:
@@ -195,34 +170,12 @@ def sla_state(sla: Sla | None) -> str:
     return "overdue" if sla.remaining is not None and sla.remaining < timedelta(0) else "open"
 
 
-def _list_json(items) -> str:
-    return canonical_bytes([x.to_json() for x in items]).decode("utf-8")
-
-
 def ticket_json(decision: Decision, input_digest: str | None = None) -> str:
-    """The canonical JSON of the decision's per-ticket part, spliced in sorted key order
-    without serialising the outcome (its SLA, ignored fields, history and clocks depend on the
-    ticket's own times and keys: written whole). `input_digest`: the decision's, if known."""
-    parts = []
-    if decision.clocks is not None:
-        parts.append(f'"clocks":{_list_json(decision.clocks)}')
-    parts.append(f'"format":{DECISION_FORMAT}')
-    if decision.held is not None:
-        parts.append(f'"held":{_list_json(decision.held)}')
-    if decision.history is not None:
-        parts.append(f'"history":{_list_json(decision.history)}')
-    ignored = decision.ignored_fields
-    listed = canonical_bytes(list(ignored)).decode("utf-8") if ignored else "[]"
-    parts += [f'"ignored_fields":{listed}',
-              f'"input_digest":"{input_digest or decision.input_digest}"',
-              f'"now":{scalar_json(decision.now.isoformat() if decision.now else None)}',
-              f'"policy":{_policy_text(decision)}']
-    if decision.request_id is not None:
-        parts.append(f'"request_id":{encode_basestring(decision.request_id)}')
-    parts += [f'"requested_priority":{scalar_json(decision.requested_priority)}',
-              f'"sla":{sla_json(decision.sla) if decision.sla is not None else "null"}',
-              f'"ticket_id":{scalar_json(decision.ticket_id)}']
-    return "{" + ",".join(parts) + "}"
+    """The canonical JSON of the decision's per-ticket part (`engine.core.decision_json`'s
+    `ticket_bytes`: the same members the decision's own bytes are made of, so a decision
+    written to the output and logged encodes its clocks and history once). `input_digest`:
+    the decision's, if known."""
+    return ticket_bytes(decision, input_digest).decode("utf-8")
 
 
 def full_decision(ticket_part: dict, outcome: dict) -> dict:
