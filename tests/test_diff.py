@@ -65,6 +65,7 @@ def test_target_change(tmp_path):
         assert r.old["target"]["within"] == "3:00:00" and r.new["target"]["within"] == "2:00:00"
 
 
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_matrix_cell_change(zmanda_cell):
     _, d = zmanda_cell
     [entry] = d.entries
@@ -109,6 +110,7 @@ def test_removed_rule_changes_p1_how_to(tmp_path):
     assert d.entries[0].fields[0].field == "stage"
 
 
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_cli_exit_codes_and_html_is_escaped(tmp_path, zmanda_cell):
     new, d = zmanda_cell
     out = tmp_path / "r.html"
@@ -125,6 +127,7 @@ def test_cli_exit_codes_and_html_is_escaped(tmp_path, zmanda_cell):
     assert '"decisions_change": true' in render(d, "json")
 
 
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_corpus_groups_changes(tmp_path, zmanda_cell):
     new, _ = zmanda_cell
     corpus = tmp_path / "c.jsonl"
@@ -158,6 +161,7 @@ def test_git_reference_against_the_working_copy(monkeypatch):
     assert bad.exit_code == 2 and "git cannot show" in bad.output
 
 
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_markdown_report_for_a_pull_request(zmanda_cell):
     md = render(zmanda_cell[1], "markdown")
     assert md.startswith("# Policy diff: zmanda → ")

@@ -88,9 +88,11 @@ EDITS: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 CASES = [(p, k) for p in POLICIES for k in KINDS]
 #: the test parameters: zmanda's fact space is ~3,600 points (~3 s a diff), so of its kinds only
-#: the matrix cell runs in the plain run; all run where the slow tests do (CI, --runslow)
-PARAMS = [pytest.param(p, k, marks=pytest.mark.slow) if p == "zmanda" and k != "cell"
-          else (p, k) for p, k in CASES]
+#: the matrix cell runs in the plain run; all run where the slow tests do (CI, --runslow). The
+#: tests of one case share an xdist worker, so they share its diff (`diffed`).
+PARAMS = [pytest.param(p, k, marks=[pytest.mark.xdist_group(f"diff-golden-{p}-{k}")]
+                       + ([pytest.mark.slow] if p == "zmanda" and k != "cell" else []))
+          for p, k in CASES]
 
 
 def apply_edits(text: str, edits: list[tuple[str, str]]) -> str:
