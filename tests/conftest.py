@@ -1,6 +1,10 @@
 """Shared fixtures: build small policies from YAML text. Test options: tests marked `slow`
-(more than 3 s each: the soak, the long property runs) run only when CI is set in the
-environment or `--runslow` is given; hypothesis uses its `ci` profile then, `dev` otherwise."""
+(more than ~1 s each: the soak, fault and property campaigns, crashed worker and server
+processes, wheel builds) run only when CI is set in the environment or `--runslow` is given, so
+the plain `python -m pytest -q` stays under a minute; hypothesis uses its `ci` profile then,
+`dev` otherwise, and `campaign(plain, full)` sizes the other campaigns. The suite runs in
+parallel (pytest-xdist, `-n auto` in pyproject.toml; `-n 0` for one process): tests write only
+under tmp_path and start servers on free loopback ports."""
 
 from __future__ import annotations
 
@@ -40,7 +44,17 @@ def run_slow(config: pytest.Config) -> bool:
     return ci or bool(config.getoption("--runslow"))
 
 
+_FULL_SIZE = [False]  # set by pytest_configure: do the slow tests run in this session?
+
+
+def campaign(plain: int, full: int) -> int:
+    """A campaign's size: `full` where the slow tests run (CI, --runslow), `plain` in the
+    developer's plain run, so a property or fault campaign keeps a quick case there."""
+    return full if _FULL_SIZE[0] else plain
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _FULL_SIZE[0] = run_slow(config)
     if not config.getoption("hypothesis_profile", None):  # an explicit --hypothesis-profile wins
         settings.load_profile("ci" if run_slow(config) else "dev")
 

@@ -213,6 +213,7 @@ def test_a_full_disk(tmp_path, small_disk):
     assert (small_disk / "out.jsonl.partial").exists()   # kept for --resume
 
 
+@pytest.mark.slow
 def test_interrupt_keeps_the_partial_file(tmp_path):
     src = write_corpus(tmp_path / "in.jsonl", 30_000)  # ample work left after the first chunks
     out = tmp_path / "out.jsonl"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from batch_corpus import golden_corpus
 from click.testing import CliRunner
+from conftest import campaign
 from test_batch_faults import kill_and_resume
 
 from cli import main
@@ -51,7 +52,8 @@ def test_an_empty_file_has_no_ranges(tmp_path):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_workers_write_what_one_process_writes(tmp_path, fmt):
     src = tmp_path / "in.jsonl"
-    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("credenti"), 3000)))
+    lines = campaign(1500, 3000)                  # two chunks, or four where the slow tests run
+    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("credenti"), lines)))
     outs = []
     for workers in ("1", "2"):
         out = tmp_path / f"out-{workers}.{fmt}"
@@ -66,10 +68,12 @@ def test_workers_write_what_one_process_writes(tmp_path, fmt):
     assert not list(tmp_path.glob(".*.chunks"))        # the spool folder is gone
 
 
+@pytest.mark.slow
 def test_killed_runs_with_workers_resume_to_the_same_bytes(tmp_path):
     kill_and_resume(tmp_path, 6000, 2, "out.jsonl", "2", seed=3)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_with_workers_summarises_the_whole_input(tmp_path):
     import subprocess
 

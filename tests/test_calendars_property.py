@@ -13,14 +13,16 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import campaign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.calendars import DAY_NAMES, build_calendar, check_calendar_spec
 
-# 200 examples on every run; 2,000 in each property's `_long` twin, marked slow (run when CI is
-# set or with --runslow: see conftest.py).
-QUICK = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 100 examples in the plain run (200 where the slow tests run); 2,000 in each property's `_long`
+# twin, marked slow (run when CI is set or with --runslow: see conftest.py).
+QUICK = settings(max_examples=campaign(100, 200), deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(QUICK, max_examples=2000)
 
 # DST at 02:00 (Berlin, New York) and at midnight (Santiago, Cairo since 2023).

@@ -29,6 +29,15 @@ def _edit(tmp_path: Path, policy: str, old: str, new: str) -> str:
     return str(folder)
 
 
+@pytest.fixture(scope="module")
+def zmanda_cell(tmp_path_factory):
+    """(folder, diff): zmanda with the matrix cell (high, medium) raised from P2 to P1, and its
+    diff from zmanda, made once for this module (the semantic part decides ~3,600 points twice)."""
+    new = _edit(tmp_path_factory.mktemp("zmanda-cell"), "zmanda", "- [high, medium, P2]",
+                "- [high, medium, P1]")
+    return new, diff_policies("zmanda", new)
+
+
 def _expand(region, space) -> set[tuple]:
     cells = [space[p] if v == "*" else v for p, v in region.facts]
     return set(itertools.product(*cells))
@@ -56,9 +65,9 @@ def test_target_change(tmp_path):
         assert r.old["target"]["within"] == "3:00:00" and r.new["target"]["within"] == "2:00:00"
 
 
-def test_matrix_cell_change(tmp_path):
-    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
-    d = diff_policies("zmanda", new)
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
+def test_matrix_cell_change(zmanda_cell):
+    _, d = zmanda_cell
     [entry] = d.entries
     assert entry.section == "cells" and entry.rule == "urgency-impact[2]"
     assert [(f.old, f.new) for f in entry.fields] == [("P2", "P1")]
@@ -101,8 +110,9 @@ def test_removed_rule_changes_p1_how_to(tmp_path):
     assert d.entries[0].fields[0].field == "stage"
 
 
-def test_cli_exit_codes_and_html_is_escaped(tmp_path):
-    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
+def test_cli_exit_codes_and_html_is_escaped(tmp_path, zmanda_cell):
+    new, d = zmanda_cell
     out = tmp_path / "r.html"
     result = CliRunner().invoke(main, ["diff", "zmanda", new, "--format", "html", "-o",
                                        str(out)])
@@ -113,7 +123,6 @@ def test_cli_exit_codes_and_html_is_escaped(tmp_path):
     assert set(urls) <= {"http://www.w3.org/2000/svg"}, urls      # no external asset
     assert "<script" not in page and "src=" not in page
     assert CliRunner().invoke(main, ["diff", "nope", "zmanda"]).exit_code == 2
-    d = diff_policies("zmanda", new)
     assert "<script>" not in render(d, "html").replace("<script>", "&lt;")
     assert '"decisions_change": true' in render(d, "json")
 
@@ -158,8 +167,9 @@ def _umask() -> int:
     return mask
 
 
-def test_corpus_groups_changes(tmp_path):
-    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
+def test_corpus_groups_changes(tmp_path, zmanda_cell):
+    new, _ = zmanda_cell
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(
         '{"id": "a", "submitted_at": "2026-01-05T10:00:00+00:00", "urgency": "high", '
@@ -191,9 +201,9 @@ def test_git_reference_against_the_working_copy(monkeypatch):
     assert bad.exit_code == 2 and "git cannot show" in bad.output
 
 
-def test_markdown_report_for_a_pull_request(tmp_path):
-    new = _edit(tmp_path, "zmanda", "- [high, medium, P2]", "- [high, medium, P1]")
-    md = render(diff_policies("zmanda", new), "markdown")
+@pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
+def test_markdown_report_for_a_pull_request(zmanda_cell):
+    md = render(zmanda_cell[1], "markdown")
     assert md.startswith("# Policy diff: zmanda → ")
     assert "## Static changes" in md and "## Decision changes over the fact space" in md
     assert "- P2 → P1: 9" in md

@@ -89,13 +89,19 @@ def report(tmp_path) -> Path:
     return out
 
 
-def test_html_report_opens_in_chromium_and_shows_its_charts(report, tmp_path):
+@pytest.fixture
+def sync_playwright():
+    """Playwright's entry point, checked (skip, or fail under CI) before the report is built."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed")
     if not CHROMIUM.exists():
         _unavailable(f"no Chromium at {CHROMIUM}")
+    return sync_playwright
+
+
+def test_html_report_opens_in_chromium_and_shows_its_charts(sync_playwright, report, tmp_path):
     console, errors, requests = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,

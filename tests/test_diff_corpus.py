@@ -78,6 +78,7 @@ def test_corpus_diff_counts_exactly_the_changed_tickets(zmanda_cell, corpus):
     assert any("urgency-impact" in s for s in sample["new_steps"])
 
 
+@pytest.mark.slow
 def test_workers_2_equals_workers_1(zmanda_cell, corpus):
     one = _diff("zmanda", zmanda_cell, str(corpus), "--workers", "1")
     two = _diff("zmanda", zmanda_cell, str(corpus), "--workers", "2")

@@ -7,7 +7,7 @@ Each NEW version is the bundled policy with the explicit text edits of `EDITS` a
 must match exactly once). Regenerate the golden files after a deliberate change, then review
 them by hand:
 
-    TP_REGEN_GOLDEN=1 python -m pytest -q tests/test_diff_golden.py
+    TP_REGEN_GOLDEN=1 python -m pytest -q --runslow tests/test_diff_golden.py
     # or: python tests/test_diff_golden.py --regen
 """
 
@@ -87,6 +87,12 @@ EDITS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("zmanda", "calendar-hours"): [('mon-fri: ["08:00-17:00"]', 'mon-fri: ["08:00-18:00"]')],
 }
 CASES = [(p, k) for p in POLICIES for k in KINDS]
+#: the test parameters: zmanda's fact space is ~3,600 points (~3 s a diff), so of its kinds only
+#: the matrix cell runs in the plain run; all run where the slow tests do (CI, --runslow). The
+#: tests of one case share an xdist worker, so they share its diff (`diffed`).
+PARAMS = [pytest.param(p, k, marks=[pytest.mark.xdist_group(f"diff-golden-{p}-{k}")]
+                       + ([pytest.mark.slow] if p == "zmanda" and k != "cell" else []))
+          for p, k in CASES]
 
 
 def apply_edits(text: str, edits: list[tuple[str, str]]) -> str:
@@ -112,12 +118,28 @@ def edited(base: Path, policy: str, kind: str) -> Path:
     return folder
 
 
-def reports(base: Path, policy: str, kind: str) -> dict[str, str]:
-    """The text and JSON reports of bundled `policy` against its edited copy, with the edited
-    copy's temporary folder written `edited/`."""
-    d = diff_policies(policy, str(edited(base, policy, kind)))
+def reports(base: Path, policy: str, kind: str, d=None) -> dict[str, str]:
+    """The text and JSON reports of bundled `policy` against its edited copy (or of its diff
+    `d`, made under `base`), with the edited copy's temporary folder written `edited/`."""
+    if d is None:
+        d = diff_policies(policy, str(edited(base, policy, kind)))
     prefix = str(base) + os.sep
     return {fmt: render(d, fmt).replace(prefix, "edited/") for fmt in ("text", "json")}
+
+
+@pytest.fixture(scope="module")
+def diffed(tmp_path_factory):
+    """diffed(policy, kind) -> (base, diff): each case's diff made once for this module's
+    tests (the semantic part decides the whole fact space twice: ~3 s for zmanda)."""
+    base = tmp_path_factory.mktemp("diff-golden")
+    made: dict[tuple[str, str], object] = {}
+
+    def get(policy: str, kind: str):
+        if (policy, kind) not in made:
+            made[policy, kind] = diff_policies(policy, str(edited(base, policy, kind)))
+        return base, made[policy, kind]
+
+    return get
 
 
 def regenerate_all(base: Path) -> None:
@@ -128,9 +150,10 @@ def regenerate_all(base: Path) -> None:
             (GOLDEN / policy / f"{kind}.{ext}").write_text(report, "utf-8")
 
 
-@pytest.mark.parametrize("policy,kind", CASES)
-def test_golden_static_and_semantic_diff(tmp_path, policy, kind):
-    got = reports(tmp_path, policy, kind)
+@pytest.mark.parametrize("policy,kind", PARAMS)
+def test_golden_static_and_semantic_diff(diffed, policy, kind):
+    base, d = diffed(policy, kind)
+    got = reports(base, policy, kind, d)
     if os.environ.get("TP_REGEN_GOLDEN"):
         (GOLDEN / policy).mkdir(parents=True, exist_ok=True)
         for fmt, report in got.items():
@@ -144,9 +167,9 @@ def test_golden_static_and_semantic_diff(tmp_path, policy, kind):
             "rewrites it; review the change by hand)"
 
 
-@pytest.mark.parametrize("policy,kind", CASES)
-def test_every_edit_is_reported_statically(tmp_path, policy, kind):
-    d = diff_policies(policy, str(edited(tmp_path, policy, kind)))
+@pytest.mark.parametrize("policy,kind", PARAMS)
+def test_every_edit_is_reported_statically(diffed, policy, kind):
+    _, d = diffed(policy, kind)
     expected = {"target": "plans", "cell": "cells" if policy in ("csd-group", "zmanda")
                 else "rules", "removed-rule": "rules", "exclusion": "rules",
                 "calendar-hours": "calendars"}[kind]
@@ -166,13 +189,13 @@ def _decide(evaluator: Evaluator, compiled, ticket: dict):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("policy,kind", CASES)
-def test_semantic_regions_equal_brute_force(tmp_path, policy, kind):
+@pytest.mark.parametrize("policy,kind", PARAMS)
+def test_semantic_regions_equal_brute_force(diffed, policy, kind):
     """Every point of the space decided under both versions (own loop, own evaluator): the
     changed points and their old → new values are exactly the reported regions."""
-    folder = str(edited(tmp_path, policy, kind))
+    base, d = diffed(policy, kind)
+    folder = str(base / kind / policy)
     old, new = load_side(policy), load_side(folder)
-    d = diff_policies(policy, folder)
     space, why = fact_space(old, new)
     assert why is None and d.semantic.skipped is None
     assert d.semantic.points == len(list(itertools.product(*space.values())))

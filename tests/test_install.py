@@ -53,6 +53,7 @@ def test_decisions_do_not_depend_on_the_working_directory(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("wheel")  # `pip wheel ROOT` builds in ROOT/build: one at a time
 def test_decisions_from_an_installed_wheel_are_identical(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",

@@ -9,6 +9,7 @@ import random
 import sqlite3
 
 import pytest
+from conftest import campaign
 from log_helpers import build_log
 
 from engine.ops.log.chain import COLUMNS, parse_checkpoint, verify, verify_connection
@@ -65,7 +66,7 @@ def test_an_untouched_log_verifies(log_file):
 def test_sampled_single_byte_flips_are_each_detected_at_their_record(db):
     """Random flips in the first records (verify stops at the first bad one: quick)."""
     rnd = random.Random(3)
-    for _ in range(150):
+    for _ in range(campaign(60, 150)):
         column = rnd.choice(PAYLOAD)
         rows = _rows(db, column)
         seq = rnd.choice([s for s in sorted(rows) if s <= 120] or sorted(rows))

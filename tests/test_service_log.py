@@ -221,6 +221,7 @@ def _logged(path) -> dict[str, set[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_two_worker_processes_write_one_chain_without_loss(tmp_path):
     path = tmp_path / "log.db"
     server = ServerProcess("--policies", "cloudtalk", "--log", str(path))

@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 import orjson
 import pytest
+from conftest import campaign
 
 from engine import evaluate, load_policy
 from engine.core.decision import canonical_bytes
@@ -40,7 +41,7 @@ def _bytes_agree(d) -> None:
 @pytest.mark.parametrize("skew", [2.0, 0.0], ids=["realistic", "uniform"])
 def test_cache_equals_engine_on_the_benchmark_corpora(pid, skew):
     cp = load_policy(pid)
-    tickets = generate(cp, 500, random.Random(f"{pid}{skew}"), skew=skew)
+    tickets = generate(cp, campaign(200, 500), random.Random(f"{pid}{skew}"), skew=skew)
     clear_cache()
     for t in tickets:  # fill the cache; then every ticket is answered from it
         evaluate(cp, t)

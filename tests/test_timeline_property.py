@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import campaign
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +27,10 @@ from engine.core.model import CLOCK_RULES, Metric
 from engine.timeline.clocks import Change, ClockInput, ClockRun
 from engine.timeline.metrics import Config
 
-# 100 examples on every run; 1,000 in the `_long` twins, marked slow (CI).
-QUICK = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# 50 examples in the plain run (100 where the slow tests run); 1,000 in the `_long` twins,
+# marked slow (CI).
+QUICK = settings(max_examples=campaign(50, 100), deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(QUICK, max_examples=1000)
 
 ZONES = ("Europe/Berlin", "America/New_York", "America/Santiago", "Australia/Sydney")

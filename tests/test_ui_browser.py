@@ -27,8 +27,13 @@ WIDE = {"width": 1280, "height": 800}
 NARROW = {"width": 390, "height": 844}
 
 
+# one xdist worker runs this module: its server and Chromium start once
+pytestmark = pytest.mark.xdist_group("ui-browser")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    chromium_or_skip()  # before the policies and log are prepared (~2 s) for a browser
     policies, log = prepare(tmp_path_factory.mktemp("ui"))
     srv = ui_server(log, policies)
     yield srv

@@ -198,6 +198,24 @@ def test_the_clock_axis_counts_real_time_across_a_dst_change():
     assert [b.kind for b in pic.bands] == ["open"]
 
 
+def test_package_data_names_every_template_and_static_file():
+    """The quick check of the wheel test below (slow: it builds the wheel): pyproject's
+    package data for the UI matches every file of its templates and static folders."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["engine.adapters.ui"]
+    ui = ROOT / "engine" / "adapters" / "ui"
+    for folder in ("templates", "static"):
+        files = [f"{folder}/{p.name}" for p in (ui / folder).iterdir() if p.is_file()]
+        assert files, folder
+        missed = [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)]
+        assert not missed, f"not in [tool.setuptools.package-data]: {missed}"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("wheel")  # `pip wheel ROOT` builds in ROOT/build: one at a time
 def test_templates_and_static_files_ship_in_the_wheel(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
