@@ -66,7 +66,6 @@ def _plain(value: object, depth: int) -> bool:
     return kind in _PLAIN
 
 
-_UTC = UTC
 _orjson_dumps = orjson.dumps
 
 
@@ -76,7 +75,7 @@ def instant_json(moment: datetime) -> bytes:
     `isoformat` writes its seconds (local mean time before ~1900, Monrovia until 1972): such an
     offset, and a tzinfo orjson does not know, take `isoformat`."""
     tz = moment.tzinfo
-    if tz is not _UTC and tz is not None:
+    if tz is not UTC and tz is not None:
         offset = moment.utcoffset()
         if offset is not None and (offset.seconds % 60 or offset.microseconds):
             return b'"' + moment.isoformat().encode() + b'"'

@@ -113,12 +113,12 @@ def _text(value: str | None) -> bytes:
 def sla_bytes(sla: Any) -> bytes:
     """`canonical_bytes(sla.to_json())`, spliced in its sorted key order: what does not depend
     on the ticket (target, calendar, clock, rule...) is encoded once per combination."""
-    fixed = _slas.get((sla.calendar, sla.clock, sla.metric, sla.rule, sla.target, sla.timezone))
+    key = (sla.calendar, sla.clock, sla.metric, sla.rule, sla.target, sla.timezone)
+    fixed = _slas.get(key)
     if fixed is None:
         if len(_slas) >= 4096:
             _slas.clear()
-        fixed = _slas[(sla.calendar, sla.clock, sla.metric, sla.rule, sla.target,
-                       sla.timezone)] = (
+        fixed = _slas[key] = (
             b',"calendar":' + _cb(sla.calendar) + b',"clock":' + _cb(sla.clock)
             + b',"due_at":',
             b',"metric":' + _cb(sla.metric),
@@ -140,8 +140,7 @@ def sla_bytes(sla: Any) -> bytes:
 _slas: dict[tuple, tuple[bytes, bytes, bytes, bytes]] = {}
 
 
-def ticket_members(d: Any, input_digest: str | None = None
-                   ) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, bytes, bytes, bytes,
+def ticket_members(d: Any) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, bytes, bytes, bytes,
                               bytes, bytes, bytes]:
     """The decision's own members (what is not its outcome's), each `,"key":value` in
     canonical form: the timeline's (clocks, held, history; None for one snapshot), then
@@ -151,7 +150,7 @@ def ticket_members(d: Any, input_digest: str | None = None
     now, request_id, ignored = d.now, d.request_id, d.ignored_fields
     return (_timeline(d),
             b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),
-            b',"input_digest":' + _cb(input_digest or d.input_digest),
+            b',"input_digest":' + _cb(d.input_digest),
             b',"now":' + (_NULL if now is None else instant_json(now)),
             _policy(d.policy),
             b"" if request_id is None else b',"request_id":' + _cb(request_id),
@@ -165,11 +164,11 @@ def sla_member(d: Any) -> bytes:
     return b',"sla":' + (_NULL if sla is None else sla_bytes(sla))
 
 
-def ticket_bytes(d: Any, input_digest: str | None = None) -> bytes:
+def ticket_bytes(d: Any) -> bytes:
     """The canonical JSON object of the decision's own members (`ticket_members`, the format
     and the SLA) in sorted key order: what a decision log stores per ticket."""
     timeline, ignored, digest, now, policy, request_id, requested, ticket_id = \
-        ticket_members(d, input_digest)
+        ticket_members(d)
     clocks, held, history = timeline if timeline is not None else (b"", b"", b"")
     data = b"".join((clocks, _FORMAT, held, history, ignored, digest, now, policy, request_id,
                      requested, sla_member(d), ticket_id))
@@ -182,15 +181,14 @@ def canonical(d: Any) -> bytes:
     actions, notes, obligations, priority, sla_reason, suppressed, trace = outcome_parts(o)
     timeline, ignored, digest, now, policy, request_id, requested, ticket_id = \
         ticket_members(d)
-    sla = d.sla
     if timeline is None:
         out = [actions, _FORMAT]
     else:
         clocks, held, history = timeline
         out = [actions, clocks, _FORMAT, held, history]
     out += (ignored, digest, notes, now, obligations, policy, priority, request_id, requested,
-            b',"sla":' + (_NULL if sla is None else sla_bytes(sla)),
-            b',"sla_reason":' + (sla_reason if sla is None else _NULL), suppressed,
+            sla_member(d), b',"sla_reason":' + (sla_reason if d.sla is None else _NULL),
+            suppressed,
             ticket_id, trace)
     return b"".join(out)
 

@@ -60,8 +60,7 @@ class _Memo:
             self.young[key] = value
 
 
-_event_ids, _events, _halves, _parts, _contents, _outcomes, _policies = (
-    _Memo() for _ in range(7))
+_event_ids, _events, _halves, _parts, _contents, _outcomes = (_Memo() for _ in range(6))
 
 
 def scalar_json(value: str | None) -> str:
@@ -153,14 +152,6 @@ def outcome_json(decision: Decision) -> tuple[str, str]:
     return found[2], found[3]  # type: ignore[index]
 
 
-def _policy_text(decision: Decision) -> str:
-    hit = _policies.get(decision.policy)
-    if hit is None:
-        hit = canonical_json(decision.policy.to_json())
-        _policies.put(decision.policy, hit)
-    return hit  # type: ignore[return-value]
-
-
 def sla_state(sla: Sla | None) -> str:
     """`records.sla_status` of the decision's SLA, from the object."""
     if sla is None:
@@ -170,12 +161,11 @@ def sla_state(sla: Sla | None) -> str:
     return "overdue" if sla.remaining is not None and sla.remaining < timedelta(0) else "open"
 
 
-def ticket_json(decision: Decision, input_digest: str | None = None) -> str:
+def ticket_json(decision: Decision) -> str:
     """The canonical JSON of the decision's per-ticket part (`engine.core.decision_json`'s
     `ticket_bytes`: the same members the decision's own bytes are made of, so a decision
-    written to the output and logged encodes its clocks and history once). `input_digest`:
-    the decision's, if known."""
-    return ticket_bytes(decision, input_digest).decode("utf-8")
+    written to the output and logged encodes its clocks and history once)."""
+    return ticket_bytes(decision).decode("utf-8")
 
 
 def full_decision(ticket_part: dict, outcome: dict) -> dict:
