@@ -78,8 +78,8 @@ class Decision:
         self._lazy = lazy
         self._inputs = inputs
         self._digest = input_digest
-        self._facts: bytes | None = None   # the canonical JSON of input_facts, once made
-        self.members: tuple | None = None   # decision_json.ticket_members, once made
+        self._facts: bytes | None = None   # input_facts_bytes(), self.members ticket_members()
+        self.members: tuple | None = None
 
     # ---- views ------------------------------------------------------------------------
     def _timeline(self) -> None:
@@ -118,9 +118,7 @@ class Decision:
         return self._digest  # type: ignore[return-value]
 
     def input_facts_bytes(self) -> bytes | None:
-        """The canonical JSON of `input_facts` (None for a decision read from JSON), made once
-        and hashed into `input_digest` on the way: a decision logged and written digests its
-        facts once."""
+        """The canonical JSON of `input_facts` (None if read from JSON), made and hashed once."""
         data = self._facts
         if data is None:
             if self._inputs is None:

@@ -115,8 +115,11 @@ class SnapshotLife:
         template = _shapes.get(key)
         if template is None:
             clock = self._clock(metric)
-            template = _shapes[key] = slot_template(clock)
-            if template is None:
+            made = slot_template(clock)
+            if made is None:
+                return clock_bytes(clock)
+            template = _shapes[key] = made
+            if not made:
                 return clock_bytes(clock)
         elif not template:
             return clock_bytes(self._clock(metric))
