@@ -38,6 +38,16 @@ def canonical_bytes(value: object) -> bytes:
     return canonical_json(value).encode("utf-8")
 
 
+def facts_bytes(paths: tuple[str, ...], values: dict) -> bytes:
+    """`canonical_bytes` of the facts `paths` name in `values` (absent and null ones left
+    out); facts that are all text skip the check for floats."""
+    facts = {p: v for p in paths if (v := values.get(p)) is not None}
+    for v in facts.values():
+        if v.__class__ is not str:
+            return canonical_bytes(facts)
+    return _msgspec_sorted(facts)
+
+
 def plain_bytes(value: object) -> bytes:
     """`canonical_bytes(value)` for data known to hold no float (strings, booleans, integers,
     null, lists and string-keyed objects of them): written without checking it."""

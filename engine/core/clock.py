@@ -249,6 +249,20 @@ def clock_bytes(c: Clock) -> bytes:
     return pieces[0] % values
 
 
+def slot_template(c: Clock) -> bytes | None:
+    """The `%` template of a clock of one phase and no pause whose `_SLOTS` are filled in by
+    `fill` (b"" when its text holds the slot sentinel; None: not of that kind)."""
+    if c.paused or c.cycles is not None or len(c.phases) != 1:
+        return None
+    pieces = _template(c)
+    return pieces[0] if pieces else b""
+
+
+def fill(template: bytes, values: tuple) -> bytes:
+    """A template's clock: the values of its `_SLOTS`, in their order, written in."""
+    return template % tuple(map(_text, values))
+
+
 def _same(a: datetime | None, b: datetime | None) -> bool:
     """`a` and `b` write the same ISO 8601 text: the same instant in the same zone."""
     return a is b or (a is not None and b is not None and a.tzinfo is b.tzinfo and a == b)

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
-from engine.core.canonical import canonical_bytes, canonical_json, sha256_of
+from engine.core.canonical import canonical_bytes, canonical_json, facts_bytes, sha256_of
 from engine.core.clock import Clock, Held, HistoryEntry
 from engine.core.decision_json import decision_bytes
 from engine.core.model import Target
@@ -50,7 +50,7 @@ class Decision:
 
     __slots__ = ("ticket_id", "policy", "now", "requested_priority", "outcome", "sla",
                  "request_id", "ignored_fields", "warnings", "_history", "_clocks", "_held",
-                 "_lazy", "_inputs", "_digest")
+                 "_lazy", "_inputs", "_digest", "_facts", "members")
 
     def __init__(self, *, ticket_id: str, policy: PolicyRef, requested_priority: str | None,
                  outcome: Outcome, sla: Sla | None, now: datetime | None = None,
@@ -78,6 +78,8 @@ class Decision:
         self._lazy = lazy
         self._inputs = inputs
         self._digest = input_digest
+        self._facts: bytes | None = None   # input_facts_bytes(), self.members ticket_members()
+        self.members: tuple | None = None
 
     # ---- views ------------------------------------------------------------------------
     def _timeline(self) -> None:
@@ -111,18 +113,20 @@ class Decision:
     def input_digest(self) -> str:
         """sha256 of the canonical JSON of the ticket facts the decision depends on."""
         if self._digest is None:
-            self._digest = sha256_of(self.input_facts or {})
-        return self._digest
+            if self.input_facts_bytes() is None:
+                self._digest = sha256_of({})
+        return self._digest  # type: ignore[return-value]
 
     def input_facts_bytes(self) -> bytes | None:
-        """The canonical JSON of `input_facts` (None for a decision read from JSON), hashed
-        into `input_digest` on the way: a decision logged and written digests its facts once."""
-        facts = self.input_facts
-        if facts is None:
-            return None
-        data = canonical_bytes(facts)
-        if self._digest is None:
-            self._digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        """The canonical JSON of `input_facts` (None if read from JSON), made and hashed once."""
+        data = self._facts
+        if data is None:
+            if self._inputs is None:
+                return None
+            paths, values = self._inputs
+            data = self._facts = facts_bytes(paths, values)
+            if self._digest is None:
+                self._digest = "sha256:" + hashlib.sha256(data).hexdigest()
         return data
 
     @property
@@ -133,7 +137,7 @@ class Decision:
         if self._inputs is None:
             return None
         paths, values = self._inputs
-        return {p: values[p] for p in paths if values.get(p) is not None}
+        return {p: v for p in paths if (v := values.get(p)) is not None}
 
     @property
     def policy_id(self) -> str:

@@ -146,7 +146,16 @@ def ticket_members(d: Any) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, by
     canonical form: the timeline's (clocks, held, history; None for one snapshot), then
     ignored_fields, input_digest, now, policy, request_id (b"" when absent),
     requested_priority and ticket_id. The SLA, which an outcome without one replaces by its
-    `sla_reason`, is `sla_member`'s."""
+    `sla_reason`, is `sla_member`'s. Made once per decision (kept on it: a decision written
+    and logged shares them)."""
+    members = d.members
+    if members is None:
+        members = d.members = _members(d)
+    return members  # type: ignore[no-any-return]
+
+
+def _members(d: Any) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, bytes, bytes, bytes,
+                              bytes, bytes, bytes]:
     now, request_id, ignored = d.now, d.request_id, d.ignored_fields
     return (_timeline(d),
             b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),

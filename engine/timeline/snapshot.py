@@ -15,12 +15,12 @@ from datetime import datetime
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
 from engine.core.canonical import canonical_bytes, instant_json
-from engine.core.clock import Clock, clock_bytes
+from engine.core.clock import Clock, clock_bytes, fill, slot_template
 from engine.core.decision import Outcome, Sla
 from engine.core.decision_json import OutcomeMemo
 from engine.core.model import Metric
 from engine.run.errors import CalendarError
-from engine.timeline.clocks import Change, not_applicable, single
+from engine.timeline.clocks import ZERO, Change, _in, not_applicable, single
 from engine.timeline.derive import entry
 from engine.timeline.metrics import config
 
@@ -28,6 +28,9 @@ _HELD = b',"held":[]'
 _NO_HISTORY = b',"history":[]'
 # an outcome's history entry after its `at` (sorted keys: `at` comes first)
 _tails = OutcomeMemo()
+# a one-snapshot clock's `%` template by its shape (what does not differ between tickets);
+# b"" for a shape whose text cannot be a template (it holds the slot sentinel)
+_shapes: dict[tuple, bytes] = {}
 
 
 class SnapshotLife:
@@ -62,13 +65,65 @@ class SnapshotLife:
         return self._parts
 
     def _encode(self) -> tuple[bytes, bytes, bytes]:
-        clocks = b',"clocks":[' + b",".join(map(clock_bytes, self.clocks())) + b"]"
+        try:
+            clocks = b',"clocks":[' + b",".join(map(self._clock_bytes, self.metrics)) + b"]"
+        except (ValueError, OverflowError) as exc:
+            raise CalendarError(f"calendar: {exc}", ()) from exc
         outcome = self.outcome
         if outcome.priority is None:
             return clocks, _HELD, _NO_HISTORY
         tail = _tails.get(outcome, _tail)
         at = instant_json(self.checked.submitted_at)
         return clocks, _HELD, b',"history":[{"at":' + at + tail
+
+    def _clock_bytes(self, metric: Metric) -> bytes:
+        """`clock_bytes(self._clock(metric))`, for a clock from the submission written
+        straight into its shape's template from the instants and open times that differ
+        between tickets (no Clock built but the first of each shape, whose template it is)."""
+        if metric.not_promised or metric.starts != "submitted":
+            return clock_bytes(self._clock(metric))
+        checked, outcome = self.checked, self.outcome
+        found = config(metric, self.policy.policy, outcome, checked.customer_zone)
+        start, as_of = checked.submitted_at, self.as_of
+        first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
+        if isinstance(found, str):
+            key: tuple = (metric.name, found, outcome.priority)
+            values: tuple = (as_of, None, None, None, first, start, None, None, start,
+                             "not_applicable", None, None)
+        else:
+            cal, within, zone = found.calendar, found.within, found.calendar.zone
+            key = (metric.name, found.level, within, cal.clock, found.name, found.rule,
+                   metric.warn_before, metric.warn_fraction)
+            sla = self.sla
+            if metric.name == "first_response" and sla is not None:
+                due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
+            else:
+                due = cal.due(start, within)
+            warn = metric.warn_before if metric.warn_before is not None else (
+                within * metric.warn_fraction if metric.warn_fraction is not None else None)
+            warn_at = None if warn is None else cal.due(start, within - warn) \
+                if within > warn else _in(start, zone)
+            end = first if first is not None else as_of
+            consumed = cal.elapsed(start, end) if end > start else ZERO
+            late = end > due
+            status = ("breached" if late else "met") if first is not None else (
+                "breached" if late else "running")
+            at = _in(start, zone)
+            values = (_in(as_of, zone), due if late else None, consumed, due,
+                      _in(first, zone), at, due, None if first is not None else within - consumed,
+                      at, status, zone.key, warn_at)
+        template = _shapes.get(key)
+        if template is None:
+            clock = self._clock(metric)
+            made = slot_template(clock)
+            if made is None:
+                return clock_bytes(clock)
+            template = _shapes[key] = made
+            if not made:
+                return clock_bytes(clock)
+        elif not template:
+            return clock_bytes(self._clock(metric))
+        return fill(template, values)
 
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
