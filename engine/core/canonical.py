@@ -38,10 +38,9 @@ def canonical_bytes(value: object) -> bytes:
     return canonical_json(value).encode("utf-8")
 
 
-def facts_bytes(paths: tuple[str, ...], values: dict) -> bytes:
-    """`canonical_bytes` of the facts `paths` name in `values` (absent and null ones left
-    out); facts that are all text skip the check for floats."""
-    facts = {p: v for p in paths if (v := values.get(p)) is not None}
+def facts_bytes(facts: dict) -> bytes:
+    """`canonical_bytes(facts)` of a decision's input facts (path → value); facts that are all
+    text skip the check for floats."""
     for v in facts.values():
         if v.__class__ is not str:
             return canonical_bytes(facts)

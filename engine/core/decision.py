@@ -121,10 +121,10 @@ class Decision:
         """The canonical JSON of `input_facts` (None if read from JSON), made and hashed once."""
         data = self._facts
         if data is None:
-            if self._inputs is None:
+            facts = self.input_facts
+            if facts is None:
                 return None
-            paths, values = self._inputs
-            data = self._facts = facts_bytes(paths, values)
+            data = self._facts = facts_bytes(facts)
             if self._digest is None:
                 self._digest = "sha256:" + hashlib.sha256(data).hexdigest()
         return data

@@ -281,6 +281,26 @@ def not_applicable(metric: Metric, reason: str, as_of: datetime) -> Clock:
                  None, None, None, (), None, None, as_of, None, ())
 
 
+def single_figures(metric: Metric, cfg: Config, start: datetime, fulfilled: datetime | None,
+                   as_of: datetime, due: datetime | None = None
+                   ) -> tuple[datetime, datetime | None, timedelta, bool, str]:
+    """What `single`'s clock of a target counts for one ticket: (due, warn_at, consumed, late,
+    status); `due` when already known, as for `single`."""
+    cal, within = cfg.calendar, cfg.within
+    if due is None:
+        due = cal.due(start, within)
+    warn = metric.warn_before if metric.warn_before is not None else (
+        within * metric.warn_fraction if metric.warn_fraction is not None else None)
+    warn_at = None if warn is None else cal.due(start, within - warn) if within > warn else \
+        start.astimezone(cal.zone)
+    end = fulfilled if fulfilled is not None else as_of
+    consumed = cal.elapsed(start, end) if end > start else ZERO
+    late = end > due
+    status = ("breached" if late else "met") if fulfilled is not None else (
+        "breached" if late else "running")
+    return due, warn_at, consumed, late, status
+
+
 def single(metric: Metric, start: datetime, change: Change, fulfilled: datetime | None,
            as_of: datetime, due: datetime | None = None) -> Clock:
     """The clock of a ticket without events: one target from the start, no pause — the same
@@ -294,17 +314,8 @@ def single(metric: Metric, start: datetime, change: Change, fulfilled: datetime 
                             change.reason),))
     cal, within = cfg.calendar, cfg.within
     zone = cal.zone
-    if due is None:
-        due = cal.due(start, within)
-    warn = metric.warn_before if metric.warn_before is not None else (
-        within * metric.warn_fraction if metric.warn_fraction is not None else None)
-    warn_at = None if warn is None else cal.due(start, within - warn) if within > warn else \
-        start.astimezone(zone)
-    end = fulfilled if fulfilled is not None else as_of
-    consumed = cal.elapsed(start, end) if end > start else ZERO
-    late = end > due
-    status = ("breached" if late else "met") if fulfilled is not None else (
-        "breached" if late else "running")
+    due, warn_at, consumed, late, status = single_figures(metric, cfg, start, fulfilled, as_of,
+                                                          due)
     at = _in(start, zone)
     return Clock(metric.name, status, None, cfg.level, within, cal.clock, cfg.name, zone.key, at,
                  due, warn_at, _in(fulfilled, zone), due if late else None, (), consumed,

@@ -20,9 +20,9 @@ from engine.core.decision import Outcome, Sla
 from engine.core.decision_json import OutcomeMemo
 from engine.core.model import Metric
 from engine.run.errors import CalendarError
-from engine.timeline.clocks import ZERO, Change, _in, not_applicable, single
+from engine.timeline.clocks import Change, _in, not_applicable, single, single_figures
 from engine.timeline.derive import entry
-from engine.timeline.metrics import config
+from engine.timeline.metrics import Config, config
 
 _HELD = b',"held":[]'
 _NO_HISTORY = b',"history":[]'
@@ -82,32 +82,17 @@ class SnapshotLife:
         between tickets (no Clock built but the first of each shape, whose template it is)."""
         if metric.not_promised or metric.starts != "submitted":
             return clock_bytes(self._clock(metric))
-        checked, outcome = self.checked, self.outcome
-        found = config(metric, self.policy.policy, outcome, checked.customer_zone)
-        start, as_of = checked.submitted_at, self.as_of
-        first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
+        found, start, first, due = self._target(metric)
+        as_of = self.as_of
         if isinstance(found, str):
-            key: tuple = (metric.name, found, outcome.priority)
+            key: tuple = (metric.name, found, self.outcome.priority)
             values: tuple = (as_of, None, None, None, first, start, None, None, start,
                              "not_applicable", None, None)
         else:
             cal, within, zone = found.calendar, found.within, found.calendar.zone
-            key = (metric.name, found.level, within, cal.clock, found.name, found.rule,
-                   metric.warn_before, metric.warn_fraction)
-            sla = self.sla
-            if metric.name == "first_response" and sla is not None:
-                due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
-            else:
-                due = cal.due(start, within)
-            warn = metric.warn_before if metric.warn_before is not None else (
-                within * metric.warn_fraction if metric.warn_fraction is not None else None)
-            warn_at = None if warn is None else cal.due(start, within - warn) \
-                if within > warn else _in(start, zone)
-            end = first if first is not None else as_of
-            consumed = cal.elapsed(start, end) if end > start else ZERO
-            late = end > due
-            status = ("breached" if late else "met") if first is not None else (
-                "breached" if late else "running")
+            key = (metric.name, found.level, within, cal.clock, found.name, found.rule)
+            due, warn_at, consumed, late, status = single_figures(metric, found, start, first,
+                                                                  as_of, due)
             at = _in(start, zone)
             values = (_in(as_of, zone), due if late else None, consumed, due,
                       _in(first, zone), at, due, None if first is not None else within - consumed,
@@ -118,6 +103,8 @@ class SnapshotLife:
             made = slot_template(clock)
             if made is None:
                 return clock_bytes(clock)
+            if len(_shapes) >= 4096:
+                _shapes.clear()
             template = _shapes[key] = made
             if not made:
                 return clock_bytes(clock)
@@ -127,24 +114,32 @@ class SnapshotLife:
 
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
-        as_of, checked, outcome = self.as_of, self.checked, self.outcome
+        as_of, outcome = self.as_of, self.outcome
         if metric.not_promised:
             return not_applicable(metric, metric.not_promised, as_of)
         if metric.starts != "submitted":
             return not_applicable(metric, "no customer reply awaits an answer", as_of)
-        found = config(metric, self.policy.policy, outcome, checked.customer_zone)
-        start = checked.submitted_at
+        found, start, first, due = self._target(metric)
         if isinstance(found, str):
             change = Change(start, -2, outcome.priority, None, found)
         else:
             change = Change(start, -2, found.level, found, None)
+        return single(metric, start, change, first, as_of, due)
+
+    def _target(self, metric: Metric) -> tuple[Config | str, datetime, datetime | None,
+                                               datetime | None]:
+        """A metric from the submission: its target (or why none), the start, the first
+        response that fulfils it, and the due time the run stage already computed (None:
+        not computed)."""
+        checked = self.checked
+        found = config(metric, self.policy.policy, self.outcome, checked.customer_zone)
         first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
         due = None
         sla = self.sla
         if metric.name == "first_response" and sla is not None and not isinstance(found, str):
-            zone = found.calendar.zone   # the run stage computed this due time already
+            zone = found.calendar.zone
             due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
-        return single(metric, start, change, first, as_of, due)
+        return found, checked.submitted_at, first, due
 
 
 def _tail(outcome: Outcome) -> bytes:
