@@ -47,7 +47,7 @@ def cli(*args: str):
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=pytest.mark.slow)])
 def test_every_decided_line_is_logged_in_order_and_replays(tmp_path, workers):
     src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
     lines = campaign(1500, 2500)                  # 1,500 lines are two chunks, 2,500 three

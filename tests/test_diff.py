@@ -112,24 +112,26 @@ def test_removed_rule_changes_p1_how_to(tmp_path):
 
 @pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_cli_exit_codes_and_html_is_escaped(tmp_path, zmanda_cell):
-    new, d = zmanda_cell
-    out = tmp_path / "r.html"
-    result = CliRunner().invoke(main, ["diff", "zmanda", new, "--format", "html", "-o",
-                                       str(out)])
-    assert result.exit_code == 1, result.output
-    page = out.read_text(encoding="utf-8")
+    _, d = zmanda_cell
+    page = render(d, "html")
     assert "<svg" in page and "P2 → P1" in page
     urls = re.findall(r"(?:https?:)?//[^\s\"'<>]+", page)
     assert set(urls) <= {"http://www.w3.org/2000/svg"}, urls      # no external asset
     assert "<script" not in page and "src=" not in page
-    assert CliRunner().invoke(main, ["diff", "nope", "zmanda"]).exit_code == 2
-    assert "<script>" not in render(d, "html").replace("<script>", "&lt;")
     assert '"decisions_change": true' in render(d, "json")
+    new = _edit(tmp_path, "cloudtalk", "targets: {P1: PT3H, P2: PT6H, P3: PT9H}",
+                "targets: {P1: PT2H, P2: PT6H, P3: PT9H}")      # a diff quicker than zmanda's
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["diff", "cloudtalk", new, "--format", "html", "-o",
+                                       str(out)])
+    assert result.exit_code == 1, result.output
+    assert out.read_text(encoding="utf-8") == render(diff_policies("cloudtalk", new), "html")
+    assert CliRunner().invoke(main, ["diff", "nope", "zmanda"]).exit_code == 2
 
 
 def test_unwritable_report_is_one_line_and_exit_2(tmp_path):
     missing = tmp_path / "nonexistent" / "r.html"
-    r = CliRunner().invoke(main, ["diff", "zmanda", "zmanda", "--format", "html", "-o",
+    r = CliRunner().invoke(main, ["diff", "cloudtalk", "cloudtalk", "--format", "html", "-o",
                                   str(missing)])
     assert r.exit_code == 2 and r.stdout == "" and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1 and "error[output_unwritable]" in r.stderr
@@ -146,13 +148,13 @@ def test_report_is_written_atomically(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    r = CliRunner().invoke(main, ["diff", "zmanda", "zmanda", "--format", "markdown", "-o",
+    r = CliRunner().invoke(main, ["diff", "cloudtalk", "cloudtalk", "--format", "markdown", "-o",
                                   str(out)])
     assert r.exit_code == 2 and "no space left on device" in r.stderr
     assert out.read_text() == "the old report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]   # no temporary file left
     monkeypatch.undo()
-    assert CliRunner().invoke(main, ["diff", "zmanda", "zmanda", "--format", "markdown", "-o",
+    assert CliRunner().invoke(main, ["diff", "cloudtalk", "cloudtalk", "--format", "markdown", "-o",
                                      str(out)]).exit_code == 0
     assert out.read_text() != "the old report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.md"]

@@ -101,6 +101,7 @@ def sync_playwright():
     return sync_playwright
 
 
+@pytest.mark.slow
 def test_html_report_opens_in_chromium_and_shows_its_charts(sync_playwright, report, tmp_path):
     console, errors, requests = [], [], []
     with sync_playwright() as p:

@@ -95,6 +95,7 @@ def test_dask_local_equals_workers_1(zmanda_cell, corpus):
     assert one == dask
 
 
+@pytest.mark.slow
 def test_diff_over_a_decision_log(tmp_path, zmanda_cell):
     log = tmp_path / "decisions.db"
     build_log(log, 120, policies=("zmanda", "cloudtalk"))

@@ -87,11 +87,11 @@ EDITS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("zmanda", "calendar-hours"): [('mon-fri: ["08:00-17:00"]', 'mon-fri: ["08:00-18:00"]')],
 }
 CASES = [(p, k) for p in POLICIES for k in KINDS]
-#: the test parameters: zmanda's fact space is ~3,600 points (~3 s a diff), so of its kinds only
-#: the matrix cell runs in the plain run; all run where the slow tests do (CI, --runslow). The
+#: the test parameters: zmanda's fact space is ~3,600 points (~3 s a diff), so its kinds run
+#: where the slow tests do (CI, --runslow); the others' (matrix cells: csd-group) run plain. The
 #: tests of one case share an xdist worker, so they share its diff (`diffed`).
 PARAMS = [pytest.param(p, k, marks=[pytest.mark.xdist_group(f"diff-golden-{p}-{k}")]
-                       + ([pytest.mark.slow] if p == "zmanda" and k != "cell" else []))
+                       + ([pytest.mark.slow] if p == "zmanda" else []))
           for p, k in CASES]
 
 

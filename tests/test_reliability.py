@@ -115,6 +115,7 @@ def test_f4_copies_that_fail_at_run_time_fail_validation(tmp_path, n):
     assert_engine_limit(cloudtalk_with(tmp_path, copies(n)), "(error 303)")
 
 
+@pytest.mark.slow
 def test_f4_below_the_limit_every_ticket_evaluates(tmp_path):
     """The largest number of copies that validates runs every combination of the facts the
     rules read (the engine's match stack depends on the ticket)."""

@@ -50,3 +50,12 @@ def test_modules_and_classes_stay_small():
                 if size > MAX_CLASS_LINES:
                     big.append(f"{rel}:{node.lineno}: class {node.name} has {size} lines")
     assert not big, "\n".join(big)
+
+
+@pytest.mark.xdist_group("probe")
+def test_xdist_groups_take_effect(request):
+    """Tests of one `xdist_group` share a worker (and its module fixtures) only if xdist's
+    loadgroup sees the group: pytest 9.2 broke that (pytest-dev/pytest-xdist#1386)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not run by pytest-xdist with --dist loadgroup")
+    assert request.node.nodeid.endswith("@probe"), request.node.nodeid

@@ -145,6 +145,7 @@ def test_every_page_opens_without_errors(server, watched):
     watched.check()
 
 
+@pytest.mark.slow
 def test_try_a_ticket_decision_story_and_clock(server, watched):
     page = watched.page
     _try_known(page, server)
@@ -192,6 +193,7 @@ def _bands(page) -> list[dict]:
         x: parseFloat(e.getAttribute('x')), w: parseFloat(e.getAttribute('width'))}))""")
 
 
+@pytest.mark.slow
 def test_json_tab_events_and_holiday_by_name(server, watched):
     """The JSON tab (filled from the form by the script), timeline events, and a closed day
     named after its holiday (Slovakia, 1 May: Labour Day)."""
@@ -216,6 +218,7 @@ def test_json_tab_events_and_holiday_by_name(server, watched):
     watched.check()
 
 
+@pytest.mark.slow
 def test_log_search_open_record_and_replay(server, watched):
     page = watched.page
     page.goto(server.url + "/ui/log")
@@ -253,6 +256,7 @@ def test_log_search_open_record_and_replay(server, watched):
     watched.check()
 
 
+@pytest.mark.slow
 def test_trying_a_ticket_never_writes_the_log(server, watched):
     page = watched.page
     page.goto(server.url + "/ui/log")
@@ -266,6 +270,7 @@ def test_trying_a_ticket_never_writes_the_log(server, watched):
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.slow
 def test_hostile_ticket_fields_are_shown_as_text(server, watched, hostile):
     page = watched.page
     _try_known(page, server, id=hostile)
@@ -288,6 +293,7 @@ def test_hostile_ticket_fields_are_shown_as_text(server, watched, hostile):
     watched.check()
 
 
+@pytest.mark.slow
 def test_hostile_policy_and_log_records_are_shown_as_text(server, watched):
     page = watched.page
     page.goto(server.url + "/ui/policies/hostile")
@@ -328,6 +334,7 @@ def test_hostile_policy_and_log_records_are_shown_as_text(server, watched):
     watched.check()
 
 
+@pytest.mark.slow
 def test_keyboard_reaches_the_form_and_why_not(server, watched):
     page = watched.page
     page.goto(server.url + "/ui/try?policy=cloudtalk")
@@ -352,6 +359,7 @@ def test_keyboard_reaches_the_form_and_why_not(server, watched):
 
 
 @pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1280x800", "narrow"])
+@pytest.mark.slow
 def test_pages_fit_the_window(server, browser, viewport):
     w = Watched(browser, viewport)
     try:
@@ -374,6 +382,7 @@ def test_pages_fit_the_window(server, browser, viewport):
         w.close()
 
 
+@pytest.mark.slow
 def test_the_event_row_adds_timeline_events(server, watched):
     """The script's "add a timeline event" row writes events into the list; the ticket is
     decided following them (a priority change, then the reply)."""
@@ -401,6 +410,7 @@ def test_the_event_row_adds_timeline_events(server, watched):
     watched.check()
 
 
+@pytest.mark.slow
 def test_the_pages_work_without_the_script(server, browser):
     """Progressive enhancement: with JavaScript off, the tabs (CSS only) and forms still work."""
     context = browser.new_context(viewport=WIDE, java_script_enabled=False)

@@ -145,7 +145,10 @@ def causes(od: Decision | None, nd: Decision | None, changed_ids: dict[str, str]
 def changed_points(old: Side, new: Side, space: dict[str, tuple], changed_ids: dict[str, str],
                    evaluator: Evaluator | None = None) -> list[tuple]:
     """Brute force: every point whose decision differs: (values, old and new changed fields,
-    causes, (old priority, new priority))."""
+    causes, (old priority, new priority)). Empty for two versions of one digest: the same
+    canonical content decides every ticket alike."""
+    if old.compiled.digest == new.compiled.digest:
+        return []
     evaluator = evaluator or Evaluator()
     paths = tuple(space)
     out = []

@@ -67,6 +67,7 @@ def _with_corpus(sides: tuple[Side, Side], corpus: str | None, log: str | None,
                 with open(corpus, "w", encoding="utf-8") as f:
                     f.writelines(line + "\n" for line in log_tickets(log, sides[0].model.id))
             assert corpus is not None
+            open(corpus, "rb").close()   # unreadable: said before either version decides
             records = decide(sides[0], corpus), decide(sides[1], corpus)
             return DiffResult("ok", diff_sides(*sides, evaluator=evaluator, records=records))
         except LogError as exc:
