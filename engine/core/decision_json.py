@@ -28,7 +28,7 @@ from engine.core.clock import clock_bytes
 from engine.core.records import FORMAT, Outcome, PolicyRef, hours_text
 
 T = TypeVar("T")
-MAX_OUTCOMES = 2048   # outcomes whose encoded parts are kept (~3 KB each, ~6 MiB in all)
+MAX_OUTCOMES = 8192   # outcomes whose encoded parts are kept (~3 KB each, ~24 MiB in all)
 
 _FORMAT = b',"format":' + str(FORMAT).encode()
 _NULL = b"null"

@@ -44,9 +44,10 @@ class WorkerFailed(Exception):
 
 
 def run_local(items: Iterable[Item], emit: Emit, source: Shipped, options: ChunkOptions,
-              workers: int) -> None:
-    """Decide every item and `emit` its output in order."""
-    if workers <= 1:
+              workers: int, pooled: bool = False) -> None:
+    """Decide every item and `emit` its output in order: in this process, or with `pooled` or
+    more than one worker, in worker processes."""
+    if workers <= 1 and not pooled:
         for first, lines, write in items:
             emit(*decide_chunk(source, options, first, lines), write, None)
         return

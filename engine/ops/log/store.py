@@ -32,6 +32,7 @@ from urllib.parse import quote
 from engine.compile.compiler import CompiledPolicy
 from engine.core.decision import Decision, canonical_json
 from engine.core.diagnostics import Diagnostic, Location
+from engine.ops.log.bulk import insert_outcomes, insert_records, link
 from engine.ops.log.records import Prepared, prepare
 from engine.ops.log.sources import SourceError, source_of
 
@@ -330,13 +331,12 @@ class DecisionLog:
                 warnings = self._store_sources(items)
                 outcomes = {i.outcome_digest: i.outcome_text for i in items
                             if i.outcome_digest not in self._have_outcomes}
-                conn.executemany("INSERT OR IGNORE INTO outcomes (digest, outcome) VALUES (?, ?)",
-                                 outcomes.items())
+                insert_outcomes(conn, list(outcomes.items()))
                 rows, receipts = [], []
                 for item in items:
                     seq += 1
                     text = item.text(seq, logged_at)
-                    digest = hashlib.sha256((prev + text).encode("utf-8")).hexdigest()
+                    digest = link(prev, text)
                     rows.append((seq, item.decision_id, logged_at, item.ticket_id,
                                  item.request_id, item.policy_id, item.policy_version,
                                  item.priority, item.sla_status, item.source.digest,
@@ -344,8 +344,7 @@ class DecisionLog:
                     receipts.append(Receipt(seq, item.decision_id, digest, logged_at,
                                             warnings.get(item.source.digest, ())))
                     prev = digest
-                conn.executemany("INSERT INTO records VALUES "
-                                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                insert_records(conn, rows)
                 conn.execute("UPDATE head SET seq = ?, hash = ?, logged_at = ?",
                              (seq, prev, logged_at))
                 conn.execute("COMMIT")
