@@ -127,6 +127,7 @@ class Evaluator:
         self.cache_size = cache_size
         self.max_policies = max_policies
         self._caches: OrderedDict[tuple, tuple[dict[tuple, _Entry], _Keys]] = OrderedDict()
+        self._last: tuple[tuple, tuple[dict[tuple, _Entry], _Keys]] | None = None  # most recent
         self._entries = 0  # outcomes in all caches
         self.hits = 0      # cached evaluations answered from the cache (for hosts' metrics)
         self.misses = 0    # cached evaluations that ran the engine
@@ -175,15 +176,22 @@ class Evaluator:
 
     # ---- cache ------------------------------------------------------------------------
     def _outcome(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
-        caches = self._caches
         scope = policy.cache_scope
-        kept = caches.get(scope)
-        if kept is None:
-            kept = caches[scope] = {}, _Keys(policy)
-            if len(caches) > self.max_policies:
-                self._entries -= _held(caches.popitem(last=False)[1][0].values())
-        elif next(reversed(caches)) != scope:
-            caches.move_to_end(scope)
+        last = self._last
+        if last is not None and last[0] is scope:   # the policy of the ticket before
+            kept = last[1]
+        else:
+            caches = self._caches
+            cached = caches.get(scope)
+            if cached is None:
+                kept = caches[scope] = {}, _Keys(policy)
+                if len(caches) > self.max_policies:
+                    self._entries -= _held(caches.popitem(last=False)[1][0].values())
+            else:
+                kept = cached
+                if next(reversed(caches)) != scope:
+                    caches.move_to_end(scope)
+            self._last = scope, kept
         memo, keys = kept
         values = checked.values
         key = keys.key(values)
@@ -229,6 +237,7 @@ class Evaluator:
     def clear_cache(self) -> None:
         """Forget every memoised outcome."""
         self._caches.clear()
+        self._last = None
         self._entries = 0
 
     def cache_info(self) -> dict:

@@ -83,6 +83,16 @@ class TimelineEvaluator:
         """The decision as of `now` (or as it stood `at`). Raises TicketError (every problem of
         the ticket and its events), EvaluationError, ValueError for a naive or doubled time.
         `strict`: a key that looks like a misspelt fact is an error, not a warning."""
+        if now is None and at is None and ticket.__class__ is dict \
+                and ticket.get("events") is None:   # type: ignore[attr-defined]
+            # the common case (one snapshot, read as of submission): what `run` does for it
+            if strict is None:
+                strict = self.strict if self.strict is not None else self.evaluator.strict
+            checked, problems = policy.checker.check(ticket, strict)
+            if problems:
+                raise TicketError(problems)
+            assert checked is not None
+            return self._snapshot(policy, checked, self._prepare(policy), None, cache)
         return self.run(policy, ticket, now=now, at=at, cache=cache, strict=strict).decision
 
     def evaluate_many(self, policy: CompiledPolicy, tickets: Iterable[Mapping], *,
