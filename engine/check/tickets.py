@@ -140,7 +140,7 @@ class TicketChecker:
                     elif len(parts) == 2:
                         value = node.get(parts[1], _MISSING)
                     else:
-                        value = self._get(node, parts[1:], problems, bad_parents, top)
+                        value = _value_at(node, parts[1:], problems, bad_parents, top)
                 else:
                     value = node
                 if value is None and nested and top in CORE_PARENTS:
@@ -281,25 +281,26 @@ class TicketChecker:
             targets_key=times.get("$targets_key", ()), ignored=(), warnings=())
         return ticket_
 
-    @staticmethod
-    def _get(node: dict, parts: tuple[str, ...], problems: list, bad_parents: set,
-             prefix: str) -> object:
-        """The value at `parts` below `node` (the object at `prefix`), or _MISSING."""
-        for i, part in enumerate(parts):
-            if node is None:
-                return _MISSING
-            if node.__class__ is not dict and not isinstance(node, Mapping):
-                where = ".".join((prefix, *parts[:i]))
-                parent = _ptr(where)
-                if parent not in bad_parents:
-                    bad_parents.add(parent)
-                    problems.append(_diag("ticket_type", parent, f"`{where}` must be an object, "
-                                          f"got {_describe(node)}"))
-                return _MISSING
-            node = node.get(part, _MISSING)
-            if node is _MISSING:
-                return _MISSING
-        return node
+
+def _value_at(node: dict, parts: tuple[str, ...], problems: list, bad_parents: set,
+              prefix: str) -> object:
+    """The value at `parts` below `node` (the object at `prefix`), or _MISSING."""
+    for i, part in enumerate(parts):
+        if node is None:
+            return _MISSING
+        if node.__class__ is not dict and not isinstance(node, Mapping):
+            where = ".".join((prefix, *parts[:i]))
+            parent = _ptr(where)
+            if parent not in bad_parents:
+                bad_parents.add(parent)
+                problems.append(_diag("ticket_type", parent, f"`{where}` must be an object, "
+                                      f"got {_describe(node)}"))
+            return _MISSING
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return _MISSING
+    return node
+
 
 @cache
 def _zone(name: str) -> ZoneInfo:
