@@ -118,6 +118,7 @@ def test_cli_exit_codes_and_html_is_escaped(tmp_path, zmanda_cell):
     urls = re.findall(r"(?:https?:)?//[^\s\"'<>]+", page)
     assert set(urls) <= {"http://www.w3.org/2000/svg"}, urls      # no external asset
     assert "<script" not in page and "src=" not in page
+    assert "<script>" not in render(d, "html").replace("<script>", "&lt;")
     assert '"decisions_change": true' in render(d, "json")
     new = _edit(tmp_path, "cloudtalk", "targets: {P1: PT3H, P2: PT6H, P3: PT9H}",
                 "targets: {P1: PT2H, P2: PT6H, P3: PT9H}")      # a diff quicker than zmanda's

@@ -257,12 +257,7 @@ class TicketChecker:
                         values[step[0]] = value   # _take's first case, without the call
                     elif not _take(step, value, values, times, memo):
                         return None
-            elif plan is None:
-                return None
-            elif plan[1] == "str" and node.__class__ is str and node and node.isascii() \
-                    and len(node) <= MAX_STRING:
-                values[plan[0]] = node   # _take's text case (the id), without the call
-            elif not _take(plan, node, values, times, memo):
+            elif plan is None or not _take(plan, node, values, times, memo):
                 return None
         for path in self._required_paths:
             if values[path] is _MISSING:

@@ -86,9 +86,7 @@ class TimelineEvaluator:
         if now is None and at is None and ticket.__class__ is dict \
                 and ticket.get("events") is None:   # type: ignore[attr-defined]
             # the common case (one snapshot, read as of submission): what `run` does for it
-            if strict is None:
-                strict = self.strict if self.strict is not None else self.evaluator.strict
-            checked, problems = policy.checker.check(ticket, strict)
+            checked, problems = policy.checker.check(ticket, self._strict(strict))
             if problems:
                 raise TicketError(problems)
             assert checked is not None
@@ -118,9 +116,7 @@ class TimelineEvaluator:
                 raise ValueError(f"`{name}` must be timezone-aware")
         if now is not None and at is not None:
             raise ValueError("give `now` or `at`, not both")
-        if strict is None:
-            strict = self.strict if self.strict is not None else self.evaluator.strict
-        checked, problems = policy.checker.check(ticket, strict)
+        checked, problems = policy.checker.check(ticket, self._strict(strict))
         fields = ticket if type(ticket) is dict or isinstance(ticket, Mapping) else None
         raw = fields.get("events") if fields is not None else None
         events: tuple[Event, ...] = ()
@@ -170,6 +166,12 @@ class TimelineEvaluator:
             now=moment, inputs=inputs, history=d.history, clocks=clocks, held=d.held,
             ignored_fields=checked.ignored, warnings=checked.warnings)
         return Timeline(decision, d.values)
+
+    def _strict(self, strict: bool | None) -> bool:
+        """`strict` as given, else this evaluator's, else its run-stage evaluator's."""
+        if strict is not None:
+            return strict
+        return self.strict if self.strict is not None else self.evaluator.strict
 
     def _snapshot(self, policy: CompiledPolicy, checked: Ticket, prepared: _Prepared,
                   moment: datetime | None, cache: bool) -> Decision:
