@@ -93,7 +93,12 @@ class TicketChecker:
         self._targets_memo: dict[tuple, tuple[dict, tuple]] = {}  # raw items -> parsed, key
         self._required = [(path, parts[0]) for path, spec in self.specs.items() if spec.required
                           for parts in (self._split[path],)]
-        self._fast = _fast_plan(groups)
+        # the fast path takes only tickets it can tell are listing nothing as ignored: keys
+        # the decision reads or the policy ignores knowingly (`FieldScan.quiet`)
+        quiet = self.fields.quiet
+        self._fast = _fast_plan(groups, quiet)
+        self._quiet_top = quiet[""]
+        self._quick_simple = {top: one for top, one in self._simple.items() if top in quiet[""]}
         # the fast path's starting values: a required fact stays _MISSING until it is read
         self._fast_defaults = {**self._defaults, **{p: _MISSING for p, _ in self._required}}
         self._required_paths = tuple(p for p, _ in self._required)
@@ -237,25 +242,27 @@ class TicketChecker:
         fast = self._fast
         memo = self._targets_memo
         times: dict = {}
-        simple = self._simple
+        simple = self._quick_simple
         for top, node in ticket.items():
             one = simple.get(top)  # the most common case, a valid top-level category
             if one is not None and node.__class__ is str and node in one[1]:
                 values[one[0]] = node
                 continue
             plan: Any = fast.get(top, _MISSING)
-            if plan is _MISSING:
-                continue  # not catalogued: FieldScan decides below
+            if plan is _MISSING:  # not catalogued: ignored knowingly, or listed (full check)
+                if top in self._quiet_top:
+                    continue
+                return None
             if plan.__class__ is dict:  # an object of facts: its keys, each one test
                 if node.__class__ is not dict:
                     return None
                 for name, value in node.items():
                     step = plan.get(name)
                     if step is None:
-                        continue
+                        return None  # a key the decision would list as ignored
                     if step[1] == "set" and value.__class__ is str and value in step[2]:
                         values[step[0]] = value   # _take's first case, without the call
-                    elif not _take(step, value, values, times, memo):
+                    elif step is not _QUIET and not _take(step, value, values, times, memo):
                         return None
             elif plan is None or not _take(plan, node, values, times, memo):
                 return None
@@ -264,8 +271,6 @@ class TicketChecker:
                 return None  # a required fact absent or null
         first = times.get("first_response_at")
         if first is not None and first < times["submitted_at"]:
-            return None
-        if self.fields.ignored(ticket):
             return None
         zone_name = values.get("customer.timezone")
         ticket_ = object.__new__(Ticket)  # the fields without frozen __setattr__, one by one
@@ -311,21 +316,27 @@ def _diag(code: str, pointer: str, message: str, hint: str | None = None) -> Dia
 
 
 _ONE_TEST = ("set", "bool", "str", "ts", "targets")
+_QUIET = ("", "quiet", None, True)  # a key inside an object of facts the policy ignores
 
 
-def _fast_plan(groups: dict[str, list]) -> dict[str, object]:
+def _fast_plan(groups: dict[str, list], quiet: dict[str, frozenset[str]]) -> dict[str, object]:
     """Per top-level key: (path, kind, allowed, nullable) of a fact one test validates, a dict
-    of them by name for an object of such facts, or None (left to the full check)."""
+    of them by name for an object of such facts (and _QUIET for the names it may hold
+    unread), or None (left to the full check: also every fact the decision lists as ignored,
+    not in `quiet`)."""
     plan: dict[str, object] = {}
     for top, steps in groups.items():
-        if all(len(parts) == 1 for _, parts, *_ in steps) and len(steps) == 1:
+        if top not in quiet[""]:
+            plan[top] = None
+        elif all(len(parts) == 1 for _, parts, *_ in steps) and len(steps) == 1:
             path, _, spec, allowed, kind = steps[0]
             plan[top] = (path, kind, allowed, not spec.required) if kind in _ONE_TEST else None
         elif all(len(parts) == 2 and kind in _ONE_TEST for _, parts, _, _, kind in steps):
             # null inside `customer`/`contract` is an error; elsewhere, absent
-            plan[top] = {parts[1]: (path, kind, allowed, top not in CORE_PARENTS and
-                                    not spec.required)
-                         for path, parts, spec, allowed, kind in steps}
+            names = quiet.get(top, frozenset())
+            plan[top] = {**{name: _QUIET for name in names}, **{
+                parts[1]: (path, kind, allowed, top not in CORE_PARENTS and not spec.required)
+                for path, parts, spec, allowed, kind in steps if parts[1] in names}}
         else:
             plan[top] = None
     return plan

@@ -11,7 +11,9 @@ policy holding its share or more gives up its oldest, else the least recently us
 does — and `max_policies` policies, so evaluating many edited versions of a policy keeps a few
 caches alive. An outcome
 with its trace takes about 3–4 KB (bundled policies), so the default 16,384 outcomes hold the
-decision cache near 64 MiB.
+decision cache near 64 MiB. In front of the entries, an index by the key paths' raw values
+(and the response targets) hands a ticket seen before its outcome in one lookup: it holds at
+most `cache_size` references in all, and is emptied when full.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ MAX_POLICIES = 8       # policies whose caches are kept (LRU)
 MAX_VARIANTS = 8       # per entry: outcomes re-read for other merged values, kept
 # an entry: (outcome, trace entries to re-read, merged values -> the outcome showing them)
 _Entry = tuple[Outcome, tuple[int, ...], dict[tuple, Outcome]]
+# a policy's cache: its entries by key, how it keys, and raw key values -> the outcome handed out
+_Cache = tuple[dict[tuple, _Entry], "_Keys", dict[tuple, Outcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +85,8 @@ class _Keys:
         self.merged = _getter(policy.merged_order)
         self.maps = bool(policy.key_maps)
 
-    def key(self, values: dict) -> tuple:
-        raw = self.raw(values)
+    def key(self, raw: tuple) -> tuple:
+        """The class key of the key paths' raw values (`raw(values)`, targets key after)."""
         if not self.classes:
             return raw
         key = list(raw)
@@ -126,9 +130,10 @@ class Evaluator:
         self.adapter = EngineAdapter(thread)
         self.cache_size = cache_size
         self.max_policies = max_policies
-        self._caches: OrderedDict[tuple, tuple[dict[tuple, _Entry], _Keys]] = OrderedDict()
-        self._last: tuple[tuple, tuple[dict[tuple, _Entry], _Keys]] | None = None  # most recent
+        self._caches: OrderedDict[tuple, _Cache] = OrderedDict()
+        self._last: tuple[tuple, _Cache] | None = None  # the most recent policy's
         self._entries = 0  # outcomes in all caches
+        self._indexed = 0  # references in all raw-value indexes
         self.hits = 0      # cached evaluations answered from the cache (for hosts' metrics)
         self.misses = 0    # cached evaluations that ran the engine
 
@@ -184,19 +189,40 @@ class Evaluator:
             caches = self._caches
             cached = caches.get(scope)
             if cached is None:
-                kept = caches[scope] = {}, _Keys(policy)
+                kept = caches[scope] = {}, _Keys(policy), {}
                 if len(caches) > self.max_policies:
-                    self._entries -= _held(caches.popitem(last=False)[1][0].values())
+                    _, (entries, _, index) = caches.popitem(last=False)
+                    self._entries -= _held(entries.values())
+                    self._indexed -= len(index)
             else:
                 kept = cached
                 if next(reversed(caches)) != scope:
                     caches.move_to_end(scope)
             self._last = scope, kept
-        memo, keys = kept
+        memo, keys, index = kept
         values = checked.values
-        key = keys.key(values)
+        raw = keys.raw(values)
         if keys.maps:  # contract.response_targets, the one map-valued fact
-            key += (checked.targets_key,)
+            raw += (checked.targets_key,)
+        known = index.get(raw)
+        if known is not None:  # these very values before: the outcome handed out then
+            self.hits += 1
+            return known
+        outcome = self._entry(policy, checked, memo, keys, raw)
+        if self.cache_size:
+            if self._indexed >= self.cache_size:
+                for _, _, other in self._caches.values():
+                    other.clear()
+                self._indexed = 0
+            index[raw] = outcome
+            self._indexed += 1
+        return outcome
+
+    def _entry(self, policy: CompiledPolicy, checked: Ticket, memo: dict[tuple, _Entry],
+               keys: _Keys, raw: tuple) -> Outcome:
+        """The outcome from the policy's entry for the ticket's class key (made on a miss)."""
+        values = checked.values
+        key = keys.key(raw)
         hit = memo.get(key)
         if hit is not None:
             self.hits += 1
@@ -228,7 +254,7 @@ class Evaluator:
         if len(current) * len(self._caches) >= self.cache_size:
             victim = current
         else:
-            victim = next(m for m, _ in self._caches.values() if m)
+            victim = next(m for m, _, _ in self._caches.values() if m)
         self._entries -= len(victim.pop(next(iter(victim)))[2])
 
     def _run(self, policy: CompiledPolicy, checked: Ticket) -> Outcome:
@@ -239,12 +265,14 @@ class Evaluator:
         self._caches.clear()
         self._last = None
         self._entries = 0
+        self._indexed = 0
 
     def cache_info(self) -> dict:
-        """How many policies have a cache, the entries of each (most recent last), and the
-        bound on all of them."""
+        """How many policies have a cache, the entries of each (most recent last), the bound
+        on all of them, and the references held by the raw-value indexes (within the bound)."""
         return {"policies": len(self._caches),
-                "entries": [len(m) for m, _ in self._caches.values()], "size": self.cache_size}
+                "entries": [len(m) for m, _, _ in self._caches.values()], "size": self.cache_size,
+                "indexed": self._indexed}
 
     def run_bare(self, policy: CompiledPolicy, tickets: list[Mapping]) -> list[float]:
         """Bare durable_rules for the same rules (the benchmark baseline); seconds per ticket."""
