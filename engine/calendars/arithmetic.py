@@ -47,7 +47,6 @@ Clock = Literal["business", "calendar"]
 
 _EPOCH = EPOCH
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_ONE_US = timedelta(microseconds=1)
 _US = 1_000_000
 _DAY_S = 86_400
 _GUARD_US = (3 * 365 + 1) * _DAY_S * _US  # give up after 3 years without an opening
@@ -95,18 +94,38 @@ def _exact_span(country: str, subdivision: str | None, zone: tzinfo) -> tuple[in
 
 
 def _to_us(moment: datetime) -> int:
-    if not isinstance(moment, datetime):
-        raise ValueError(f"invalid instant `{moment}`: expected an aware datetime")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime `{moment.isoformat()}`: a time zone is required")
-    return (moment - _EPOCH) // _ONE_US
+    try:
+        span = moment - _EPOCH   # a TypeError for a naive datetime and for anything else
+    except TypeError:
+        if not isinstance(moment, datetime):
+            raise ValueError(f"invalid instant `{moment}`: expected an aware datetime") from None
+        raise ValueError(f"naive datetime `{moment.isoformat()}`: a time zone is required") \
+            from None
+    return (span.days * _DAY_S + span.seconds) * _US + span.microseconds
+
+
+def _span_us(span: timedelta) -> int:
+    """A timedelta in whole µs (what `span // timedelta(microseconds=1)` is, without dividing)."""
+    return (span.days * _DAY_S + span.seconds) * _US + span.microseconds
 
 
 def _from_us(us: int, zone: tzinfo) -> datetime:
-    return (_EPOCH + timedelta(microseconds=us)).astimezone(zone)
+    seconds, micro = divmod(us, _US)
+    try:
+        moment = datetime.fromtimestamp(seconds, zone)
+    except (OverflowError, ValueError, OSError):   # beyond the platform's time_t: as before
+        return (_EPOCH + timedelta(microseconds=us)).astimezone(zone)
+    return moment.replace(microsecond=micro) if micro else moment
+
+
+#: Epoch µs of the first instant of each UTC month from 1970 to 2199 (`_month_index` bisects).
+_MONTH_STARTS = [month_bounds(index)[0] * _US for index in range(1970 * 12, 2200 * 12)]
+_LAST_MONTH_START = _MONTH_STARTS[-1]
 
 
 def _month_index(us: int) -> int:
+    if 0 <= us < _LAST_MONTH_START:
+        return 1970 * 12 + bisect.bisect_right(_MONTH_STARTS, us) - 1
     moment = _EPOCH + timedelta(microseconds=us)
     return moment.year * 12 + moment.month - 1
 
@@ -139,11 +158,14 @@ class _Month:
         return self.ends[i] - (self.upto[i] - amount)
 
 
+_NO_MONTH = _Month([], [], [], [], 0, 0, 0)  # the hot month of a calendar not used yet
+
+
 class Calendar:
     """An immutable business-hours calendar; see docs/calendars.md for the semantics."""
 
     __slots__ = ("_name", "_clock", "_customer", "_zone", "_definition", "_month",
-                 "_copies", "_root", "_describe")
+                 "_copies", "_root", "_describe", "_hot")
 
     # The slots, set once in __init__ (through object.__setattr__: the class is immutable).
     _name: str
@@ -155,6 +177,7 @@ class Calendar:
     _copies: _Cached[ZoneInfo, Calendar] | None
     _root: Calendar
     _describe: str
+    _hot: tuple[int, int, int, _Month]  # the month last used: (lo µs, hi µs, index, month)
 
     def __init__(self, name: str, definition: Definition, zone: ZoneInfo,
                  root: Calendar | None = None) -> None:
@@ -176,6 +199,7 @@ class Calendar:
         put(self, "_copies", copies)
         put(self, "_root", root or self)
         put(self, "_describe", describe(definition, zone, root is not None))
+        put(self, "_hot", (0, 0, 0, _NO_MONTH))
 
     def __setattr__(self, key: str, value: object) -> None:
         raise AttributeError(f"calendar `{self._name}` is immutable")
@@ -248,7 +272,7 @@ class Calendar:
         us = _check_exact(self, _to_us(at))
         if self._clock == "calendar":
             return True
-        month = self._month(_month_index(us))
+        month = self._at(us)[1]
         i = bisect.bisect_right(month.starts, us) - 1
         return i >= 0 and us < month.ends[i]
 
@@ -257,8 +281,7 @@ class Calendar:
         us = _check_exact(self, _to_us(at))
         if self._clock == "calendar":
             return at.astimezone(self._zone)
-        index = _month_index(us)
-        month = self._month(index)
+        index, month = self._at(us)
         i = bisect.bisect_right(month.starts, us) - 1
         if i >= 0 and us < month.ends[i]:
             return at.astimezone(self._zone)
@@ -274,15 +297,14 @@ class Calendar:
     def due(self, start: datetime, within: timedelta) -> datetime:
         """The earliest instant t with `within` of open time in [start, t), in self.zone."""
         us = _check_exact(self, _to_us(start))
-        need = within // _ONE_US
+        need = _span_us(within)
         if need < 0:
             raise ValueError(f"invalid target `{within}`: must not be negative")
         if need == 0:
             return start.astimezone(self._zone)
         if self._clock == "calendar":
             return _from_us(us + need, self._zone)
-        index = _month_index(us)
-        month = self._month(index)
+        index, month = self._at(us)
         amount = month.open_before(us) + need
         last_open = us if amount - need == month.total else month.ends[-1]
         while amount > month.total:
@@ -302,8 +324,8 @@ class Calendar:
             return -self.elapsed(end, start)
         if self._clock == "calendar":
             return timedelta(microseconds=b - a)
-        first, last = _month_index(a), _month_index(b)
-        month = self._month(first)
+        first, month = self._at(a)
+        last = _month_index(b)
         if first == last:
             return timedelta(microseconds=month.open_before(b) - month.open_before(a))
         total = month.total - month.open_before(a)
@@ -313,6 +335,16 @@ class Calendar:
         return timedelta(microseconds=total)
 
     # ----------------------------------------------------------------------- internals
+
+    def _at(self, us: int) -> tuple[int, _Month]:
+        """The index and table of the month holding `us`: the month last used, else the LRU's
+        (which becomes the one last used)."""
+        lo, hi, index, month = self._hot
+        if not lo <= us < hi:
+            index = _month_index(us)
+            month = self._month(index)
+            object.__setattr__(self, "_hot", (month.lo, month.hi, index, month))
+        return index, month
 
     def _guard(self, last_open_us: int, searched_to_us: int) -> None:
         if searched_to_us - last_open_us > _GUARD_US:
