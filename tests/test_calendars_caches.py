@@ -9,12 +9,14 @@ after every evaluation, and that results do not depend on what was evicted.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from conftest import campaign
 
 import engine.calendars as calendars
 from engine.calendars import (
+    DUE_CACHE_SIZE,
     HOLIDAY_CACHE_SIZE,
     MONTH_CACHE_SIZE,
     SEGMENT_CACHE_SIZE,
@@ -44,6 +46,8 @@ def _within_bounds(calendar: Calendar) -> None:
     info = calendar.cache_info()
     assert info["months"].maxsize == MONTH_CACHE_SIZE
     assert info["months"].currsize <= MONTH_CACHE_SIZE
+    assert info["due_times"].maxsize == DUE_CACHE_SIZE
+    assert info["due_times"].currsize <= DUE_CACHE_SIZE
     if "zone_copies" in info:
         assert info["zone_copies"].maxsize == ZONE_COPY_CACHE_SIZE
         assert info["zone_copies"].currsize <= ZONE_COPY_CACHE_SIZE
@@ -104,3 +108,21 @@ def test_hot_months_and_zone_copies_are_kept() -> None:
     assert customer.cache_info()["zone_copies"].currsize == 1
     assert "zone_copies" not in new_york.cache_info()
     assert "zone_copies" not in build_calendar("office", OFFICE).cache_info()
+
+
+def test_due_times_are_kept_by_instant_and_never_across_a_fold() -> None:
+    """A due time asked for again is read back; the same instant with another UTC offset
+    shares it; the two wall-clock-equal instants of a fall-back hour (equal as datetimes in
+    their zone, PEP 495) are each computed."""
+    office = build_calendar("office", {"timezone": "Europe/Berlin",
+                                       "hours": {"mon-sun": ["00:00-24:00"]}})
+    start = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    first = office.due(start, timedelta(hours=1))
+    again = office.due(start.astimezone(timezone(timedelta(hours=5))), timedelta(hours=1))
+    assert again is first and office.cache_info()["due_times"].hits == 1
+    zone = ZoneInfo("Europe/Berlin")
+    early, late = (datetime(2026, 10, 25, 2, 30, fold=f, tzinfo=zone) for f in (0, 1))
+    assert early == late  # one wall-clock time, two instants an hour apart
+    a, b = office.due(early, timedelta(hours=1)), office.due(late, timedelta(hours=1))
+    assert b.astimezone(UTC) - a.astimezone(UTC) == timedelta(hours=1)
+    assert office.cache_info()["due_times"].hits == 1  # neither was read from the cache

@@ -1,7 +1,7 @@
-"""The calendar's epoch-µs helpers against their plain datetime forms, and the month it keeps
-hot against a calendar that never used one.
+"""The calendars' epoch-µs helpers (`engine.calendars.instants`) against their plain datetime
+forms, and the month a calendar keeps hot against a calendar that never used one.
 
-`_to_us`, `_from_us` and `_month_index` replaced datetime arithmetic (a subtraction and a
+`to_us`, `from_us` and `month_index` replaced datetime arithmetic (a subtraction and a
 timedelta division, an addition and `astimezone`, a datetime built to read its month) on the
 due-time path; each must give exactly what the plain form gives, offsets and folds included.
 """
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.calendars import build_calendar
-from engine.calendars.arithmetic import _from_us, _month_index, _span_us, _to_us
+from engine.calendars.instants import from_us, month_index, span_us, to_us
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
@@ -31,7 +31,7 @@ MOMENTS_US = st.integers(min_value=-2_208_988_800 * 10**6, max_value=32_503_680_
 @given(MOMENTS_US, ZONES)
 def test_from_us_is_the_plain_addition(us: int, zone: timezone | ZoneInfo) -> None:
     plain = (EPOCH + timedelta(microseconds=us)).astimezone(zone)
-    fast = _from_us(us, zone)
+    fast = from_us(us, zone)
     assert (fast, fast.utcoffset(), fast.fold, fast.tzinfo) == \
         (plain, plain.utcoffset(), plain.fold, plain.tzinfo)
     assert fast.isoformat() == plain.isoformat()
@@ -41,14 +41,14 @@ def test_from_us_is_the_plain_addition(us: int, zone: timezone | ZoneInfo) -> No
 @given(MOMENTS_US, ZONES)
 def test_to_us_and_month_index_are_the_plain_forms(us: int, zone: timezone | ZoneInfo) -> None:
     moment = (EPOCH + timedelta(microseconds=us)).astimezone(zone)
-    assert _to_us(moment) == (moment - EPOCH) // ONE_US == us
+    assert to_us(moment) == (moment - EPOCH) // ONE_US == us
     utc = EPOCH + timedelta(microseconds=us)
-    assert _month_index(us) == utc.year * 12 + utc.month - 1
+    assert month_index(us) == utc.year * 12 + utc.month - 1
 
 
 @given(st.timedeltas(min_value=timedelta(days=-3000), max_value=timedelta(days=3000)))
 def test_span_us_is_the_timedelta_division(span: timedelta) -> None:
-    assert _span_us(span) == span // ONE_US
+    assert span_us(span) == span // ONE_US
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -57,7 +57,7 @@ def test_span_us_is_the_timedelta_division(span: timedelta) -> None:
 ])
 def test_to_us_names_what_is_not_an_instant(bad: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        _to_us(bad)  # type: ignore[arg-type]
+        to_us(bad)  # type: ignore[arg-type]
 
 
 SPEC = {"timezone": "Europe/Berlin", "hours": {"mon-fri": ["09:00-17:00"]},

@@ -12,6 +12,7 @@ Every cache is a bounded LRU; `cache_info()` and `Calendar.cache_info()` report 
 """
 
 from engine.calendars.arithmetic import (
+    DUE_CACHE_SIZE,
     MONTH_CACHE_SIZE,
     ZONE_COPY_CACHE_SIZE,
     Calendar,
@@ -32,6 +33,7 @@ from engine.calendars.zones import cache_info as _zone_cache_info
 __all__ = [
     "CUSTOMER",
     "DAY_NAMES",
+    "DUE_CACHE_SIZE",
     "HOLIDAY_CACHE_SIZE",
     "MONTH_CACHE_SIZE",
     "PRESETS",

@@ -31,7 +31,7 @@ from engine.core.records import (
 
 __all__ = ["EVENT_KINDS", "FORMAT", "SLA_STATUSES", "ActionRecord", "Change", "Citation",
            "Decision", "Obligation", "Outcome", "PolicyRef", "Sla", "TraceEvent",
-           "canonical_bytes", "canonical_json", "sha256_of"]
+           "canonical_bytes", "canonical_json", "sha256_of", "snapshot_decision"]
 
 class Decision:
     """The decision for one ticket under one policy version: a record with an exact JSON form.
@@ -283,6 +283,22 @@ class Decision:
     def __repr__(self) -> str:
         return (f"Decision(ticket_id={self.ticket_id!r}, policy={self.policy.id}@"
                 f"{self.policy.version}, priority={self.priority!r}, sla={self.sla!r})")
+
+
+def snapshot_decision(ticket_id: str, policy: PolicyRef, requested_priority: str | None,
+                      outcome: Outcome, sla: Sla | None, now: datetime | None,
+                      inputs: tuple[tuple[str, ...], dict], lazy: Callable[[], tuple],
+                      ignored_fields: tuple[str, ...], warnings: tuple) -> Decision:
+    """`Decision(...)` of one snapshot with a lazy timeline, its fields by position (a third of
+    the keywords' cost on the hit path); every other slot as `Decision.__init__` leaves it."""
+    self = object.__new__(Decision)
+    self.ticket_id, self.policy, self.now = ticket_id, policy, now
+    self.requested_priority, self.outcome, self.sla = requested_priority, outcome, sla
+    self.request_id, self.ignored_fields, self.warnings = None, ignored_fields, warnings
+    self._history = self._clocks = self._held = None
+    self._lazy, self._inputs, self._digest = lazy, inputs, None
+    self._facts = self.members = None
+    return self
 
 
 def _from_json(d: dict) -> Decision:

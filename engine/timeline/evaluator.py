@@ -20,7 +20,7 @@ from typing import NamedTuple
 from engine.check.tickets import Ticket, parse_timestamp
 from engine.compile.compiler import CompiledPolicy
 from engine.core.clock import Clock, Cycle
-from engine.core.decision import Decision, Outcome, Sla
+from engine.core.decision import Decision, Outcome, Sla, snapshot_decision
 from engine.core.diagnostics import Diagnostic, Location
 from engine.core.model import Metric
 from engine.run.errors import CalendarError, EvaluationError, TicketError
@@ -182,10 +182,9 @@ class TimelineEvaluator:
         life = SnapshotLife(prepared.metrics, policy, checked, outcome, sla,
                             moment or checked.submitted_at)
         values = checked.values
-        return Decision(ticket_id=checked.id, policy=policy.ref,
-                        requested_priority=values.get("requested_priority"), outcome=outcome,
-                        sla=sla, now=moment, inputs=(policy.input_paths, values), lazy=life,
-                        ignored_fields=checked.ignored, warnings=checked.warnings)
+        return snapshot_decision(checked.id, policy.ref, values.get("requested_priority"), outcome,
+                                 sla, moment, (policy.input_paths, values), life,
+                                 checked.ignored, checked.warnings)
 
     def _prepare(self, policy: CompiledPolicy) -> _Prepared:
         last = self._last
