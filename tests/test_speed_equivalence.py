@@ -132,3 +132,23 @@ def test_timestamp_fast_form_reads_as_the_pattern_does():
             assert got == expected, text
             if isinstance(got, datetime) and isinstance(expected, datetime):
                 assert got.utcoffset() == expected.utcoffset(), text
+
+
+def test_timestamps_read_again_come_from_a_bounded_memo():
+    """A timestamp text read before is answered from the memo with the very value first read;
+    errors are never kept; the memo never holds more than its bound."""
+    from engine.check import ticket_values
+    from engine.check.ticket_values import TIMESTAMP_CACHE_SIZE, parse_timestamp
+
+    first = parse_timestamp("2026-03-02T09:30:00+01:00")
+    assert parse_timestamp("2026-03-02T09:30:00+01:00") is first
+    assert parse_timestamp("2026-03-02T08:30:00Z") == first  # one instant, its own text
+    for bad in ("2026-02-30T10:00:00Z", "2026-03-02T09:30:00"):
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                parse_timestamp(bad)
+        assert bad not in ticket_values._read
+    for n in range(TIMESTAMP_CACHE_SIZE + 10):
+        text = f"2026-03-02T09:{n // 60 % 60:02d}:{n % 60:02d}+0{n // 3600}:00"
+        assert parse_timestamp(text) == _timestamp_as_the_pattern_reads_it(text)
+        assert len(ticket_values._read) <= TIMESTAMP_CACHE_SIZE

@@ -23,14 +23,29 @@ MAX_STRING = 65_536  # free-text facts; the engine segfaults on strings of 16 Mi
 _duration = lru_cache(maxsize=4096)(parse_duration)  # pure; contract targets repeat
 
 
+#: Timestamps read, by their text (a ticket decided again brings the same ones); emptied when
+#: full, so at most TIMESTAMP_CACHE_SIZE entries of ~0.2 KB.
+TIMESTAMP_CACHE_SIZE = 4096
+_read: dict[str, datetime] = {}
+
+
 def parse_timestamp(text: object) -> datetime:
     """Parse an RFC 3339 timestamp that carries a UTC offset; ValueError with a one-line reason.
     Fractional seconds may have any number of digits; digits after the sixth are truncated."""
-    if text.__class__ is str and _plain_form(text):  # type: ignore[arg-type]
-        try:  # `2026-03-02T09:30:00+01:00` or `…Z`, as the pattern below reads it
-            return datetime.fromisoformat(text)  # type: ignore[arg-type]
-        except ValueError:
-            pass  # e.g. February 30th: the full reading says why
+    if text.__class__ is str:
+        known = _read.get(text)  # type: ignore[call-overload]
+        if known is not None:
+            return known
+        if _plain_form(text):  # type: ignore[arg-type]
+            try:  # `2026-03-02T09:30:00+01:00` or `…Z`, as the pattern below reads it
+                moment = datetime.fromisoformat(text)  # type: ignore[arg-type]
+            except ValueError:
+                pass  # e.g. February 30th: the full reading says why
+            else:
+                if len(_read) >= TIMESTAMP_CACHE_SIZE:
+                    _read.clear()
+                _read[text] = moment  # type: ignore[index]
+                return moment
     if not isinstance(text, str):
         raise ValueError(f"expected an RFC 3339 timestamp string, got {_describe(text)}")
     m = _RFC3339.match(text)
