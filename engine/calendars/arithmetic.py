@@ -87,16 +87,19 @@ class CalendarRangeError(ValueError):
 
 def _check_exact(calendar: Calendar, us: int) -> int:
     """`us` (epoch µs) when it lies in the years the calendar is exact for; else raise."""
-    definition = calendar._definition
-    if definition.country is not None:
-        lo, hi = _exact_span(definition.country, definition.subdivision, calendar.zone)
-        if not lo <= us < hi:
-            first, last = holiday_years(definition.country, definition.subdivision)
-            shown = from_us(us, calendar.zone).isoformat()
-            raise CalendarRangeError(
-                f"calendar `{calendar.name}` is exact for {first}-{last} only (the years public "
-                f"holidays of {definition.country} are known for); `{shown}` is outside them")
+    lo, hi = calendar._exact
+    if not lo <= us < hi:
+        definition = calendar._definition
+        assert definition.country is not None  # a calendar without holidays is exact always
+        first, last = holiday_years(definition.country, definition.subdivision)
+        shown = from_us(us, calendar.zone).isoformat()
+        raise CalendarRangeError(
+            f"calendar `{calendar.name}` is exact for {first}-{last} only (the years public "
+            f"holidays of {definition.country} are known for); `{shown}` is outside them")
     return us
+
+
+_ALWAYS_EXACT = (-(1 << 80), 1 << 80)  # beyond any datetime's epoch µs
 
 
 @lru_cache(maxsize=1024)
@@ -142,7 +145,7 @@ class Calendar:
     """An immutable business-hours calendar; see docs/calendars.md for the semantics."""
 
     __slots__ = ("_name", "_clock", "_customer", "_zone", "_definition", "_month",
-                 "_copies", "_root", "_describe", "_hot", "_dues")
+                 "_copies", "_root", "_describe", "_hot", "_dues", "_exact")
 
     # The slots, set once in __init__ (through object.__setattr__: the class is immutable).
     _name: str
@@ -156,6 +159,7 @@ class Calendar:
     _describe: str
     _hot: tuple[int, int, int, _Month]  # the month last used: (lo µs, hi µs, index, month)
     _dues: _Cached2
+    _exact: tuple[int, int]  # epoch µs of the span it is exact for (its holidays' known years)
 
     def __init__(self, name: str, definition: Definition, zone: ZoneInfo,
                  root: Calendar | None = None) -> None:
@@ -178,6 +182,8 @@ class Calendar:
         put(self, "_root", root or self)
         put(self, "_describe", describe(definition, zone, root is not None))
         put(self, "_hot", (0, 0, 0, _NO_MONTH))
+        put(self, "_exact", _ALWAYS_EXACT if definition.country is None else
+            _exact_span(definition.country, definition.subdivision, zone))
         # (start, within) -> due time; bounded LRU (DUE_CACHE_SIZE): a ticket decided again
         put(self, "_dues", lru_cache(maxsize=DUE_CACHE_SIZE)(partial(_due, self)))
 
