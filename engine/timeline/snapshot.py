@@ -31,6 +31,7 @@ _tails = OutcomeMemo()
 # a one-snapshot clock's `%` template by its shape (what does not differ between tickets);
 # b"" for a shape whose text cannot be a template (it holds the slot sentinel)
 _shapes: dict[tuple, bytes] = {}
+_NULL, _NOT_APPLICABLE = b"null", b'"not_applicable"'
 
 
 class SnapshotLife:
@@ -65,29 +66,33 @@ class SnapshotLife:
         return self._parts
 
     def _encode(self) -> tuple[bytes, bytes, bytes]:
+        at = instant_json(self.checked.submitted_at)  # written once: clocks and history hold it
         try:
-            clocks = b',"clocks":[' + b",".join(map(self._clock_bytes, self.metrics)) + b"]"
+            clocks = b',"clocks":[' + b",".join(
+                [self._clock_bytes(m, at) for m in self.metrics]) + b"]"
         except (ValueError, OverflowError) as exc:
             raise CalendarError(f"calendar: {exc}", ()) from exc
         outcome = self.outcome
         if outcome.priority is None:
             return clocks, _HELD, _NO_HISTORY
         tail = _tails.get(outcome, _tail)
-        at = instant_json(self.checked.submitted_at)
         return clocks, _HELD, b',"history":[{"at":' + at + tail
 
-    def _clock_bytes(self, metric: Metric) -> bytes:
+    def _clock_bytes(self, metric: Metric, start_json: bytes) -> bytes:
         """`clock_bytes(self._clock(metric))`, for a clock from the submission written
         straight into its shape's template from the instants and open times that differ
-        between tickets (no Clock built but the first of each shape, whose template it is)."""
+        between tickets (no Clock built but the first of each shape, whose template it is).
+        `start_json`: the submission instant's JSON, written once for the whole decision."""
         if metric.not_promised or metric.starts != "submitted":
             return clock_bytes(self._clock(metric))
         found, start, first, due = self._target(metric)
         as_of = self.as_of
         if isinstance(found, str):
             key: tuple = (metric.name, found, self.outcome.priority)
-            values: tuple = (as_of, None, None, None, first, start, None, None, start,
-                             "not_applicable", None, None)
+            # the slots written already (`fill` would write each): most clocks are these
+            values: tuple = (start_json if as_of is start else instant_json(as_of), _NULL,
+                             _NULL, _NULL, _NULL if first is None else instant_json(first),
+                             start_json, _NULL, _NULL, start_json, _NOT_APPLICABLE, _NULL, _NULL)
         else:
             cal, within, zone = found.calendar, found.within, found.calendar.zone
             key = (metric.name, found.level, within, cal.clock, found.name, found.rule)
@@ -110,7 +115,7 @@ class SnapshotLife:
                 return clock_bytes(clock)
         elif not template:
             return clock_bytes(self._clock(metric))
-        return fill(template, values)
+        return template % values if values[1] is _NULL else fill(template, values)
 
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
