@@ -157,7 +157,7 @@ class Calendar:
     _copies: _Cached[ZoneInfo, Calendar] | None
     _root: Calendar
     _describe: str
-    _hot: tuple[int, int, int, _Month]  # the month last used: (lo µs, hi µs, index, month)
+    _hot: tuple[int, _Month]  # the month last used: (index, month)
     _dues: _Cached2
     _exact: tuple[int, int]  # epoch µs of the span it is exact for (its holidays' known years)
 
@@ -181,7 +181,7 @@ class Calendar:
         put(self, "_copies", copies)
         put(self, "_root", root or self)
         put(self, "_describe", describe(definition, zone, root is not None))
-        put(self, "_hot", (0, 0, 0, _NO_MONTH))
+        put(self, "_hot", (0, _NO_MONTH))
         put(self, "_exact", _ALWAYS_EXACT if definition.country is None else
             _exact_span(definition.country, definition.subdivision, zone))
         # (start, within) -> due time; bounded LRU (DUE_CACHE_SIZE): a ticket decided again
@@ -313,12 +313,14 @@ class Calendar:
     def _at(self, us: int) -> tuple[int, _Month]:
         """The index and table of the month holding `us`: the month last used, else the LRU's
         (which becomes the one last used)."""
-        lo, hi, index, month = self._hot
-        if not lo <= us < hi:
-            index = month_index(us)
-            month = self._month(index)
-            object.__setattr__(self, "_hot", (month.lo, month.hi, index, month))
-        return index, month
+        hot = self._hot
+        month = hot[1]
+        if month.lo <= us < month.hi:
+            return hot
+        index = month_index(us)
+        hot = index, self._month(index)
+        object.__setattr__(self, "_hot", hot)
+        return hot
 
     def _guard(self, last_open_us: int, searched_to_us: int) -> None:
         if searched_to_us - last_open_us > _GUARD_US:
@@ -329,28 +331,27 @@ class Calendar:
 
 
 def _due(calendar: Calendar, start: datetime, within: timedelta) -> datetime:
-    """`Calendar.due`, computed."""
-    self = calendar  # the method's body, out of the class: the LRU holds no bound method
-    us = _check_exact(self, to_us(start))
+    """`Calendar.due`, computed (a function, so that the LRU holds no bound method)."""
+    us = _check_exact(calendar, to_us(start))
     need = span_us(within)
     if need < 0:
         raise ValueError(f"invalid target `{within}`: must not be negative")
     if need == 0:
-        return start.astimezone(self._zone)
-    if self._clock == "calendar":
-        return from_us(us + need, self._zone)
-    index, month = self._at(us)
+        return start.astimezone(calendar._zone)
+    if calendar._clock == "calendar":
+        return from_us(us + need, calendar._zone)
+    index, month = calendar._at(us)
     amount = month.open_before(us) + need
     last_open = us if amount - need == month.total else month.ends[-1]
     while amount > month.total:
         amount -= month.total
         index += 1
-        month = self._month(index)
+        month = calendar._month(index)
         if month.total:
             last_open = month.ends[-1]
         else:
-            self._guard(last_open, month.hi)
-    return from_us(_check_exact(self, month.instant_at(amount)), self._zone)
+            calendar._guard(last_open, month.hi)
+    return from_us(_check_exact(calendar, month.instant_at(amount)), calendar._zone)
 
 
 def _build_month(definition: Definition, zone: tzinfo, index: int) -> _Month:

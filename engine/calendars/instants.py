@@ -29,7 +29,7 @@ def to_us(moment: datetime) -> int:
             raise ValueError(f"invalid instant `{moment}`: expected an aware datetime") from None
         raise ValueError(f"naive datetime `{moment.isoformat()}`: a time zone is required") \
             from None
-    return (span.days * _DAY_S + span.seconds) * _US + span.microseconds
+    return span_us(span)
 
 
 def span_us(span: timedelta) -> int:

@@ -272,12 +272,9 @@ _texts: dict[object, bytes] = {}   # the JSON of open times and names, which rep
 
 
 def _text(value: object) -> bytes:
-    """An instant or open time as JSON (ASCII: ISO 8601 text), or any other value's; bytes
-    are JSON already written (an instant the caller wrote once for several slots)."""
+    """An instant or open time as JSON (ASCII: ISO 8601 text), or any other value's."""
     if value is None:
         return b"null"
-    if value.__class__ is bytes:
-        return value  # type: ignore[return-value]
     if value.__class__ is datetime:
         return instant_json(value)  # type: ignore[arg-type]
     found = _texts.get(value) if value.__class__ in _KEPT else None

@@ -89,11 +89,13 @@ class SnapshotLife:
         as_of = self.as_of
         if isinstance(found, str):
             key: tuple = (metric.name, found, self.outcome.priority)
-            # the slots written already (`fill` would write each): most clocks are these
+            # no target (most clocks): every slot written here already, not by `fill`
+            written = True
             values: tuple = (start_json if as_of is start else instant_json(as_of), _NULL,
                              _NULL, _NULL, _NULL if first is None else instant_json(first),
                              start_json, _NULL, _NULL, start_json, _NOT_APPLICABLE, _NULL, _NULL)
         else:
+            written = False
             cal, within, zone = found.calendar, found.within, found.calendar.zone
             key = (metric.name, found.level, within, cal.clock, found.name, found.rule)
             due, warn_at, consumed, late, status = single_figures(metric, found, start, first,
@@ -115,7 +117,7 @@ class SnapshotLife:
                 return clock_bytes(clock)
         elif not template:
             return clock_bytes(self._clock(metric))
-        return template % values if values[1] is _NULL else fill(template, values)
+        return template % values if written else fill(template, values)
 
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
