@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from engine.adapters.batch.direct import DirectFile, fsync_folder
 from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.jsonl import MAX_LINE_BYTES
 
@@ -211,6 +212,7 @@ class Output:
         self.csv = csv
         self.resumed = Resumed(0, 0, 0)
         self.file: IO[bytes] = sys.stdout.buffer
+        self.sink: DirectFile | None = None   # a regular file's (its partial file)
         if name is None or self.stdout:
             return
         if _special(name):  # /dev/null, a pipe: written as it is, never replaced
@@ -230,10 +232,9 @@ class Output:
         try:
             if resume and self.partial.exists():
                 self.resumed = self._recover(manifest)
-                self.file = open(self.partial, "r+b", buffering=0)  # noqa: SIM115
-                self.file.seek(0, os.SEEK_END)
-            else:   # unbuffered: chunks are written whole, `append_file` copies in the kernel
-                self.file = open(self.partial, "wb", buffering=0)  # noqa: SIM115
+                self.sink = DirectFile(self.partial, append=True)
+            else:   # chunks are written whole, with direct I/O where the file system has it
+                self.sink = DirectFile(self.partial)
             self.manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                      "utf-8")
         except OSError as exc:
@@ -247,6 +248,9 @@ class Output:
 
     def write(self, data: bytes) -> None:
         try:
+            if self.sink is not None:
+                self.sink.write(data)
+                return
             view = memoryview(data)
             while view:   # an unbuffered file may take part of it
                 view = view[self.file.write(view) or 0:]
@@ -257,6 +261,9 @@ class Output:
         """Append the bytes of the file at `path` (a chunk a worker wrote), copied by the
         kernel where it can."""
         try:
+            if self.sink is not None:
+                self.sink.append_file(path)
+                return
             self.file.flush()
             with open(path, "rb") as src:
                 size, offset = os.fstat(src.fileno()).st_size, 0
@@ -280,19 +287,22 @@ class Output:
     def commit(self) -> None:
         """Make the output whole: flush, fsync, rename over `OUT`, fsync the folder."""
         try:
-            self.file.flush()
-            if self.stdout:
+            if self.sink is None:
+                self.file.flush()
                 return
-            os.fsync(self.file.fileno())
-            self.file.close()
+            self.sink.sync()
+            self.sink.close()
             os.replace(self.partial, self.final)
-            _fsync_dir(self.final.parent)
+            fsync_folder(self.final.parent)
             self.manifest.unlink(missing_ok=True)
         except OSError as exc:
             raise self._failed(exc) from None
 
     def close(self) -> None:
         """Leave the partial file as it is (for `--resume`)."""
+        if self.sink is not None:
+            self.sink.close()
+            return
         if self.file is sys.stdout.buffer:
             return
         try:
@@ -429,16 +439,3 @@ def _special(name: str) -> bool:
                                       location=Location(file=name),
                                       hint="-o names the output file"))
     return not stat.S_ISREG(mode)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
