@@ -24,6 +24,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from engine.adapters.batch import files
+from engine.adapters.batch.direct import DirectFile
 from engine.adapters.batch.worker import ChunkOptions, MappingSource, Shipped, decide_chunk
 from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.batch import BatchResult
@@ -172,14 +173,16 @@ def decide_partition(block: bytes, first: int, path: str, source: Shipped,
         lines.pop()
     total = BatchResult(summary=Summary() if options.summary else None)
     partial = path + files.PARTIAL
-    with open(partial, "wb") as out:
+    out = DirectFile(partial)   # direct I/O where the file system has it, as a local run's output
+    try:
         for at, chunk in files.chunks(iter(lines)):
             data, result, _ = decide_chunk(source, options, first + at - 1, chunk)
             out.write(data)
             total.merge(result)
         if not lines:  # an empty input: a CSV header, a valid gzip file
             out.write(files.empty_output(options.fmt == "csv" and first == 1, options.gzip))
-        out.flush()
-        os.fsync(out.fileno())
+        out.sync()
+    finally:
+        out.close()
     os.replace(partial, path)
     return [total]
