@@ -148,21 +148,6 @@ def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
-def supported(folder: str | os.PathLike) -> bool:
-    """Whether files in `folder` take direct writes (a probe file, removed)."""
-    probe = Path(folder) / f".direct-probe-{os.getpid()}"
-    try:
-        f = DirectFile(probe)
-        try:
-            f.write(b"x" * BLOCK)
-            return f.direct is not None
-        finally:
-            f.close()
-            probe.unlink(missing_ok=True)
-    except OSError:
-        return False
-
-
 def fsync_folder(folder: Path) -> None:
     """fsync a folder (a rename in it made durable); best effort where it cannot be opened."""
     try:
