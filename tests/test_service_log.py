@@ -266,16 +266,29 @@ def test_sigkill_of_the_whole_server_loses_no_answered_decision(tmp_path):
     assert len(acknowledged) > 100
 
 
-def test_concurrent_requests_are_group_committed(tmp_path):
+def test_concurrent_requests_are_group_committed(tmp_path, monkeypatch):
     """Requests arriving while a commit waits for the writers' lock (held here, as another
-    worker would) share the next transaction: 64 requests, at most 3 commits."""
+    worker would) share the next transaction: 64 requests, at most 3 commits (the first, the
+    one that waited, and a last request that may have missed it)."""
     path = tmp_path / "log.db"
     app = create_app(ServiceConfig(policies=("cloudtalk",), log=str(path)))
     assert app.service.load().accepted
     c = AsgiClient(app)
     other_writer = os.open(path, os.O_RDONLY)
     fcntl.flock(other_writer, fcntl.LOCK_EX)
-    threading.Timer(1.0, fcntl.flock, (other_writer, fcntl.LOCK_UN)).start()
+    prepared = []   # a request's record is prepared just before it joins the waiting group
+    real_prepare = DecisionLog.prepare
+    monkeypatch.setattr(DecisionLog, "prepare",
+                        lambda self, *a, **k: prepared.append(1) or real_prepare(self, *a, **k))
+
+    def release() -> None:   # once every request has come (not after a fixed delay: a busy
+        deadline = time.monotonic() + 60   # machine may take longer than any delay to send them)
+        while len(prepared) < 64 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        fcntl.flock(other_writer, fcntl.LOCK_UN)
+
+    threading.Thread(target=release, daemon=True).start()
 
     async def burst():
         return await asyncio.gather(*(c.client.post(DECIDE, json=ticket(f"G-{i}"))
