@@ -46,9 +46,10 @@ class DirectFile:
         self._base = size - size % BLOCK   # file offset of the staged bytes (block-aligned)
         self._fill = size - self._base      # staged bytes (the file's partial last block)
         if self._fill:
-            got = os.preadv(self.fd, [self._view[:self._fill]], self._base)
-            if got != self._fill:
-                raise OSError(errno.EIO, f"read {got} of the last {self._fill} bytes back")
+            tail = os.pread(self.fd, self._fill, self._base)   # (preadv is not on macOS)
+            if len(tail) != self._fill:
+                raise OSError(errno.EIO, f"read {len(tail)} of the last {self._fill} bytes back")
+            self._view[:self._fill] = tail
         if _O_DIRECT and stat.S_ISREG(os.fstat(self.fd).st_mode):
             try:
                 self.direct = os.open(path, os.O_WRONLY | os.O_CLOEXEC | _O_DIRECT)
