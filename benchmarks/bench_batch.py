@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import msgspec  # noqa: E402
 from batch_corpus import tickets  # noqa: E402
+from bench_evaluate import set_aside  # noqa: E402
 
 from engine import Evaluator, load_policy  # noqa: E402
 from engine.adapters.batch.direct import DirectFile  # noqa: E402
@@ -77,8 +78,7 @@ def _timed(path: Path, decide) -> tuple[float, float]:
             block = [decode(line) for _, line in zip(range(BLOCK), f, strict=False)]
             if not block:
                 return wall, cpu
-            gc.collect()   # the block held here is not the command's: out of the collector's
-            gc.freeze()    # reach while timed (the command streams, holding no corpus)
+            set_aside()   # the block held here is not the command's (it streams, holding none)
             start, start_cpu = time.perf_counter(), time.process_time()
             decide(block)
             wall += time.perf_counter() - start

@@ -30,7 +30,6 @@ Not a test: figures depend on the machine.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
 import statistics
@@ -42,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_evaluate import generate, measure, summary  # noqa: E402
+from bench_evaluate import generate, measure, set_aside, summary  # noqa: E402
 
 from engine import evaluate, load_policy  # noqa: E402
 from engine.run.evaluator import clear_cache, default_evaluator  # noqa: E402
@@ -331,8 +330,7 @@ def main() -> None:
            tickets)
     print(f"{args.tickets:,} cloudtalk tickets, every system's decisions equal; "
           f"{args.reps} reps, median; Python {sys.version.split()[0]}")
-    gc.collect()   # the corpus out of the collector's reach: every system is timed on its own
-    gc.freeze()    # allocations, not on full collections walking the harness's 20,000 tickets
+    set_aside()   # every system timed on its own allocations, not on the harness's corpus
     rates: dict[str, list[float]] = {name: [] for name in systems}
     p50s: dict[str, list[float]] = {name: [] for name in systems}
     empty: list[float] = []

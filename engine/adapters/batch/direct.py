@@ -105,9 +105,6 @@ class DirectFile:
         except BufferError:   # a slice still held (by a traceback): freed with it
             pass
 
-    def fileno(self) -> int:
-        return self.fd
-
     # ---- writing ------------------------------------------------------------------------
     def _flush_blocks(self) -> None:
         """Write the whole blocks staged (directly, or plainly without direct I/O); keep the

@@ -258,8 +258,9 @@ class Output:
             raise self._failed(exc) from None
 
     def append_file(self, path: Path) -> None:
-        """Append the bytes of the file at `path` (a chunk a worker wrote), copied by the
-        kernel where it can."""
+        """Append the bytes of the file at `path` (a chunk a worker wrote): read into the
+        partial file's stage, or to stdout or a special file copied by the kernel where it
+        can."""
         try:
             if self.sink is not None:
                 self.sink.append_file(path)
