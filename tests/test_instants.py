@@ -52,3 +52,18 @@ def test_the_offsets_orjson_rounds_are_written_exactly():
     assert instant_text(lmt) == lmt.isoformat() == "1800-01-01T00:00:00+00:57:44"
     tiny = datetime(2026, 1, 1, tzinfo=timezone(timedelta(microseconds=5)))
     assert instant_text(tiny) == tiny.isoformat()
+
+
+def test_every_installed_zone_has_whole_minute_offsets_since_1973():
+    """What `instant_json`'s fast path for ZoneInfo instants from 1973 on rests on (sampled
+    each quarter: a sub-minute offset in tzdata is local mean time, which lasted years)."""
+    samples = [datetime(year, month, 1, tzinfo=UTC)
+               for year in range(1973, 2101) for month in (1, 4, 7, 10)]
+    odd = []
+    for name in ZONES:
+        zone = ZoneInfo(name)
+        for moment in samples:
+            offset = moment.astimezone(zone).utcoffset()
+            if offset is not None and (offset.seconds % 60 or offset.microseconds):
+                odd.append(f"{name} {moment:%Y-%m}: {offset}")
+    assert not odd
