@@ -232,7 +232,7 @@ def clock_bytes(c: Clock) -> bytes:
         _templates[key] = pieces
     if not pieces:
         return canonical_bytes(c.to_json())
-    text = _text
+    text = slot_text
     start, due, as_of = c.started_at, c.due_at, c.as_of
     at = text(start)
     due_text = text(due)
@@ -250,17 +250,12 @@ def clock_bytes(c: Clock) -> bytes:
 
 
 def slot_template(c: Clock) -> bytes | None:
-    """The `%` template of a clock of one phase and no pause whose `_SLOTS` are filled in by
-    `fill` (b"" when its text holds the slot sentinel; None: not of that kind)."""
+    """The `%` template of a clock of one phase and no pause whose `_SLOTS` take their values'
+    `slot_text`, in order (b"" when its text holds the slot sentinel; None: not of that kind)."""
     if c.paused or c.cycles is not None or len(c.phases) != 1:
         return None
     pieces = _template(c)
     return pieces[0] if pieces else b""
-
-
-def fill(template: bytes, values: tuple) -> bytes:
-    """A template's clock: the values of its `_SLOTS`, in their order, written in."""
-    return template % tuple(map(_text, values))
 
 
 def _same(a: datetime | None, b: datetime | None) -> bool:
@@ -271,8 +266,9 @@ def _same(a: datetime | None, b: datetime | None) -> bool:
 _texts: dict[object, bytes] = {}   # the JSON of open times and names, which repeat
 
 
-def _text(value: object) -> bytes:
-    """An instant or open time as JSON (ASCII: ISO 8601 text), or any other value's."""
+def slot_text(value: object) -> bytes:
+    """An instant or open time as JSON (ASCII: ISO 8601 text), or any other value's: what a
+    `slot_template`'s `%b` slot takes."""
     if value is None:
         return b"null"
     if value.__class__ is datetime:

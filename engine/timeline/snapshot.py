@@ -15,7 +15,7 @@ from datetime import datetime
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
 from engine.core.canonical import canonical_bytes, instant_json
-from engine.core.clock import Clock, clock_bytes, fill, slot_template
+from engine.core.clock import Clock, clock_bytes, slot_template, slot_text
 from engine.core.decision import Outcome, Sla
 from engine.core.decision_json import OutcomeMemo
 from engine.core.model import Metric
@@ -89,21 +89,22 @@ class SnapshotLife:
         as_of = self.as_of
         if isinstance(found, str):
             key: tuple = (metric.name, found, self.outcome.priority)
-            # no target (most clocks): every slot written here already, not by `fill`
-            written = True
             values: tuple = (start_json if as_of is start else instant_json(as_of), _NULL,
                              _NULL, _NULL, _NULL if first is None else instant_json(first),
                              start_json, _NULL, _NULL, start_json, _NOT_APPLICABLE, _NULL, _NULL)
         else:
-            written = False
             cal, within, zone = found.calendar, found.within, found.calendar.zone
             key = (metric.name, found.level, within, cal.clock, found.name, found.rule)
             due, warn_at, consumed, late, status = single_figures(metric, found, start, first,
                                                                   as_of, due)
-            at = _in(start, zone)
-            values = (_in(as_of, zone), due if late else None, consumed, due,
-                      _in(first, zone), at, due, None if first is not None else within - consumed,
-                      at, status, zone.key, warn_at)
+            # each instant written once: the start is also the phase's, the due time the
+            # phase's (and the breach's); as_of is the start unless `now` was given
+            at, due_text = instant_json(_in(start, zone)), slot_text(due)
+            values = (at if as_of is start else slot_text(_in(as_of, zone)),
+                      due_text if late else _NULL, slot_text(consumed), due_text,
+                      slot_text(_in(first, zone)), at, due_text,
+                      slot_text(None if first is not None else within - consumed), at,
+                      slot_text(status), slot_text(zone.key), slot_text(warn_at))
         template = _shapes.get(key)
         if template is None:
             clock = self._clock(metric)
@@ -117,7 +118,7 @@ class SnapshotLife:
                 return clock_bytes(clock)
         elif not template:
             return clock_bytes(self._clock(metric))
-        return template % values if written else fill(template, values)
+        return template % values
 
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
