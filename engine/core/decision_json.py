@@ -66,8 +66,47 @@ def _encode_parts(o: Outcome) -> tuple[bytes, ...]:
         b',"priority":' + _cb(o.priority),
         _cb(o.sla_reason),
         b',"suppressed":' + _cb([{"rule": r, "reason": why} for r, why in o.suppressed]),
-        b',"trace":' + _cb([t.to_json() for t in o.trace]) + b"}",
+        b',"trace":' + trace_bytes(o.trace) + b"}",
     )
+
+
+# a trace event's members that come from its rule, by (kind, rule, citation, stage, because,
+# id(source)): (source, `{"because":…,"changes":`, `,"citation":…,"matched":`, `,"rule":…,"seq":`,
+# `,"source":…}`) — the source kept so its id stays its own
+_events: dict[tuple, tuple[object, bytes, bytes, bytes, bytes]] = {}
+
+
+def trace_bytes(trace: tuple) -> bytes:
+    """`canonical_bytes([e.to_json() for e in trace])`, each event spliced in its sorted key
+    order: what comes from its rule (because, citation, kind, rule, source, stage: most of its
+    bytes) encoded once per rule, its changes, matched facts and sequence number per event."""
+    out = []
+    for e in trace:
+        source = e.source
+        key = (e.kind, e.rule, e.citation, e.stage, e.because, id(source))
+        fixed = _events.get(key)
+        if fixed is None or fixed[0] is not source:
+            fixed = _rule_parts(e, key)
+        changes = e.changes
+        out.append(b"".join((
+            fixed[1], _cb([c.to_json() for c in changes]) if changes else b"[]", fixed[2],
+            _cb(dict(e.matched)) if e.matched else b"{}", fixed[3], str(e.seq).encode(),
+            fixed[4])))
+    return b"[" + b",".join(out) + b"]"
+
+
+def _rule_parts(e: Any, key: tuple) -> tuple[object, bytes, bytes, bytes, bytes]:
+    cite, source = e.citation, e.source
+    fixed = (source, b'{"because":' + _text(e.because) + b',"changes":',
+             b',"citation":' + (_NULL if cite is None else _cb(cite.to_json()))
+             + b',"kind":' + _cb(e.kind) + b',"matched":',
+             b',"rule":' + _text(e.rule) + b',"seq":',
+             b',"source":' + (_NULL if source is None else _cb(dict(source)))
+             + b',"stage":' + _text(e.stage) + b"}")
+    if len(_events) >= 4096:
+        _events.clear()
+    _events[key] = fixed
+    return fixed
 
 
 _parts = OutcomeMemo()
