@@ -1,14 +1,16 @@
-"""`trace_bytes` splices a trace's canonical JSON from per-rule parts: it must write exactly
+"""`trace_bytes` and `projected_bytes` write canonical JSON without building it whole.
+
+`trace_bytes` splices a trace's canonical JSON from per-rule parts: it must write exactly
 `canonical_bytes` of the events' `to_json()`, whatever the matched facts and changes hold
 (floats, big integers, nested data, text that looks like JSON), and must not hand one rule's
 parts to another event that differs in any member it keeps."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from engine.core.canonical import canonical_bytes
+from engine.core.canonical import canonical_bytes, projected_bytes
 from engine.core.decision_json import trace_bytes
 from engine.core.records import Change, Citation, TraceEvent
 
@@ -45,3 +47,17 @@ def test_a_rule_whose_source_changed_is_encoded_anew():
     again = first._replace(source={"quote": "two"})
     assert b'"one"' in trace_bytes((first,))
     assert b'"two"' in trace_bytes((again,)) and b'"one"' not in trace_bytes((again,))
+
+
+NAMES = ["id", "plan", "customer.tier", "events", "a", "zz", "é"]
+PATHS = st.lists(st.sampled_from(NAMES), max_size=6).map(tuple)
+FACT = st.one_of(TEXT, st.booleans(), st.integers(-2**70, 2**70), st.none(), VALUE)  # mostly flat
+
+
+@given(PATHS, st.dictionaries(st.sampled_from([*NAMES, "q"]), FACT, max_size=7))
+@example(("a", "zz"), {"a": 1e16, "zz": "x"})   # msgspec spells this float `1e16`
+@example(("zz", "a", "id"), {"a": "1", "zz": True, "id": 2**70})
+def test_projected_bytes_are_the_canonical_json_of_the_present_facts(paths, values):
+    facts = {p: v for p in paths if (v := values.get(p)) is not None}
+    assert projected_bytes(paths, values) == canonical_bytes(facts)
+    assert projected_bytes(tuple(paths), dict(values)) == canonical_bytes(facts)  # a copy

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -46,6 +49,46 @@ def facts_bytes(facts: dict) -> bytes:
         if v.__class__ is not str:
             return canonical_bytes(facts)
     return _msgspec_sorted(facts)
+
+
+def projected_bytes(paths: tuple[str, ...], values: dict) -> bytes:
+    """`facts_bytes({p: v for p in paths if (v := values.get(p)) is not None})`, written
+    without building that dict when every value is text, a boolean, an integer or null: a
+    msgspec Struct per `paths` (fields in sorted order, each renamed to its path, null ones
+    omitted) takes the values positionally."""
+    last = _last_projection
+    found = last[1] if last[0] is paths else _projection(paths)
+    order, get, struct = found
+    try:
+        vals = get(values)
+    except KeyError:
+        vals = tuple(map(values.get, order))
+    if _SCALARS.issuperset(map(type, vals)):
+        return _encode_struct(struct(*vals))
+    return facts_bytes({p: v for p in paths if (v := values.get(p)) is not None})
+
+
+_SCALARS = frozenset({str, bool, int, type(None)})
+_encode_struct = msgspec.json.Encoder().encode
+_Projection = tuple[tuple[str, ...], Callable[[dict], tuple], type]
+_projections: dict[tuple[str, ...], _Projection] = {}
+_last_projection: tuple[object, _Projection | None] = (None, None)
+
+
+def _projection(paths: tuple[str, ...]) -> _Projection:
+    global _last_projection
+    found = _projections.get(paths)
+    if found is None:
+        order = tuple(sorted(set(paths)))
+        get = itemgetter(*order) if len(order) > 1 else (lambda d: tuple(map(d.__getitem__, order)))
+        struct = msgspec.defstruct("Facts", [(f"f{i}", Any, None) for i in range(len(order))],
+                                   omit_defaults=True,
+                                   rename={f"f{i}": p for i, p in enumerate(order)})
+        if len(_projections) >= 256:
+            _projections.clear()
+        found = _projections[paths] = (order, get, struct)
+    _last_projection = (paths, found)
+    return found
 
 
 def plain_bytes(value: object) -> bytes:

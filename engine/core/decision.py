@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
-from engine.core.canonical import canonical_bytes, canonical_json, facts_bytes, sha256_of
+from engine.core.canonical import canonical_bytes, canonical_json, projected_bytes, sha256_of
 from engine.core.clock import Clock, Held, HistoryEntry
 from engine.core.decision_json import decision_bytes
 from engine.core.model import Target
@@ -121,10 +121,9 @@ class Decision:
         """The canonical JSON of `input_facts` (None if read from JSON), made and hashed once."""
         data = self._facts
         if data is None:
-            facts = self.input_facts
-            if facts is None:
+            if self._inputs is None:
                 return None
-            data = self._facts = facts_bytes(facts)
+            data = self._facts = projected_bytes(*self._inputs)
             if self._digest is None:
                 self._digest = "sha256:" + hashlib.sha256(data).hexdigest()
         return data
