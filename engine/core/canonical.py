@@ -72,7 +72,7 @@ _SCALARS = frozenset({str, bool, int, type(None)})
 _encode_struct = msgspec.json.Encoder().encode
 _Projection = tuple[tuple[str, ...], Callable[[dict], tuple], type]
 _projections: dict[tuple[str, ...], _Projection] = {}
-_last_projection: tuple[object, _Projection | None] = (None, None)
+_last_projection: tuple[object, _Projection]   # (paths, theirs): the last asked for
 
 
 def _projection(paths: tuple[str, ...]) -> _Projection:
@@ -89,6 +89,9 @@ def _projection(paths: tuple[str, ...]) -> _Projection:
         found = _projections[paths] = (order, get, struct)
     _last_projection = (paths, found)
     return found
+
+
+_projection(())   # seeds `_last_projection`
 
 
 def plain_bytes(value: object) -> bytes:
