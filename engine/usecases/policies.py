@@ -17,7 +17,7 @@ from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.load.policies import bundled, expand, policy_folder
 from engine.ops.log import LogError
 from engine.ops.log.query import LogReader
-from engine.ops.log.store import version_warning
+from engine.ops.log.sources import version_warning
 from engine.usecases.base import (
     Status,
     StatusResult,

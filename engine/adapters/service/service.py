@@ -17,7 +17,7 @@ from engine.adapters.service.recorder import Recorder
 from engine.core.diagnostics import Diagnostic
 from engine.ops.log import DecisionLog, Entry, LogError, Receipt
 from engine.ops.log.query import LogReader
-from engine.ops.log.store import version_warning
+from engine.ops.log.sources import version_warning
 from engine.run.evaluator import Evaluator
 from engine.timeline.evaluator import TimelineEvaluator
 

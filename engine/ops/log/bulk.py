@@ -58,3 +58,15 @@ def _insert(conn: sqlite3.Connection, head: str, width: int, rows: Sequence[tupl
         part = rows[at:at + group]
         conn.execute(head + ", ".join([one] * len(part)),
                      [value for row in part for value in row])
+
+
+def note_batches(conn: sqlite3.Connection, jobs: list[tuple[tuple[str, int] | None, int]],
+                 seq: int) -> None:
+    """For each (batch, records) of a commit, in order after `seq` — batch: (run, the input
+    line its records reach) or None —, the line and seq that batch run's records now reach."""
+    for batch, records in jobs:
+        seq += records
+        if batch is not None:
+            conn.execute("INSERT INTO batch_runs (run, line, seq) VALUES (?, ?, ?) ON CONFLICT "
+                         "(run) DO UPDATE SET line = excluded.line, seq = excluded.seq",
+                         (*batch, seq))

@@ -192,3 +192,16 @@ class LogReader:
                 "ORDER BY policy_id, policy_version, policy_digest"):
             out.setdefault((pid, version), []).append(digest)
         return out
+
+
+def batch_progress(path: str | os.PathLike, run: str) -> int:
+    """The input line through which batch run `run`'s decided lines are all in the log at
+    `path` (0: none; committed with each chunk's records, see `DecisionLog.append_prepared`)."""
+    conn = connect_readonly(path)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'batch_runs'").fetchone():
+            return 0   # a log of schema 1, not yet opened for writing by this version
+        row = conn.execute("SELECT line FROM batch_runs WHERE run = ?", (run,)).fetchone()
+        return row[0] if row else 0
+    finally:
+        conn.close()

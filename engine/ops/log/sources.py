@@ -153,3 +153,12 @@ def source_of(cp: CompiledPolicy) -> PolicySource:
             _captured.clear()
         _captured[key] = found
     return found
+
+
+def version_warning(policy_id: str, version: str, digest: str, others: list[str]) -> Diagnostic:
+    """`version_not_bumped`: a policy's content changed but its `version` did not."""
+    shown = ", ".join(f"`{d[:19]}…`" for d in sorted(others))
+    return Diagnostic("version_not_bumped", f"policy `{policy_id}` version `{version}` has digest "
+                      f"`{digest[:19]}…`, but the log holds decisions of the same version with "
+                      f"digest {shown}", severity="warning", location=Location(file=policy_id),
+                      hint="bump `version` whenever the policy's content changes")

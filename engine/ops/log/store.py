@@ -32,11 +32,11 @@ from urllib.parse import quote
 from engine.compile.compiler import CompiledPolicy
 from engine.core.decision import Decision, canonical_json
 from engine.core.diagnostics import Diagnostic, Location
-from engine.ops.log.bulk import insert_outcomes, insert_records, link
+from engine.ops.log.bulk import insert_outcomes, insert_records, link, note_batches
 from engine.ops.log.records import Prepared, prepare
-from engine.ops.log.sources import SourceError, source_of
+from engine.ops.log.sources import SourceError, source_of, version_warning
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 GENESIS = "0" * 64           # the `prev_hash` of record 1
 PAGE_SIZE = 65536            # SQLite's largest: a commit's rows in fewer, bigger writes
 CACHE_KIB = 16384            # the writer's page cache: a chunk's commit (~4 MB) fits
@@ -60,7 +60,11 @@ SCHEMA = [
     "policy_version TEXT NOT NULL, policy_digest TEXT NOT NULL, manifest TEXT NOT NULL)",
 ]
 #: Schema changes after version 1: version -> statements (applied in order, in one transaction).
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # how far each batch run's records reach (written with them): `--resume` logs no line twice
+    2: ["CREATE TABLE batch_runs (run TEXT PRIMARY KEY, line INTEGER NOT NULL, "
+        "seq INTEGER NOT NULL)"],
+}
 
 
 class LogError(Exception):
@@ -104,10 +108,10 @@ class Entry(NamedTuple):
 
 
 class _Job:
-    __slots__ = ("items", "receipts", "error", "done")
+    __slots__ = ("items", "batch", "receipts", "error", "done")
 
-    def __init__(self, items: list[Prepared]):
-        self.items = items
+    def __init__(self, items: list[Prepared], batch: tuple[str, int] | None = None):
+        self.items, self.batch = items, batch   # batch: (run, the input line its records reach)
         self.receipts: list[Receipt] = []
         self.error: BaseException | None = None
         self.done = False
@@ -257,14 +261,18 @@ class DecisionLog:
                  for e in (x if isinstance(x, Entry) else Entry(*x) for x in entries)]
         return self._submit(items) if items else []
 
-    def append_prepared(self, items: Iterable[Prepared]) -> list[Receipt]:
+    def append_prepared(self, items: Iterable[Prepared],
+                        batch: tuple[str, int] | None = None) -> list[Receipt]:
         """`append_many` for records already serialised by `prepare` (e.g. by batch worker
-        processes that opened the same log): one transaction, in order, all or none."""
+        processes that opened the same log): one transaction, in order, all or none. `batch`:
+        (run, line) — the records are a batch run's through input line `line`, kept with them
+        (`engine.ops.log.query.batch_progress` reads it back)."""
         items = list(items)
-        return self._submit(items) if items else []
+        return self._submit(items, batch) if items else []
 
-    def _submit(self, items: list[Prepared]) -> list[Receipt]:
-        job = _Job(items)
+    def _submit(self, items: list[Prepared], batch: tuple[str, int] | None = None
+                ) -> list[Receipt]:
+        job = _Job(items, batch)
         with self._cv:
             self._queue.append(job)
             while self._leader and not job.done:
@@ -349,6 +357,7 @@ class DecisionLog:
                 insert_records(conn, rows)
                 conn.execute("UPDATE head SET seq = ?, hash = ?, logged_at = ?",
                              (seq, prev, logged_at))
+                note_batches(conn, [(j.batch, len(j.items)) for j in jobs], seq - len(items))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -402,15 +411,6 @@ def store_source(conn: sqlite3.Connection, item: Prepared) -> tuple[Diagnostic, 
         "AND policy_digest != ?", (item.policy_id, item.policy_version, item.policy_digest))]
     return (version_warning(item.policy_id, item.policy_version, item.policy_digest, others),) \
         if others else ()
-
-
-def version_warning(policy_id: str, version: str, digest: str, others: list[str]) -> Diagnostic:
-    """`version_not_bumped`: a policy's content changed but its `version` did not."""
-    shown = ", ".join(f"`{d[:19]}…`" for d in sorted(others))
-    return Diagnostic("version_not_bumped", f"policy `{policy_id}` version `{version}` has digest "
-                      f"`{digest[:19]}…`, but the log holds decisions of the same version with "
-                      f"digest {shown}", severity="warning", location=Location(file=policy_id),
-                      hint="bump `version` whenever the policy's content changes")
 
 
 def key_check(key: bytes) -> str:
