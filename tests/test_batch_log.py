@@ -1,10 +1,12 @@
 """`batch --log`: every decided line's record is in the decision log, in input order (with
 worker processes too), and `log verify` and `replay` reproduce every decision; a line reaches
-the output only once its record is durable (a killed run's output holds no line the log lacks);
+the output only once its record is durable (a killed run's output holds no line the log lacks),
+and a resumed run logs no line twice (not the chunk a kill caught committed but unwritten);
 a log that cannot be written exits 4 and leaves nothing under the final name."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -20,6 +22,7 @@ from test_log_cli import _readonly_prefix
 
 from cli import main
 from engine import load_policy
+from engine.adapters.batch.direct import DirectFile
 from engine.ops.log.query import LogReader
 
 NOW = "2027-01-15T12:00:00+00:00"
@@ -94,7 +97,41 @@ def test_a_killed_run_writes_no_line_the_log_lacks_and_resumes(tmp_path):
                           timeout=600)
     assert done.returncode == 1, done.stderr
     assert cli("log", "verify", str(log)).returncode == 0
-    assert set(decided_ids(out)) <= set(_ids(log))
+    assert _ids(log) == decided_ids(out)        # each decided line logged once, in order
+
+
+@pytest.mark.parametrize("workers, writes", [((), "write"),   # decided in this process
+                                             (("--workers", "2"), "append_file")])
+def test_a_chunk_committed_but_not_written_is_not_logged_again_on_resume(
+        tmp_path, monkeypatch, workers, writes):
+    """The window a kill can hit: a chunk's records committed, its lines not yet written. The
+    resumed run writes those lines without logging them again: each decided line once."""
+    src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
+    src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("cloudtalk"), 2500)))
+    args = ["batch", "-p", "cloudtalk", "--now", NOW, str(src), "-o", str(out), "--log",
+            str(log), *workers]
+    real, calls = getattr(DirectFile, writes), []   # the partial file's writer
+
+    def second_fails(self, data):
+        calls.append(data)
+        if len(calls) == 2:   # chunk 2: its records are committed by now
+            raise OSError(errno.EIO, "injected: the machine died here")
+        return real(self, data)
+
+    with monkeypatch.context() as m:
+        m.setattr(DirectFile, writes, second_fails)
+        failed = CliRunner().invoke(main, args)
+    assert failed.exit_code not in (0, 1) and "output_unwritable" in failed.stderr, failed.stderr
+    partial = tmp_path / "out.jsonl.partial"
+    assert 0 < len(decided_ids(partial)) < len(_ids(log))   # chunk 2 is logged, not written
+    done = CliRunner().invoke(main, [*args, "--resume"])
+    assert done.exit_code == 1, done.stderr
+    assert _ids(log) == decided_ids(out)                     # each decided line once, in order
+    clean = tmp_path / "clean.jsonl"
+    CliRunner().invoke(main, ["batch", "-p", "cloudtalk", "--now", NOW, str(src), "-o",
+                              str(clean), *workers])
+    assert out.read_bytes() == clean.read_bytes()
+    assert cli("log", "verify", str(log)).returncode == 0
 
 
 def test_a_read_only_log_exits_4_with_nothing_under_the_final_name(tmp_path):

@@ -211,6 +211,7 @@ class Output:
         self.gzip = name is not None and not self.stdout and is_gzip(name)
         self.csv = csv
         self.resumed = Resumed(0, 0, 0)
+        self.run: str = manifest.get("run", "")   # the run's id: a resumed run keeps its own
         self.file: IO[bytes] = sys.stdout.buffer
         self.sink: DirectFile | None = None   # a regular file's (its partial file)
         if name is None or self.stdout:
@@ -231,12 +232,12 @@ class Output:
         self.manifest = self.final.with_name(self.final.name + MANIFEST)
         try:
             if resume and self.partial.exists():
-                self.resumed = self._recover(manifest)
+                self.resumed, self.run = self._recover(manifest)
                 self.sink = DirectFile(self.partial, append=True)
             else:   # chunks are written whole, with direct I/O where the file system has it
                 self.sink = DirectFile(self.partial)
-            self.manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
-                                     "utf-8")
+            self.manifest.write_text(json.dumps({**manifest, "run": self.run}, indent=1,
+                                                sort_keys=True) + "\n", "utf-8")
         except OSError as exc:
             raise io_problem("output_unwritable", "write", str(self.partial), exc) from None
 
@@ -317,11 +318,17 @@ class Output:
         return io_problem("output_unwritable", "write", self.writing, exc, hint)
 
     # ---- resume -----------------------------------------------------------------------
-    def _recover(self, manifest: dict) -> Resumed:
+    def _recover(self, manifest: dict) -> tuple[Resumed, str]:
+        """What the partial file holds (truncated to its last complete record) and the id of
+        the run that wrote it."""
         try:
             before = json.loads(self.manifest.read_text("utf-8"))
         except (OSError, ValueError):
             before = None
+        run = before.get("run") if isinstance(before, dict) else None
+        if isinstance(before, dict):   # the run's id is the one thing a resumed run keeps
+            before = {k: v for k, v in before.items() if k != "run"}
+        manifest = {k: v for k, v in manifest.items() if k != "run"}
         if before != manifest:
             changed = sorted(k for k in manifest if not isinstance(before, dict)
                              or before.get(k) != manifest[k])
@@ -336,7 +343,8 @@ class Output:
             keep = 0
         with open(self.partial, "r+b") as f:
             f.truncate(keep)
-        return Resumed(tally.lines, tally.lines - tally.rejected, tally.rejected)
+        return (Resumed(tally.lines, tally.lines - tally.rejected, tally.rejected),
+                run if isinstance(run, str) else self.run)
 
 
 class _Tally:

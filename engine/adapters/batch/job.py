@@ -37,6 +37,8 @@ from engine.check.tickets import parse_timestamp
 from engine.core.diagnostics import Diagnostic, DiagnosticError, Location
 from engine.ops.batch import FORMATS, BatchResult
 from engine.ops.log import DecisionLog, LogError
+from engine.ops.log.ids import uuid7
+from engine.ops.log.query import batch_progress
 from engine.ops.log.records import Prepared
 from engine.ops.summary import Summary
 
@@ -205,17 +207,24 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
             log.close()
         raise
     try:
-        out = files.Output(job.output, manifest(job, source, now, source_in.size,
-                                                source_in.name, mapping),
+        out = files.Output(job.output, {**manifest(job, source, now, source_in.size,
+                                                   source_in.name, mapping), "run": uuid7()},
                            resume=job.resume, csv=job.fmt == "csv")
     except files.BatchIOError:
         source_in.close()
         if log is not None:
             log.close()
         raise
+    try:   # a resumed run's lines whose records a killed run committed but did not write
+        logged = batch_progress(job.log, out.run) if job.log is not None and job.resume else 0
+    except LogError:
+        for opened in (out, source_in, log):
+            if opened is not None:
+                opened.close()
+        raise
     options = ChunkOptions(now=now, fmt=job.fmt, summary=job.summary,
                            source_name=source_in.name, gzip=out.gzip, mapping=mapping,
-                           log=job.log)
+                           log=job.log, logged_through=logged)
     done = out.resumed
     total = BatchResult(summary=Summary() if job.summary else None)
     if not job.summary:  # the counts of the lines already written; with --summary, replayed
@@ -227,7 +236,7 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
              at: int | None) -> None:
         nonlocal wrote
         if write:  # committed to the log, then written (one commit a chunk)
-            writer.put(records, data)
+            writer.put(records, data, total.lines + result.lines)
             wrote = True
         total.merge(result)
         if bar is not None:
@@ -239,7 +248,7 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
     workers = _workers(job, source_in)
     pooled = workers > 1 or _log_beside(job, source_in)
     spool = _spool(out) if pooled and source_in.plain_file else None
-    writer = ChunkWriter(out, log)
+    writer = ChunkWriter(out, log, run=out.run)
     try:
         if spool is not None:
             run_ranges(source_in.name, tasks(source_in.name, done.lines, job.summary), emit,

@@ -108,6 +108,7 @@ class ChunkOptions:
     thread: ThreadMode = "caller"
     mapping: MappingSource | None = None
     log: str | None = None      # a decision log: each decided line's record is prepared
+    logged_through: int = 0     # a resumed run's: lines up to here are in the log already
 
 
 class ChunkLogError(Exception):
@@ -236,13 +237,16 @@ def decide_chunk(source: Shipped, options: ChunkOptions, first_line: int,
                  lines: Sequence[bytes]) -> tuple[bytes, BatchResult, list[Prepared]]:
     """One chunk's output bytes (one gzip member when compressing), its counts, and with
     `options.log` the decided lines' log records, serialised, in order (the caller commits
-    them before it writes the bytes); each record names the version that decided its line."""
+    them before it writes the bytes; none for a chunk through `options.logged_through`); each
+    record names the version that decided its line."""
     deciding, evaluator, encoder = prepared(source, options.thread)
     cp = chosen(deciding)
     mapping = prepared_mapping(options.mapping, cp) if options.mapping is not None else None
     records: list[Prepared] = []
     on_decided = None
-    if options.log is not None:
+    # a chunk a killed run committed but did not write: written now, not logged again (a
+    # resumed run cuts the chunks the killed one did, so a chunk is logged whole or not at all)
+    if options.log is not None and first_line + len(lines) - 1 > options.logged_through:
         log = prepared_log(options.log)
         by_digest = {v.digest: v for v in deciding.versions} \
             if isinstance(deciding, PolicyVersions) else {cp.digest: cp}

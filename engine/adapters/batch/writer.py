@@ -1,7 +1,9 @@
 """Decided chunks committed and written in input order by a thread of its own: each chunk's log
 records are committed (one transaction: durable when it returns), then its lines written — so
 a line is in the output only once its record is durable, while the next chunks are decided
-meanwhile (SQLite syncing and the kernel copying do not hold up deciding).
+meanwhile (SQLite syncing and the kernel copying do not hold up deciding). The transaction also
+notes the run and the input line its records reach, so a resumed run does not log again a chunk
+that was committed but not written when the run died.
 
 At most `depth` chunks wait, so memory stays bounded; the first failure stops the writing and
 is raised by the next `put` or by `close`.
@@ -22,28 +24,31 @@ _DONE = None
 
 
 class ChunkWriter:
-    """`put(records, data)` each chunk in input order; `close()` waits for all of them."""
+    """`put(records, data, through)` each chunk in input order; `close()` waits for all of
+    them. The log keeps, with each chunk's records, the run (`run`) and the input line they
+    reach (`through`), so a resumed run does not log them again."""
 
     def __init__(self, out: Output, log: DecisionLog | None, depth: int = 2,
-                 threaded: bool = True):
-        self.out, self.log = out, log
+                 threaded: bool = True, run: str = ""):
+        self.out, self.log, self.run = out, log, run
         self.error: BaseException | None = None
         self.warnings: dict[str, Diagnostic] = {}   # the receipts' (version_not_bumped), once
-        self._queue: queue.Queue[tuple[list[Prepared], bytes | Path] | None] = \
+        self._queue: queue.Queue[tuple[list[Prepared], bytes | Path, int] | None] = \
             queue.Queue(depth)
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.threaded = threaded   # False: each chunk is committed and written in `put`
         if threaded:
             self._thread.start()
 
-    def put(self, records: list[Prepared], data: bytes | Path) -> None:
-        """Queue one chunk: its records (committed first) and its output bytes or file."""
+    def put(self, records: list[Prepared], data: bytes | Path, through: int = 0) -> None:
+        """Queue one chunk: its records (committed first), its output bytes or file, and the
+        input line it ends at."""
         if self.error is not None:
             raise self.error
         if not self.threaded:
-            self._write(records, data)
+            self._write(records, data, through)
             return
-        self._queue.put((records, data))
+        self._queue.put((records, data, through))
 
     @property
     def running(self) -> bool:
@@ -70,9 +75,9 @@ class ChunkWriter:
             except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread
                 self.error = exc
 
-    def _write(self, records: list[Prepared], data: bytes | Path) -> None:
+    def _write(self, records: list[Prepared], data: bytes | Path, through: int) -> None:
         if self.log is not None:
-            for receipt in self.log.append_prepared(records):
+            for receipt in self.log.append_prepared(records, (self.run, through)):
                 for w in receipt.warnings:
                     self.warnings.setdefault(w.message, w)
         if isinstance(data, Path):
