@@ -57,6 +57,7 @@ FACT = st.one_of(TEXT, st.booleans(), st.integers(-2**70, 2**70), st.none(), VAL
 @given(PATHS, st.dictionaries(st.sampled_from([*NAMES, "q"]), FACT, max_size=7))
 @example(("a", "zz"), {"a": 1e16, "zz": "x"})   # msgspec spells this float `1e16`
 @example(("zz", "a", "id"), {"a": "1", "zz": True, "id": 2**70})
+@example(("a", "plan"), {"a": {"S2": "PT4H", "S1": ["x", {"b": 1, "a": None}]}, "plan": "p"})
 def test_projected_bytes_are_the_canonical_json_of_the_present_facts(paths, values):
     facts = {p: v for p in paths if (v := values.get(p)) is not None}
     assert projected_bytes(paths, values) == canonical_bytes(facts)

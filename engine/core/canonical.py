@@ -42,20 +42,11 @@ def canonical_bytes(value: object) -> bytes:
     return canonical_json(value).encode("utf-8")
 
 
-def facts_bytes(facts: dict) -> bytes:
-    """`canonical_bytes(facts)` of a decision's input facts (path → value); facts that are all
-    text skip the check for floats."""
-    for v in facts.values():
-        if v.__class__ is not str:
-            return canonical_bytes(facts)
-    return _msgspec_sorted(facts)
-
-
 def projected_bytes(paths: tuple[str, ...], values: dict) -> bytes:
-    """`facts_bytes({p: v for p in paths if (v := values.get(p)) is not None})`, written
-    without building that dict when every value is text, a boolean, an integer or null: a
-    msgspec Struct per `paths` (fields in sorted order, each renamed to its path, null ones
-    omitted) takes the values positionally."""
+    """`canonical_bytes({p: v for p in paths if (v := values.get(p)) is not None})`, written
+    without building that dict when no value holds a float: a msgspec Struct per `paths`
+    (fields in sorted order, each renamed to its path, null ones omitted) takes the values
+    positionally."""
     last = _last_projection
     found = last[1] if last[0] is paths else _projection(paths)
     order, get, struct = found
@@ -63,13 +54,14 @@ def projected_bytes(paths: tuple[str, ...], values: dict) -> bytes:
         vals = get(values)
     except KeyError:
         vals = tuple(map(values.get, order))
-    if _SCALARS.issuperset(map(type, vals)):
-        return _encode_struct(struct(*vals))
-    return facts_bytes({p: v for p in paths if (v := values.get(p)) is not None})
+    if _SCALARS.issuperset(map(type, vals)) or all(
+            v.__class__ in _SCALARS or _plain(v, 1) for v in vals):  # no float anywhere
+        return _msgspec_sorted(struct(*vals))
+    return canonical_json({p: v for p in paths if (v := values.get(p)) is not None}
+                          ).encode("utf-8")
 
 
 _SCALARS = frozenset({str, bool, int, type(None)})
-_encode_struct = msgspec.json.Encoder().encode
 _Projection = tuple[tuple[str, ...], Callable[[dict], tuple], type]
 _projections: dict[tuple[str, ...], _Projection] = {}
 _last_projection: tuple[object, _Projection]   # (paths, theirs): the last asked for
