@@ -5,7 +5,9 @@ A one-snapshot ticket has one history entry (the submission, credited to the rul
 priority) and one clock per metric with a single target from the submission (`clocks.single`).
 The history entry's JSON is the same for every ticket of an Outcome but for its instant, so it
 is encoded once per Outcome object; the first_response clock reuses the due time the run
-stage's `sla` already computed.
+stage's `sla` already computed. An outcome whose clocks have no target (a ticket without a
+guarantee, most of a realistic queue) keeps its clocks' templates too, filled in with the
+submission and the first response alone.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ _tails = OutcomeMemo()
 # b"" for a shape whose text cannot be a template (it holds the slot sentinel)
 _shapes: dict[tuple, bytes] = {}
 _NULL, _NOT_APPLICABLE = b"null", b'"not_applicable"'
+# an outcome's clocks when none has a target, as of the submission (`SnapshotLife._plan`)
+_plans = OutcomeMemo()
 
 
 class SnapshotLife:
@@ -66,17 +70,51 @@ class SnapshotLife:
         return self._parts
 
     def _encode(self) -> tuple[bytes, bytes, bytes]:
-        at = instant_json(self.checked.submitted_at)  # written once: clocks and history hold it
-        try:
-            clocks = b',"clocks":[' + b",".join(
-                [self._clock_bytes(m, at) for m in self.metrics]) + b"]"
-        except (ValueError, OverflowError) as exc:
-            raise CalendarError(f"calendar: {exc}", ()) from exc
-        outcome = self.outcome
+        checked, outcome = self.checked, self.outcome
+        at = instant_json(checked.submitted_at)  # written once: clocks and history hold it
+        plan = _plans.get(outcome, self._plan) if self.as_of is checked.submitted_at else None
+        if plan is not None:   # no clock has a target: the submission and the first response
+            first = checked.first_response_at
+            first_json = _NULL if first is None else instant_json(first)
+            clocks = b',"clocks":[' + b",".join([template % (
+                at, _NULL, _NULL, _NULL, first_json if takes_first else _NULL, at, _NULL, _NULL,
+                at, _NOT_APPLICABLE, _NULL, _NULL) for template, takes_first in plan]) + b"]"
+        else:
+            try:
+                clocks = b',"clocks":[' + b",".join(
+                    [self._clock_bytes(m, at) for m in self.metrics]) + b"]"
+            except (ValueError, OverflowError) as exc:
+                raise CalendarError(f"calendar: {exc}", ()) from exc
         if outcome.priority is None:
             return clocks, _HELD, _NO_HISTORY
         tail = _tails.get(outcome, _tail)
         return clocks, _HELD, b',"history":[{"at":' + at + tail
+
+    def _plan(self, outcome: Outcome) -> tuple[tuple[bytes, bool], ...] | None:
+        """What `_clock_bytes` writes for an outcome none of whose metrics has a target from
+        the submission, as of the submission: each metric's template (its slots the
+        submission's and the first response's instants) and whether the first response
+        fulfils it; None for any other outcome (kept per Outcome object: `_plans`)."""
+        plan = []
+        for metric in self.metrics:
+            if metric.not_promised or metric.starts != "submitted":
+                return None
+            found = config(metric, self.policy.policy, outcome, self.checked.customer_zone)
+            if not isinstance(found, str):
+                return None   # a target: its figures differ between tickets
+            key = (metric.name, found, outcome.priority)
+            template = _shapes.get(key)
+            if template is None:
+                made = slot_template(self._clock(metric))
+                if made is None:
+                    return None
+                if len(_shapes) >= 4096:
+                    _shapes.clear()
+                template = _shapes[key] = made
+            if not template:
+                return None
+            plan.append((template, "agent_reply" in metric.fulfilled_by))
+        return tuple(plan)
 
     def _clock_bytes(self, metric: Metric, start_json: bytes) -> bytes:
         """`clock_bytes(self._clock(metric))`, for a clock from the submission written
