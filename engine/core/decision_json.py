@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import orjson
 
 from engine.core.canonical import canonical_bytes as _cb
+from engine.core.canonical import plain_bytes as _str   # text: no float to look for
 from engine.core.canonical import instant_json
 from engine.core.clock import clock_bytes
 from engine.core.records import FORMAT, Outcome, PolicyRef, hours_text
@@ -196,14 +197,16 @@ def ticket_members(d: Any) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, by
 def _members(d: Any) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, bytes, bytes, bytes,
                               bytes, bytes, bytes]:
     now, request_id, ignored = d.now, d.request_id, d.ignored_fields
+    requested, ticket_id = d.requested_priority, d.ticket_id
     return (_timeline(d),
             b',"ignored_fields":' + (_cb(list(ignored)) if ignored else b"[]"),
-            b',"input_digest":' + _cb(d.input_digest),
+            b',"input_digest":' + _str(d.input_digest),
             b',"now":' + (_NULL if now is None else instant_json(now)),
             _policy(d.policy),
             b"" if request_id is None else b',"request_id":' + _cb(request_id),
-            b',"requested_priority":' + _text(d.requested_priority),
-            b',"ticket_id":' + _cb(d.ticket_id))
+            b',"requested_priority":' + (_NULL if requested is None else _str(requested)),
+            b',"ticket_id":' + (_str(ticket_id) if ticket_id.__class__ is str
+                                else _cb(ticket_id)))
 
 
 def sla_member(d: Any) -> bytes:
