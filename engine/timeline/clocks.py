@@ -294,6 +294,8 @@ def single_figures(metric: Metric, cfg: Config, start: datetime, fulfilled: date
     warn_at = None if warn is None else cal.due(start, within - warn) if within > warn else \
         start.astimezone(cal.zone)
     end = fulfilled if fulfilled is not None else as_of
+    if end is start:   # as of the submission, unanswered: none consumed, not late (due >= start)
+        return due, warn_at, ZERO, False, "running"
     consumed = cal.elapsed(start, end) if end > start else ZERO
     late = end > due
     status = ("breached" if late else "met") if fulfilled is not None else (
