@@ -12,7 +12,7 @@ submission and the first response alone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
@@ -22,7 +22,7 @@ from engine.core.decision import Outcome, Sla
 from engine.core.decision_json import OutcomeMemo
 from engine.core.model import Metric
 from engine.run.errors import CalendarError
-from engine.timeline.clocks import Change, _in, not_applicable, single, single_figures
+from engine.timeline.clocks import ZERO, Change, _in, not_applicable, single, single_figures
 from engine.timeline.derive import entry
 from engine.timeline.metrics import Config, config
 
@@ -36,6 +36,9 @@ _shapes: dict[tuple, bytes] = {}
 _NULL, _NOT_APPLICABLE = b"null", b'"not_applicable"'
 # an outcome's clocks when none has a target, as of the submission (`SnapshotLife._plan`)
 _plans = OutcomeMemo()
+# a running clock's template as of its start, unanswered, by (shape, zone): `_bake`
+_running: dict[tuple, bytes] = {}
+_SLOT = b"%b"
 
 
 class SnapshotLife:
@@ -133,6 +136,14 @@ class SnapshotLife:
         else:
             cal, within, zone = found.calendar, found.within, found.calendar.zone
             key = (metric.name, found.level, within, cal.clock, found.name, found.rule)
+            running = as_of is start and first is None and metric.warn_before is None \
+                and metric.warn_fraction is None   # as of the submission, unanswered
+            if running:
+                baked = _running.get((key, zone.key))
+                if baked is not None:   # the start and the due time are all that differ
+                    at = instant_json(_in(start, zone))
+                    due_text = instant_json(due if due is not None else cal.due(start, within))
+                    return baked % (at, due_text, at, due_text, at)
             due, warn_at, consumed, late, status = single_figures(metric, found, start, first,
                                                                   as_of, due)
             # each instant written once: the start is also the phase's, the due time the
@@ -156,6 +167,8 @@ class SnapshotLife:
                 return clock_bytes(clock)
         elif not template:
             return clock_bytes(self._clock(metric))
+        if not isinstance(found, str) and running and b"%%" not in template:
+            _bake(template, (key, zone.key), within)
         return template % values
 
     def _clock(self, metric: Metric) -> Clock:
@@ -186,6 +199,19 @@ class SnapshotLife:
             zone = found.calendar.zone
             due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
         return found, checked.submitted_at, first, due
+
+
+def _bake(template: bytes, key: tuple, within: timedelta) -> None:
+    """Keep `template` with what a running clock as of its start writes the same for every
+    ticket filled in (nothing consumed, the whole target remaining, no response, no breach,
+    the zone): its slots left are the start, the due time, the phase's start and due time,
+    and the start again. Only for a template without a literal `%` (`%%`), which one fill
+    would turn into a slot marker."""
+    if len(_running) >= 4096:
+        _running.clear()
+    zone = key[1]
+    _running[key] = template % (_SLOT, _NULL, slot_text(ZERO), _SLOT, _NULL, _SLOT, _SLOT,
+                                slot_text(within), _SLOT, b'"running"', slot_text(zone), _NULL)
 
 
 def _tail(outcome: Outcome) -> bytes:
