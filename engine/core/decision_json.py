@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import orjson
 
 from engine.core.canonical import canonical_bytes as _cb
-from engine.core.canonical import plain_bytes as _str   # text: no float to look for
 from engine.core.canonical import instant_json
+from engine.core.canonical import plain_bytes as _str  # text: no float to look for
 from engine.core.clock import clock_bytes
 from engine.core.records import FORMAT, Outcome, PolicyRef, hours_text
 
