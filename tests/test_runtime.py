@@ -115,6 +115,35 @@ def test_action_error_is_surfaced(make_policy, monkeypatch):
     assert evaluate(cp, ticket(), cache=False).priority == "P1"
 
 
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_in_an_action_is_not_swallowed(make_policy, monkeypatch, interrupt):
+    """durable_rules catches BaseException around an action: Ctrl-C landing in one (most of a
+    cold run's time) was lost and a batch ran on to the end. It reaches the caller once the
+    engine returns, and the engine keeps working."""
+    cp = make_policy("""
+    rules:
+      - id: first
+        then: {assign: P2}
+      - id: second
+        when: {priority: P2}
+        then: {reclassify: P1}
+    """)
+    original, calls = Working.apply, []
+
+    def interrupted(self, rule, c):
+        calls.append(rule.id)
+        if rule.id == "first":
+            raise interrupt()
+        return original(self, rule, c)
+
+    monkeypatch.setattr(Working, "apply", interrupted)
+    with pytest.raises(interrupt):
+        evaluate(cp, ticket(), cache=False)
+    assert calls == ["first"]            # no action of that run fires after it
+    monkeypatch.undo()
+    assert evaluate(cp, ticket(), cache=False).priority == "P1"
+
+
 def test_stage_monotonic_final_is_last(make_policy):
     cp = make_policy("""
     rules:

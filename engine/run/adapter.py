@@ -6,7 +6,8 @@
 - One session per ticket, with a counter sid, deleted in `finally`; a sentinel rule guarantees
   an action ran in every session (durable_rules segfaults deleting one that had none).
 - Actions are Python closures that record the trace; exceptions in them are collected and raised
-  to the caller (the engine would swallow them); a firing bound stops cycles and names them.
+  to the caller (the engine would swallow them) — a KeyboardInterrupt or SystemExit too, once the
+  engine returns; a firing bound stops cycles and names them.
 - After a MemoryError or an engine error the Host is discarded and rebuilt on next use.
 """
 
@@ -108,11 +109,13 @@ class EngineAdapter:
 
         def action(c) -> None:
             ev = self.current
-            if ev is not None:
+            if ev is not None and ev.interrupt is None:
                 try:
                     ev.fire(cr, c)
                 except Exception as exc:  # never into the engine, which would swallow it
                     ev.errors.append((cr.name.rsplit("#", 1)[0], exc))
+                except BaseException as exc:  # noqa: BLE001 — Ctrl-C, SystemExit: re-raised
+                    ev.interrupt = exc        # once the engine returns (it would swallow them)
         return action
 
     def _ensure(self, cp: CompiledPolicy, name: str, actions) -> _SyncHost:
@@ -186,6 +189,8 @@ class EngineAdapter:
             host.delete_state(cp.ruleset_name, sid)
         except durable_rules_engine.error:
             pass
+        if ev.interrupt is not None:
+            raise ev.interrupt
         if ev.failure is not None:
             raise ev.failure
         if ev.errors:

@@ -47,7 +47,7 @@ class Working:
                  "guaranteed", "no_guarantee_reason", "ent_fact", "rev", "target", "target_rule",
                  "sla_reason", "offers", "withholds", "obligations", "notes", "actions", "trace",
                  "fired", "target_json", "groups", "stage", "firings", "sequence", "errors",
-                 "failure", "suppressed")
+                 "failure", "suppressed", "interrupt")
 
     def __init__(self, cp: CompiledPolicy, ticket: Ticket,
                  swap: Callable[[Any, dict | None, dict], None]):
@@ -81,6 +81,7 @@ class Working:
         self.errors: list[tuple[str, BaseException]] = []
         self.failure: EvaluationError | None = None
         self.suppressed: list[tuple[str, str]] = []
+        self.interrupt: BaseException | None = None   # Ctrl-C in an action: raised after the run
 
     # ---- facts ------------------------------------------------------------------------
     def initial_facts(self, sid: str) -> list[dict]:
