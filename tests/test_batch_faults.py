@@ -213,13 +213,20 @@ def test_a_full_disk(tmp_path, small_disk):
     assert (small_disk / "out.jsonl.partial").exists()   # kept for --resume
 
 
+def _default_sigint() -> None:
+    """A shell's background job starts with SIGINT ignored, and Python keeps an ignored SIGINT
+    ignored (as it should): the child of a test run in the background must be given Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_interrupt_keeps_the_partial_file(tmp_path):
     src = write_corpus(tmp_path / "in.jsonl", 30_000)  # ample work left after the first chunks
     out = tmp_path / "out.jsonl"
     partial = tmp_path / "out.jsonl.partial"
     p = subprocess.Popen(command(src, out, "--workers", "1"), cwd=ROOT,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=_default_sigint)
     try:
         while not partial.exists() or partial.stat().st_size < 100_000:
             assert p.poll() is None, "finished before it could be interrupted"
