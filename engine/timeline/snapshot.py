@@ -31,7 +31,7 @@ _NO_HISTORY = b',"history":[]'
 # an outcome's history entry after its `at` (sorted keys: `at` comes first)
 _tails = OutcomeMemo()
 # a one-snapshot clock's `%` template by its shape (what does not differ between tickets);
-# b"" for a shape whose text cannot be a template (it holds the slot sentinel)
+# b"" for a shape that has none (its text holds the slot sentinel, or it is not one phase)
 _shapes: dict[tuple, bytes] = {}
 _NULL, _NOT_APPLICABLE = b"null", b'"not_applicable"'
 # an outcome's clocks when none has a target, as of the submission (`SnapshotLife._plan`)
@@ -105,15 +105,7 @@ class SnapshotLife:
             found = config(metric, self.policy.policy, outcome, self.checked.customer_zone)
             if not isinstance(found, str):
                 return None   # a target: its figures differ between tickets
-            key = (metric.name, found, outcome.priority)
-            template = _shapes.get(key)
-            if template is None:
-                made = slot_template(self._clock(metric))
-                if made is None:
-                    return None
-                if len(_shapes) >= 4096:
-                    _shapes.clear()
-                template = _shapes[key] = made
+            template = self._shape((metric.name, found, outcome.priority), metric)
             if not template:
                 return None
             plan.append((template, "agent_reply" in metric.fulfilled_by))
@@ -130,6 +122,7 @@ class SnapshotLife:
         as_of = self.as_of
         if isinstance(found, str):
             key: tuple = (metric.name, found, self.outcome.priority)
+            running = False
             values: tuple = (start_json if as_of is start else instant_json(as_of), _NULL,
                              _NULL, _NULL, _NULL if first is None else instant_json(first),
                              start_json, _NULL, _NULL, start_json, _NOT_APPLICABLE, _NULL, _NULL)
@@ -154,22 +147,22 @@ class SnapshotLife:
                       slot_text(_in(first, zone)), at, due_text,
                       slot_text(None if first is not None else within - consumed), at,
                       slot_text(status), slot_text(zone.key), slot_text(warn_at))
-        template = _shapes.get(key)
-        if template is None:
-            clock = self._clock(metric)
-            made = slot_template(clock)
-            if made is None:
-                return clock_bytes(clock)
-            if len(_shapes) >= 4096:
-                _shapes.clear()
-            template = _shapes[key] = made
-            if not made:
-                return clock_bytes(clock)
-        elif not template:
+        template = self._shape(key, metric)
+        if not template:
             return clock_bytes(self._clock(metric))
-        if not isinstance(found, str) and running and b"%%" not in template:
+        if running and b"%%" not in template:
             _bake(template, (key, zone.key), within)
         return template % values
+
+    def _shape(self, key: tuple, metric: Metric) -> bytes:
+        """The `%` template of the clock shape `key` (made from this ticket's clock of `metric`
+        the first time; b"" for a shape without one)."""
+        template = _shapes.get(key)
+        if template is None:
+            if len(_shapes) >= 4096:
+                _shapes.clear()
+            template = _shapes[key] = slot_template(self._clock(metric)) or b""
+        return template
 
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
@@ -201,17 +194,17 @@ class SnapshotLife:
         return found, checked.submitted_at, first, due
 
 
-def _bake(template: bytes, key: tuple, within: timedelta) -> None:
-    """Keep `template` with what a running clock as of its start writes the same for every
-    ticket filled in (nothing consumed, the whole target remaining, no response, no breach,
-    the zone): its slots left are the start, the due time, the phase's start and due time,
-    and the start again. Only for a template without a literal `%` (`%%`), which one fill
-    would turn into a slot marker."""
+def _bake(template: bytes, key: tuple[tuple, str], within: timedelta) -> None:
+    """Keep `template` (under `key`: its shape and zone) with what a running clock as of its
+    start writes the same for every ticket filled in (nothing consumed, the whole target
+    remaining, no response, no breach, the zone): its slots left are the start, the due time,
+    the phase's start and due time, and the start again. Only for a template without a
+    literal `%` (`%%`), which one fill would turn into a slot marker."""
     if len(_running) >= 4096:
         _running.clear()
-    zone = key[1]
     _running[key] = template % (_SLOT, _NULL, slot_text(ZERO), _SLOT, _NULL, _SLOT, _SLOT,
-                                slot_text(within), _SLOT, b'"running"', slot_text(zone), _NULL)
+                                slot_text(within), _SLOT, b'"running"', slot_text(key[1]),
+                                _NULL)
 
 
 def _tail(outcome: Outcome) -> bytes:
