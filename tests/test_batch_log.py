@@ -23,6 +23,7 @@ from test_log_cli import _readonly_prefix
 from cli import main
 from engine import load_policy
 from engine.adapters.batch.direct import DirectFile
+from engine.adapters.batch.slots import SlotPool
 from engine.ops.log.query import LogReader
 
 NOW = "2027-01-15T12:00:00+00:00"
@@ -100,12 +101,16 @@ def test_a_killed_run_writes_no_line_the_log_lacks_and_resumes(tmp_path):
     assert _ids(log) == decided_ids(out)        # each decided line logged once, in order
 
 
-@pytest.mark.parametrize("workers, writes", [((), "write"),   # decided in this process
-                                             (("--workers", "2"), "append_file")])
+@pytest.mark.parametrize("workers, writes", [
+    ((), "write"),                           # decided in this process
+    (("--workers", "2"), "write"),           # by workers, output through shared-memory slots
+    (("--workers", "2"), "append_file")])    # by workers, output through chunk files
 def test_a_chunk_committed_but_not_written_is_not_logged_again_on_resume(
         tmp_path, monkeypatch, workers, writes):
     """The window a kill can hit: a chunk's records committed, its lines not yet written. The
     resumed run writes those lines without logging them again: each decided line once."""
+    if workers and writes == "append_file":
+        monkeypatch.setattr(SlotPool, "create", classmethod(lambda cls, *a, **k: None))
     src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
     src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("cloudtalk"), 2500)))
     args = ["batch", "-p", "cloudtalk", "--now", NOW, str(src), "-o", str(out), "--log",

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from engine import app
 from engine.adapters.batch import files
-from engine.adapters.batch.local import Item, WorkerFailed, run_local, run_ranges, tasks
+from engine.adapters.batch.local import (
+    IN_FLIGHT_PER_WORKER,
+    Item,
+    WorkerFailed,
+    run_local,
+    run_ranges,
+    tasks,
+)
+from engine.adapters.batch.slots import SlotChunk, SlotPool
 from engine.adapters.batch.worker import (
     ChunkLogError,
     ChunkOptions,
@@ -45,6 +53,8 @@ from engine.ops.summary import Summary
 #: Uncompressed input up to this size is decided in this process unless --workers is given
 #: (starting worker processes takes about as long as deciding it).
 SMALL_INPUT = 4 << 20
+SHARED_MEMORY = Path("/dev/shm")   # the spool folder's home where there is one (tmpfs)
+WRITER_DEPTH = 2                   # decided chunks waiting for the writer thread
 
 
 @dataclass(frozen=True)
@@ -232,8 +242,8 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
     bar = _progress(job, source_in)
     wrote = False
 
-    def emit(data: bytes | Path, result: BatchResult, records: list[Prepared], write: bool,
-             at: int | None) -> None:
+    def emit(data: bytes | Path | SlotChunk, result: BatchResult, records: list[Prepared],
+             write: bool, at: int | None) -> None:
         nonlocal wrote
         if write:  # committed to the log, then written (one commit a chunk)
             writer.put(records, data, total.lines + result.lines)
@@ -248,11 +258,13 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
     workers = _workers(job, source_in)
     pooled = workers > 1 or _log_beside(job, source_in)
     spool = _spool(out) if pooled and source_in.plain_file else None
-    writer = ChunkWriter(out, log, run=out.run)
+    slots = SlotPool.create(spool, IN_FLIGHT_PER_WORKER * workers + WRITER_DEPTH + 1) \
+        if spool is not None and spool.parent == SHARED_MEMORY else None
+    writer = ChunkWriter(out, log, depth=WRITER_DEPTH, run=out.run)
     try:
         if spool is not None:
             run_ranges(source_in.name, tasks(source_in.name, done.lines, job.summary), emit,
-                       source, options, workers, spool)
+                       source, options, workers, spool, slots)
         else:
             items = _items(files.chunks(source_in.lines()), done.lines, job.summary)
             run_local(items, emit, source, options, workers, pooled)
@@ -269,6 +281,8 @@ def _run_here(job: BatchJob, deciding: Deciding, source: Shipped, now: datetime 
         source_in.close()
         if log is not None:
             log.close()
+        if slots is not None:
+            slots.close()
         if spool is not None:
             shutil.rmtree(spool, ignore_errors=True)
     return total, done.lines, tuple(writer.warnings.values())
@@ -278,7 +292,7 @@ def _spool(out: files.Output) -> Path:
     """A folder for the workers' chunk files: in shared memory (/dev/shm) where there is one,
     so chunks are not written to disk twice (a few chunks are there at a time); else beside
     the output. Named after the output, so a resumed run clears what a killed one left."""
-    base = Path("/dev/shm")
+    base = SHARED_MEMORY
     if not (base.is_dir() and os.access(base, os.W_OK)):
         base = out.final.parent if not out.stdout else Path(tempfile.gettempdir())
     if out.stdout:

@@ -2,8 +2,8 @@
 processes, each compiling the policy once; results written in input order.
 
 A plain input file is handed to the workers as byte ranges (`run_ranges`): each worker reads its
-chunk's lines itself and writes the chunk's output to a file of its own in a spool folder, and
-the parent appends those files to the output in input order (copied by the kernel) — nothing
+chunk's lines itself and puts the chunk's output in a shared-memory slot (`slots`; or a file of
+its own in a spool folder), and the parent appends those to the output in input order — nothing
 per line crosses between processes but, with `--log`, the serialised records. Other input
 (stdin, gzip) is read by the parent and sent as lines (`run_local`). A worker that dies breaks
 the pool: the run stops with `WorkerFailed` (the lines written so far are kept for --resume).
@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from engine.adapters.batch import files
+from engine.adapters.batch.slots import InSlot, SlotChunk, SlotPool, fill
 from engine.adapters.batch.worker import ChunkOptions, Shipped, decide_chunk, init_worker
 from engine.ops.batch import BatchResult
 from engine.ops.log.records import Prepared
@@ -33,9 +34,9 @@ Item = tuple[int, list[bytes], bool]
 #: A chunk as a byte range of the input: (start, end, first line, lines, first line written —
 #: those before it are already in the output: replayed for the summary, or skipped)
 Task = tuple[int, int, int, int, int]
-#: (output bytes or the chunk file holding them, counts, log records, whether to write them,
-#: input bytes decided so far when known)
-Emit = Callable[[bytes | Path, BatchResult, list[Prepared], bool, int | None], None]
+#: (output bytes, the chunk file or slot holding them, counts, log records, whether to write
+#: them, input bytes decided so far when known)
+Emit = Callable[[bytes | Path | SlotChunk, BatchResult, list[Prepared], bool, int | None], None]
 IN_FLIGHT_PER_WORKER = 2
 
 
@@ -64,11 +65,32 @@ def tasks(path: str, skip: int, replay: bool) -> Iterator[Task]:
 
 
 def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: Shipped,
-               options: ChunkOptions, workers: int, spool: Path) -> None:
+               options: ChunkOptions, workers: int, spool: Path,
+               slots: SlotPool | None = None) -> None:
     """Decide the chunks of the plain file at `path` in `workers` processes, each reading its
-    chunks' lines and writing their output to `spool`; `emit` each in order."""
-    _pooled(((_decide_range, (path, task, str(spool)), task[4] <= task[2] + task[3] - 1)
-             for task in chunks), emit, source, options, workers)
+    chunks' lines and writing their output to one of the `slots` (`emit` gets a SlotChunk,
+    which frees its slot once written) or to a file in `spool`; `emit` each in order."""
+    taken: deque[int | None] = deque()   # each task's slot, in the order they are emitted
+
+    def calls() -> Iterator[tuple[Callable, tuple, bool]]:
+        for task in chunks:
+            slot = slots.take() if slots is not None else None
+            taken.append(slot)
+            yield _decide_range, (path, task, str(spool), slot), \
+                task[4] <= task[2] + task[3] - 1
+
+    def received(data: bytes | Path | InSlot, result: BatchResult, records: list[Prepared],
+                 write: bool, at: int | None) -> None:
+        slot = taken.popleft()
+        if slot is not None and slots is not None:
+            if isinstance(data, InSlot) and write:
+                emit(slots.chunk(data), result, records, write, at)
+                return
+            slots.release(slot)   # not used: the output is in a file, or nothing
+        assert not isinstance(data, InSlot)
+        emit(data, result, records, write, at)
+
+    _pooled(calls(), received, source, options, workers)   # type: ignore[arg-type]
 
 
 def _pooled(calls: Iterable[tuple[Callable, tuple, bool]], emit: Emit, source: Shipped,
@@ -122,10 +144,11 @@ def _decide(first: int, lines: list[bytes]) -> tuple[bytes, BatchResult, list[Pr
     return decide_chunk(source, options, first, lines)
 
 
-def _decide_range(path: str, task: Task, spool: str
-                  ) -> tuple[str | bytes, BatchResult, list[Prepared], int]:
-    """Read one chunk of the input, decide it, write its output to a file in `spool`: (that
-    file, or b"" when nothing is written; the counts; the log records; the chunk's end)."""
+def _decide_range(path: str, task: Task, spool: str, slot: int | None = None
+                  ) -> tuple[str | bytes | InSlot, BatchResult, list[Prepared], int]:
+    """Read one chunk of the input, decide it, put its output in `slot` (if given and it fits)
+    or a file in `spool`: (where it is, or b"" when nothing is written; the counts; the log
+    records; the chunk's end)."""
     assert _job is not None, "the worker was not initialised"
     source, options = _job
     start, end, first, count, write_from = task
@@ -142,6 +165,9 @@ def _decide_range(path: str, task: Task, spool: str
         return b"", total, [], end
     data, result, records = decide_chunk(source, options, first + max(skip, 0),
                                          lines[max(skip, 0):])
+    filled = fill(spool, slot, data) if slot is not None else None
+    if filled is not None:
+        return filled, total.merge(result), records, end
     chunk = Path(spool) / f"chunk-{first:012d}"
     try:
         with open(chunk, "wb") as f:

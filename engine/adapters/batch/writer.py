@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from engine.adapters.batch.files import Output
+from engine.adapters.batch.slots import SlotChunk
 from engine.core.diagnostics import Diagnostic
 from engine.ops.log import DecisionLog
 from engine.ops.log.records import Prepared
@@ -33,16 +34,17 @@ class ChunkWriter:
         self.out, self.log, self.run = out, log, run
         self.error: BaseException | None = None
         self.warnings: dict[str, Diagnostic] = {}   # the receipts' (version_not_bumped), once
-        self._queue: queue.Queue[tuple[list[Prepared], bytes | Path, int] | None] = \
+        self._queue: queue.Queue[tuple[list[Prepared], bytes | Path | SlotChunk, int] | None] = \
             queue.Queue(depth)
         self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
         self.threaded = threaded   # False: each chunk is committed and written in `put`
         if threaded:
             self._thread.start()
 
-    def put(self, records: list[Prepared], data: bytes | Path, through: int = 0) -> None:
-        """Queue one chunk: its records (committed first), its output bytes or file, and the
-        input line it ends at."""
+    def put(self, records: list[Prepared], data: bytes | Path | SlotChunk,
+            through: int = 0) -> None:
+        """Queue one chunk: its records (committed first), its output bytes, file or slot, and
+        the input line it ends at."""
         if self.error is not None:
             raise self.error
         if not self.threaded:
@@ -75,12 +77,14 @@ class ChunkWriter:
             except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread
                 self.error = exc
 
-    def _write(self, records: list[Prepared], data: bytes | Path, through: int) -> None:
+    def _write(self, records: list[Prepared], data: bytes | Path | SlotChunk, through: int) -> None:
         if self.log is not None:
             for receipt in self.log.append_prepared(records, (self.run, through)):
                 for w in receipt.warnings:
                     self.warnings.setdefault(w.message, w)
-        if isinstance(data, Path):
+        if isinstance(data, SlotChunk):
+            data.write_to(self.out)
+        elif isinstance(data, Path):
             self.out.append_file(data)
             data.unlink()
         else:
