@@ -145,16 +145,16 @@ def test_migrations_run_once_in_order(tmp_path, monkeypatch, entries):
         m.setattr(store_mod, "SCHEMA_VERSION", 1)
         m.setattr(store_mod, "MIGRATIONS", {})
         DecisionLog.open(path).close()
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)   # and a later one, after today's
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)   # and a later one, after today's
     monkeypatch.setattr(store_mod, "MIGRATIONS", {**store_mod.MIGRATIONS,
-                                                  3: ["CREATE TABLE notes (seq INTEGER)"]})
+                                                  4: ["CREATE TABLE notes (seq INTEGER)"]})
     d, cp, t, _ = entries[0]
     with DecisionLog.open(path) as log:
         log.append(d, policy=cp, ticket=t)
     with DecisionLog.open(path):
         pass
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3]
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3, 4]
     assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM batch_runs").fetchone() == (0,)
     conn.close()

@@ -17,9 +17,12 @@ from engine.check.tickets import parse_timestamp
 from engine.core.decision import Decision
 from engine.ops.log.records import decision_of, sla_status
 from engine.ops.log.sources import PolicySource
-from engine.ops.log.store import connect_readonly
+from engine.ops.log.store import connect_readonly, schema_version
 
 SLA_STATUSES = ("none", "met", "breached", "overdue", "open")
+#: a ticket's records (two parameters: the ticket id twice) through `store.TICKET_INDEX`: the
+#: expression as the index has it; `+` keeps SQLite from preferring a scan for `ticket_id`
+TICKET_WHERE = ("substr(ticket_id, -1) = substr(?, -1) AND +ticket_id = ?", 2)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,10 @@ class LogReader:
     def __init__(self, path: str | os.PathLike):
         self.path = path
         self.conn = connect_readonly(path)
+        # a log of schema 3 finds a ticket's records through `records_ticket_tail`; an older
+        # one (read, not yet migrated by a writer) through its index on ticket_id
+        self._ticket = TICKET_WHERE if (schema_version(self.conn, path) or 0) >= 3 else \
+            ("ticket_id = ?", 1)
 
     def close(self) -> None:
         self.conn.close()
@@ -142,13 +149,18 @@ class LogReader:
         return next(self._rows("WHERE decision_id >= ? AND decision_id < ?", span))
 
     def for_ticket(self, ticket_id: str) -> list[LogRecord]:
-        return list(self._rows("WHERE ticket_id = ?", (ticket_id,)))
+        where, n = self._ticket
+        return list(self._rows(f"WHERE {where}", (ticket_id,) * n))
 
     def search(self, s: Search) -> Iterator[LogRecord]:
         """The records every given filter holds for, in log order (ValueError for a bad
         time)."""
         where, args = [], []
-        for column, value in (("ticket_id", s.ticket), ("policy_id", s.policy),
+        if s.ticket is not None:
+            clause, n = self._ticket
+            where.append(clause)
+            args += [s.ticket] * n
+        for column, value in (("policy_id", s.policy),
                               ("policy_version", s.version), ("priority", s.priority),
                               ("sla_status", s.sla)):
             if value is not None:
