@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import io
+import pickle
 import shutil
 
 import pytest
@@ -43,6 +44,21 @@ def test_a_filled_slot_is_written_out_whole_and_freed(tmp_path):
     assert sink.getvalue() == data
     assert sorted(pool.take() for _ in range(2)) == [0, 1]   # given back
     assert fill(str(tmp_path), slot, b"x" * 8193) is None    # does not fit: a chunk file
+    pool.close()
+
+
+def test_log_records_follow_the_output_in_the_slot(tmp_path):
+    pool = SlotPool.create(tmp_path, 1, size=8192)
+    assert pool is not None
+    records = [("decision-1", "T-1", None), ("decision-2", "T-2", "req")]
+    blob = pickle.dumps(records)
+    filled = fill(str(tmp_path), pool.take(), b"line 1\nline 2\n", blob)  # type: ignore[arg-type]
+    assert filled == InSlot(0, 14, len(blob))
+    assert pool.records(filled) == records
+    sink = io.BytesIO()
+    pool.chunk(filled).write_to(sink)
+    assert sink.getvalue() == b"line 1\nline 2\n"   # the records are not output
+    assert fill(str(tmp_path), 0, b"x" * (8192 - len(blob) + 1), blob) is None
     pool.close()
 
 

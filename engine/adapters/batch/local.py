@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -84,6 +85,8 @@ def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: Shipped,
         slot = taken.popleft()
         if slot is not None and slots is not None:
             if isinstance(data, InSlot) and write:
+                if data.records:
+                    records = slots.records(data)
                 emit(slots.chunk(data), result, records, write, at)
                 return
             slots.release(slot)   # not used: the output is in a file, or nothing
@@ -165,9 +168,11 @@ def _decide_range(path: str, task: Task, spool: str, slot: int | None = None
         return b"", total, [], end
     data, result, records = decide_chunk(source, options, first + max(skip, 0),
                                          lines[max(skip, 0):])
-    filled = fill(spool, slot, data) if slot is not None else None
-    if filled is not None:
-        return filled, total.merge(result), records, end
+    if slot is not None:
+        blob = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL) if records else b""
+        filled = fill(spool, slot, data, blob)
+        if filled is not None:
+            return filled, total.merge(result), [] if blob else records, end
     chunk = Path(spool) / f"chunk-{first:012d}"
     try:
         with open(chunk, "wb") as f:
