@@ -92,3 +92,32 @@ def test_unreachable_scheduler(tmp_path):
     r = CliRunner().invoke(main, ["batch", "-p", "credenti", str(src), "-o",
                                   str(tmp_path / "parts"), "--dask", "tcp://127.0.0.1:9"])
     assert r.exit_code == 2 and "error[dask_unreachable]" in r.stderr
+
+
+def test_a_local_cluster_keeps_glibcs_own_malloc_tuning(monkeypatch):
+    """Dask's nannies give workers MALLOC_TRIM_THRESHOLD_, which turns off glibc's dynamic mmap
+    threshold (each chunk-sized buffer mapped and faulted in anew); a `--dask local` cluster
+    leaves it out and keeps the rest of Dask's worker environment."""
+    import dask
+
+    from engine.adapters.batch.cluster import LOCAL_ENVIRON_DROPPED, _local_environ
+
+    key = "distributed.nanny.pre-spawn-environ"
+    with dask.config.set({key: {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1}}):
+        assert _local_environ() == {key: {"OMP_NUM_THREADS": 1}}
+    assert "MALLOC_TRIM_THRESHOLD_" in LOCAL_ENVIRON_DROPPED
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_lack_the_trim_threshold():
+    import os
+    from types import SimpleNamespace
+
+    from distributed import Client, LocalCluster
+
+    from engine.adapters.batch.cluster import _client
+
+    with _client(SimpleNamespace(dask="local", workers=1), Client, LocalCluster) as client:
+        seen = client.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                                   os.environ.get("OMP_NUM_THREADS")))
+    assert list(seen.values()) == [(None, "1")]

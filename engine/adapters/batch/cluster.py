@@ -121,8 +121,12 @@ def _block_size(path: str, workers: int) -> int:
 @contextlib.contextmanager
 def _client(job, client_cls, cluster_cls):
     if job.dask == "local":
-        cluster = cluster_cls(n_workers=job.workers or 2, threads_per_worker=1, processes=True,
-                              dashboard_address=None, silence_logs=logging.ERROR)
+        import dask
+
+        with dask.config.set(_local_environ()):
+            cluster = cluster_cls(n_workers=job.workers or 2, threads_per_worker=1,
+                                  processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR)
         with cluster, client_cls(cluster) as client:
             yield client
         return
@@ -135,6 +139,26 @@ def _client(job, client_cls, cluster_cls):
             hint="a scheduler address such as tcp://host:8786, or `local`")) from None
     with client:
         yield client
+
+
+#: What Dask's nannies put in a new worker's environment that a local run leaves out.
+#: `MALLOC_TRIM_THRESHOLD_` (Dask sets 65,536, to give memory back sooner) makes glibc drop its
+#: dynamic mmap threshold: every buffer of a chunk's size (a chunk's output is ~7.6 MB) is then
+#: mapped and unmapped anew, its pages faulted in each time. 800,000 cloudtalk lines on 2 local
+#: workers, in turns: system CPU 3.6 -> 1.1 s, wall 13.9 -> 12.5 s (2026-12-03). A worker's
+#: memory stays bounded by its partition either way.
+LOCAL_ENVIRON_DROPPED = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def _local_environ() -> dict:
+    """The dask config for a `--dask local` cluster: Dask's pre-spawn environment for workers,
+    without LOCAL_ENVIRON_DROPPED."""
+    import dask
+
+    key = "distributed.nanny.pre-spawn-environ"
+    env = {k: v for k, v in (dask.config.get(key, default=None) or {}).items()
+           if k not in LOCAL_ENVIRON_DROPPED}
+    return {key: env}
 
 
 def part_name(pattern: str, index: int, parts: int) -> str:
