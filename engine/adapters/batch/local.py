@@ -123,6 +123,15 @@ def _emit_next(inflight: deque[tuple[Future, bool]], emit: Emit) -> None:
          end[0] if end else None)
 
 
+def start_fork_server() -> None:
+    """Start the workers' fork server now, where there is one: it imports the engine while
+    the caller goes on (compiling the policy), instead of when the pool starts."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
