@@ -20,7 +20,7 @@ from engine.ops.log.sources import PolicySource
 from engine.ops.log.store import connect_readonly, schema_version
 
 SLA_STATUSES = ("none", "met", "breached", "overdue", "open")
-#: a ticket's records (two parameters: the ticket id twice) through `store.TICKET_INDEX`: the
+#: a ticket's records (two parameters: the ticket id twice) through `schema.TICKET_INDEX`: the
 #: expression as the index has it; `+` keeps SQLite from preferring a scan for `ticket_id`
 TICKET_WHERE = ("substr(ticket_id, -1) = substr(?, -1) AND +ticket_id = ?", 2)
 
