@@ -2,9 +2,9 @@
 processes, each compiling the policy once; results written in input order.
 
 A plain input file is handed to the workers as byte ranges (`run_ranges`): each worker reads its
-chunk's lines itself and puts the chunk's output in a shared-memory slot (`slots`; or a file of
-its own in a spool folder), and the parent appends those to the output in input order — nothing
-per line crosses between processes but, with `--log`, the serialised records. Other input
+chunk's lines itself and puts the chunk's output (and with `--log` its serialised records) in a
+shared-memory slot (`slots`; or a file of its own in a spool folder), and the parent appends
+those to the output in input order — nothing per line crosses the pool's pipes. Other input
 (stdin, gzip) is read by the parent and sent as lines (`run_local`). A worker that dies breaks
 the pool: the run stops with `WorkerFailed` (the lines written so far are kept for --resume).
 
@@ -83,14 +83,14 @@ def run_ranges(path: str, chunks: Iterable[Task], emit: Emit, source: Shipped,
     def received(data: bytes | Path | InSlot, result: BatchResult, records: list[Prepared],
                  write: bool, at: int | None) -> None:
         slot = taken.popleft()
+        if isinstance(data, InSlot):   # (only ever the task's own slot, for lines to write)
+            assert slots is not None and slot == data.slot
+            if data.records:
+                records = slots.records(data)
+            emit(slots.chunk(data), result, records, write, at)
+            return
         if slot is not None and slots is not None:
-            if isinstance(data, InSlot) and write:
-                if data.records:
-                    records = slots.records(data)
-                emit(slots.chunk(data), result, records, write, at)
-                return
             slots.release(slot)   # not used: the output is in a file, or nothing
-        assert not isinstance(data, InSlot)
         emit(data, result, records, write, at)
 
     _pooled(calls(), received, source, options, workers)   # type: ignore[arg-type]
