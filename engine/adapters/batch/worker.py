@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine import app
+from engine.adapters.batch.memory import keep_buffers
 from engine.check.mapping import PayloadMapping, check_mapping
 from engine.compile.compiler import CompiledPolicy
 from engine.compile.pipeline import load_policy_text
@@ -219,7 +220,8 @@ def prepared_log(path: str) -> DecisionLog:
 
 def init_worker(source: Shipped, options: ChunkOptions) -> None:
     """A pool worker's initializer: compile the policy (and check the mapping) before the
-    first chunk arrives."""
+    first chunk arrives; keep chunk-sized buffers in the heap (`memory`)."""
+    keep_buffers()
     deciding, _, _ = prepared(source, options.thread)
     if options.mapping is not None:
         prepared_mapping(options.mapping, chosen(deciding))
