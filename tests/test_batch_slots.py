@@ -139,3 +139,16 @@ def test_batch_output_is_the_same_through_slots_files_or_both(tmp_path, monkeypa
     pool, slots = made[0]
     assert (len(written) > 0) == (size is None)   # slots used unless no chunk fits
     assert sorted(pool._free) == list(range(slots))   # every slot given back
+
+
+@pytest.mark.parametrize("free, made", [(10 * 4096, 3), (5 * 4096, 2), (3 * 4096, 1),
+                                        (4096, None)])
+def test_slots_take_at_most_half_the_free_space(tmp_path, monkeypatch, free, made):
+    class Vfs:
+        f_bavail, f_frsize = free // 512, 512
+
+    monkeypatch.setattr(slot_module.os, "statvfs", lambda path: Vfs)
+    pool = SlotPool.create(tmp_path, 3, size=4096)
+    assert (None if pool is None else len(pool._maps)) == made
+    if pool is not None:
+        pool.close()

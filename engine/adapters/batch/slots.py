@@ -54,8 +54,15 @@ class SlotPool:
 
     @classmethod
     def create(cls, folder: Path, count: int, size: int = SLOT_BYTES) -> SlotPool | None:
-        """`count` slots of `size` bytes in `folder` (fewer if the file system runs out of
-        room; None when it has none, or cannot reserve their pages)."""
+        """`count` slots of `size` bytes in `folder`, taking at most half the file system's
+        free space (the rest is for chunk files, should tasks need them: a container's 64 MB
+        /dev/shm gets two slots); None when not even one fits, or their pages cannot be
+        reserved."""
+        try:
+            free = os.statvfs(folder)
+            count = min(count, free.f_bavail * free.f_frsize // (2 * size))
+        except OSError:
+            return None
         maps = []
         for index in range(count):
             try:
