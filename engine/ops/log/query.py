@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
+from functools import cached_property
 from typing import NamedTuple
 
 from engine.check.tickets import parse_timestamp
@@ -109,13 +110,17 @@ class LogReader:
     def __init__(self, path: str | os.PathLike):
         self.path = path
         self.conn = connect_readonly(path)
-        # a log of schema 3 finds a ticket's records through `records_ticket_tail`; an older
-        # one (read, not yet migrated by a writer) through its index on ticket_id
-        self._ticket = TICKET_WHERE if (schema_version(self.conn, path) or 0) >= 3 else \
-            ("ticket_id = ?", 1)
 
     def close(self) -> None:
         self.conn.close()
+
+    @cached_property
+    def _ticket(self) -> tuple[str, int]:
+        """The clause finding a ticket's records, and how many times it takes the id: through
+        `records_ticket_tail` in a log of schema 3; through its index on ticket_id in an older
+        one (read, not yet migrated by a writer). Asked only by the lookups that need it."""
+        return TICKET_WHERE if (schema_version(self.conn, self.path) or 0) >= 3 else \
+            ("ticket_id = ?", 1)
 
     def __enter__(self) -> LogReader:
         return self
