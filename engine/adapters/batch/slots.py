@@ -22,6 +22,8 @@ import mmap
 import os
 import pickle
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -92,9 +94,14 @@ class SlotPool:
 
     def records(self, filled: InSlot) -> list:
         """The log records a worker put in the slot after the output (unpickled)."""
-        end = filled.length + filled.records
-        with memoryview(self._maps[filled.slot]) as whole, whole[filled.length:end] as view:
+        with self.view(filled.slot, filled.length, filled.length + filled.records) as view:
             return pickle.loads(view)  # noqa: S301 — written by this run's own workers
+
+    @contextmanager
+    def view(self, slot: int, start: int, end: int) -> Iterator[memoryview]:
+        """Bytes `start:end` of `slot`, viewed (released on leaving, so `close` can unmap)."""
+        with memoryview(self._maps[slot]) as whole, whole[start:end] as part:
+            yield part
 
     def close(self) -> None:
         """Unmap the slots (their files go with the spool folder). A slot still viewed — by the
@@ -118,8 +125,7 @@ class SlotChunk:
 
     def write_to(self, out) -> None:
         try:
-            with memoryview(self.pool._maps[self.index]) as whole, \
-                    whole[:self.length] as view:
+            with self.pool.view(self.index, 0, self.length) as view:
                 out.write(view)
         finally:
             self.pool.release(self.index)
