@@ -232,3 +232,37 @@ def test_a_checkpoint_beyond_the_end_means_records_were_removed(db):
     assert not verify_connection(db, (N + 5, "0" * 64)).ok
     with pytest.raises(ValueError):
         parse_checkpoint("12:nothex")
+
+
+@pytest.mark.parametrize("rewrite", ["spaces", "unsorted", "escaped", "float", "surrogate",
+                                     "nan"])
+def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite):
+    """The same record written another way (whitespace, keys out of order, text escaped, an
+    integer spelled as a float), or holding what has no canonical form (a lone surrogate, NaN:
+    `verify` raised on these), and the chain recomputed after it: each hash agrees, and
+    `verify` still names the record, since only the canonical form is a record's JSON."""
+    import json
+
+    db.text_factory = bytes
+    seq, text = next((s, bytes(r)) for s, r in db.execute(
+        "SELECT seq, record FROM records WHERE seq >= 300 ORDER BY seq") if not r.isascii())
+    record = json.loads(text)
+    spelled = {
+        "spaces": json.dumps(record, sort_keys=True, ensure_ascii=False),
+        "unsorted": json.dumps(dict(reversed(record.items())), separators=(",", ":"),
+                               ensure_ascii=False),
+        "escaped": json.dumps(record, sort_keys=True, separators=(",", ":")),
+        "float": text.decode().replace(f',"seq":{seq},', f',"seq":{seq}.0,'),
+        # values with no canonical form at all (neither UTF-8 nor JSON can hold them)
+        "surrogate": text.decode().replace(',"format":', ',"extra":"\\ud800","format":'),
+        "nan": text.decode().replace(',"format":', ',"extra":NaN,"format":'),
+    }[rewrite].encode("utf-8")
+    assert spelled != text
+    if rewrite not in ("surrogate", "nan"):
+        assert json.loads(spelled) == json.loads(text)
+    db.execute("UPDATE records SET record = CAST(? AS TEXT) WHERE seq = ?", (spelled, seq))
+    _rechain(db, seq)
+    problems = _bad(db, everything=True)
+    assert [(p.seq, p.message) for p in problems] == [
+        (seq, "its record is not canonical JSON" if rewrite != "float" else
+         f"its record says seq {seq}.0 and format 1")], rewrite
