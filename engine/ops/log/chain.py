@@ -16,6 +16,8 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 
+import msgspec
+
 from engine.core.canonical import canonical_bytes
 from engine.core.decision import sha256_of
 from engine.ops.log.records import FORMAT, sla_status
@@ -72,6 +74,9 @@ class VerifyReport:
 
 class _Stop(Exception):
     pass
+
+
+_decode = msgspec.json.decode   # integers of any size kept exact, as the json module does
 
 
 class _Verifier:
@@ -137,10 +142,13 @@ class _Verifier:
         if record_hash(prev, record).encode("ascii") != digest:
             self.fail(seq, "its content does not match its hash: the record was edited")
             return
-        try:
-            r = json.loads(record)
+        try:   # msgspec reads what a log writes; the json module also what it refuses
+            r = _decode(record)
         except ValueError:
-            r = None
+            try:
+                r = json.loads(record)
+            except ValueError:
+                r = None
         if not isinstance(r, dict):
             self.fail(seq, "its record is not a JSON object")
             return
