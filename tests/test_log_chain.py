@@ -235,7 +235,7 @@ def test_a_checkpoint_beyond_the_end_means_records_were_removed(db):
 
 
 @pytest.mark.parametrize("rewrite", ["spaces", "unsorted", "escaped", "float", "surrogate",
-                                     "nan"])
+                                     "nan", "1e16"])
 def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite):
     """The same record written another way (whitespace, keys out of order, text escaped, an
     integer spelled as a float), or holding what has no canonical form (a lone surrogate, NaN:
@@ -256,9 +256,11 @@ def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite
         # values with no canonical form at all (neither UTF-8 nor JSON can hold them)
         "surrogate": text.decode().replace(',"format":', ',"extra":"\\ud800","format":'),
         "nan": text.decode().replace(',"format":', ',"extra":NaN,"format":'),
+        # msgspec's spelling of a float the json module writes `1e+16` (canonical_json's)
+        "1e16": text.decode().replace(',"facts":', ',"extra":1e16,"facts":'),
     }[rewrite].encode("utf-8")
     assert spelled != text
-    if rewrite not in ("surrogate", "nan"):
+    if rewrite not in ("surrogate", "nan", "1e16"):
         assert json.loads(spelled) == json.loads(text)
     db.execute("UPDATE records SET record = CAST(? AS TEXT) WHERE seq = ?", (spelled, seq))
     _rechain(db, seq)
@@ -266,3 +268,15 @@ def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite
     assert [(p.seq, p.message) for p in problems] == [
         (seq, "its record is not canonical JSON" if rewrite != "float" else
          f"its record says seq {seq}.0 and format 1")], rewrite
+
+
+def test_a_record_with_a_float_in_its_canonical_spelling_verifies(db):
+    """A float a record holds is read and written back by the json module (msgspec spells some
+    floats otherwise): in canonical_json's spelling the (re-chained) record verifies."""
+    db.text_factory = bytes
+    seq = 400
+    text = bytes(db.execute("SELECT record FROM records WHERE seq = ?", (seq,)).fetchone()[0])
+    extra = text.replace(b',"facts":', b',"extra":[1e+16,0.1,-2.5e-07],"facts":')
+    db.execute("UPDATE records SET record = CAST(? AS TEXT) WHERE seq = ?", (extra, seq))
+    _rechain(db, seq)
+    assert _bad(db, everything=True) == []

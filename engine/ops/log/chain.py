@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from engine.core.canonical import canonical_bytes
-from engine.core.decision import sha256_of
+from engine.core.canonical import canonical_bytes, plain_bytes
 from engine.ops.log.records import FORMAT, sla_status
 from engine.ops.log.sources import safe_path, source_digest
 from engine.ops.log.store import GENESIS, LogError, connect_readonly
@@ -76,9 +75,6 @@ class _Stop(Exception):
     pass
 
 
-_decode = msgspec.json.decode   # integers of any size kept exact, as the json module does
-
-
 class _Verifier:
     def __init__(self, conn: sqlite3.Connection, max_problems: int, quick_check: bool = True):
         self.conn = conn
@@ -88,6 +84,19 @@ class _Verifier:
         self.outcomes: dict[bytes, dict | None] = {}    # digest -> parsed outcome (None: bad)
         self.sources: dict[bytes, dict | None] = {}     # digest -> {row, files} (None: bad)
         self.cited: set[tuple[bytes, bytes]] = set()
+        # records read by msgspec (integers of any size kept exact, as the json module does),
+        # counting the floats read: a record without one is written back by msgspec unchecked
+        self.floats = 0
+        self._decode = msgspec.json.Decoder(float_hook=self._float).decode
+        self.plain = False   # the record being checked holds no float (and msgspec read it)
+
+    def _float(self, text: str) -> float:
+        self.floats += 1
+        return float(text)
+
+    def canonical(self, value: object) -> bytes:
+        """`canonical_bytes(value)` of (a part of) the record being checked."""
+        return plain_bytes(value) if self.plain else canonical_bytes(value)
 
     def fail(self, seq: int | None, message: str) -> None:
         self.report.problems.append(Problem(seq, message))
@@ -142,9 +151,12 @@ class _Verifier:
         if record_hash(prev, record).encode("ascii") != digest:
             self.fail(seq, "its content does not match its hash: the record was edited")
             return
+        floats = self.floats
         try:   # msgspec reads what a log writes; the json module also what it refuses
-            r = _decode(record)
+            r = self._decode(record)
+            self.plain = self.floats == floats
         except ValueError:
+            self.plain = False
             try:
                 r = json.loads(record)
             except ValueError:
@@ -161,7 +173,7 @@ class _Verifier:
             self.fail(seq, "its record lacks a field of the record format")
             return
         try:   # msgspec's bytes, unless a float is in it
-            canonical = canonical_bytes(r) == record
+            canonical = self.canonical(r) == record
         except ValueError:   # NaN, or a lone surrogate's escape: no canonical form at all
             canonical = False
         if not canonical:
@@ -189,7 +201,8 @@ class _Verifier:
             return False
         if (d["ticket_id"], d["now"], d["policy"], d.get("request_id")) != (
                 r["ticket_id"], r["now"], {k: p[k] for k in ("id", "version", "digest")},
-                r["request_id"]) or d["input_digest"] != sha256_of(r["facts"]):
+                r["request_id"]) or d["input_digest"] != \
+                "sha256:" + hashlib.sha256(self.canonical(r["facts"])).hexdigest():
             self.fail(seq, "its decision disagrees with the record (ticket, now, policy, "
                       "request or the facts' digest)")
             return False
