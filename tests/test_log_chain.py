@@ -235,7 +235,7 @@ def test_a_checkpoint_beyond_the_end_means_records_were_removed(db):
 
 
 @pytest.mark.parametrize("rewrite", ["spaces", "unsorted", "escaped", "float", "surrogate",
-                                     "nan", "1e16"])
+                                     "nan", "1e16", "format"])
 def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite):
     """The same record written another way (whitespace, keys out of order, text escaped, an
     integer spelled as a float), or holding what has no canonical form (a lone surrogate, NaN:
@@ -258,16 +258,18 @@ def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite
         "nan": text.decode().replace(',"format":', ',"extra":NaN,"format":'),
         # msgspec's spelling of a float the json module writes `1e+16` (canonical_json's)
         "1e16": text.decode().replace(',"facts":', ',"extra":1e16,"facts":'),
+        "format": text.decode().replace(',"format":1,', ',"format":1.0,'),
     }[rewrite].encode("utf-8")
     assert spelled != text
-    if rewrite not in ("surrogate", "nan", "1e16"):
+    if rewrite not in ("surrogate", "nan", "1e16", "format"):
         assert json.loads(spelled) == json.loads(text)
     db.execute("UPDATE records SET record = CAST(? AS TEXT) WHERE seq = ?", (spelled, seq))
     _rechain(db, seq)
     problems = _bad(db, everything=True)
     assert [(p.seq, p.message) for p in problems] == [
-        (seq, "its record is not canonical JSON" if rewrite != "float" else
-         f"its record says seq {seq}.0 and format 1")], rewrite
+        (seq, {"float": f"its record says seq {seq}.0 and format 1",
+               "format": f"its record says seq {seq} and format 1.0"}.get(
+                   rewrite, "its record is not canonical JSON"))], rewrite
 
 
 def test_a_record_with_a_float_in_its_canonical_spelling_verifies(db):

@@ -193,7 +193,8 @@ class _Verifier:
             if have != want:
                 self.fail(seq, f"column `{name}` is `{have}`, but the record says `{want}`")
                 return False
-        if r["seq"] != seq or r["seq"].__class__ is not int or r["format"] != FORMAT:
+        if r["seq"] != seq or r["format"] != FORMAT or \
+                r["seq"].__class__ is not int or r["format"].__class__ is not int:  # not 1.0
             self.fail(seq, f"its record says seq {r['seq']} and format {r['format']}")
             return False
         if r["logged_at"].encode("ascii") < last_at:
