@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -23,6 +24,8 @@ from engine.ops.log.query import LogReader, LogRecord, Search
 from engine.run.errors import EvaluationError, TicketError
 from engine.run.evaluator import Evaluator
 from engine.timeline.evaluator import TimelineEvaluator
+
+PROGRESS_EVERY = 100   # records between two calls of a replay's `progress`
 
 
 class Difference(NamedTuple):
@@ -126,9 +129,11 @@ class _Policies:
 
 
 def replay(path: str | os.PathLike, *, since: str | None = None, policy: str | None = None,
-           evaluator: Evaluator | None = None, max_reported: int = 100) -> ReplayReport:
+           evaluator: Evaluator | None = None, max_reported: int = 100,
+           progress: Callable[[int], None] | None = None) -> ReplayReport:
     """Replay the records of the log at `path` (logged at or after `since`, of policy id
-    `policy`); LogError if it holds no log, ValueError for a bad `since`."""
+    `policy`); LogError if it holds no log, ValueError for a bad `since`. `progress(n)` is
+    told the records replayed so far, every PROGRESS_EVERY and at the end."""
     report = ReplayReport()
     own = evaluator is None
     run = evaluator or Evaluator()
@@ -139,6 +144,10 @@ def replay(path: str | os.PathLike, *, since: str | None = None, policy: str | N
             for rec in reader.search(Search(policy=policy, since=since)):
                 report.records += 1
                 _replay_one(rec, policies, timeline, report, max_reported)
+                if progress is not None and not report.records % PROGRESS_EVERY:
+                    progress(report.records)
+            if progress is not None:
+                progress(report.records)
     finally:
         if own:
             run.close()

@@ -16,6 +16,7 @@ from engine.adapters.cli.output import (
     echo_json,
     report_problems,
 )
+from engine.adapters.cli.progress import progress_bar, progress_opt, records_in
 from engine.ops import replay as replay_
 from engine.ops.log import LogError
 from engine.ops.log import chain as log_chain
@@ -108,14 +109,16 @@ def log_search_cmd(log_path: str, fmt: str, **filters) -> None:
 @click.option("--checkpoint", metavar="SEQ:HASH", help="Also prove that nothing up to this "
               "checkpoint (printed by `log checkpoint`) changed.")
 @format_opt
-def log_verify_cmd(log_path: str, checkpoint: str | None, fmt: str) -> None:
+@progress_opt
+def log_verify_cmd(log_path: str, checkpoint: str | None, fmt: str,
+                   progress: bool | None) -> None:
     """Recompute the hash chain and every digest; exit 1 naming the first bad record."""
     try:
         mark = log_chain.parse_checkpoint(checkpoint) if checkpoint else None
     except ValueError as exc:
         raise bad_option("--checkpoint", str(exc)) from None
     try:
-        report = log_chain.verify(log_path, mark)
+        report = _verify(log_path, mark, progress)
     except LogError as exc:
         report_problems([exc.diagnostic])
         raise Fail(EXIT_INPUT) from None
@@ -126,12 +129,20 @@ def log_verify_cmd(log_path: str, checkpoint: str | None, fmt: str) -> None:
     raise Fail(0 if report.ok else EXIT_FINDINGS)
 
 
+def _verify(log_path: str, mark: tuple[int, str] | None,
+            progress: bool | None) -> log_chain.VerifyReport:
+    total = records_in(log_path)
+    with progress_bar(progress if total is not None else False, "verify", total) as moved:
+        return log_chain.verify(log_path, mark, progress=moved)
+
+
 @log_group.command("checkpoint")
 @log_arg
-def log_checkpoint_cmd(log_path: str) -> None:
+@progress_opt
+def log_checkpoint_cmd(log_path: str, progress: bool | None) -> None:
     """Verify the log, then print its head as SEQ:HASH (keep it outside the log)."""
     try:
-        report = log_chain.verify(log_path)
+        report = _verify(log_path, None, progress)
     except LogError as exc:
         report_problems([exc.diagnostic])
         raise Fail(EXIT_INPUT) from None
@@ -160,10 +171,14 @@ def log_export_cmd(log_path: str, since: str | None, policy: str | None) -> None
 @click.option("--since", metavar="TS", help="Records logged at or after TS (RFC 3339).")
 @click.option("--policy", metavar="ID", help="Only decisions of this policy id.")
 @format_opt
-def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str) -> None:
+@progress_opt
+def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str,
+               progress: bool | None) -> None:
     """Re-evaluate logged decisions under their logged source and now; exit 1 on a difference."""
+    total = records_in(log_path) if since is None and policy is None else None
     try:
-        report = replay_.replay(log_path, since=since, policy=policy)
+        with progress_bar(progress, "replay", total) as moved:
+            report = replay_.replay(log_path, since=since, policy=policy, progress=moved)
     except LogError as exc:
         report_problems([exc.diagnostic])
         raise Fail(EXIT_INPUT) from None

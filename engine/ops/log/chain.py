@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -23,6 +24,7 @@ from engine.ops.log.records import FORMAT, sla_status
 from engine.ops.log.sources import safe_path, source_digest
 from engine.ops.log.store import GENESIS, LogError, connect_readonly
 
+PROGRESS_EVERY = 1000   # records between two calls of a verification's `progress`
 COLUMNS = ("seq", "decision_id", "logged_at", "ticket_id", "request_id", "policy_id",
            "policy_version", "priority", "sla_status", "source_digest", "outcome_digest",
            "record", "prev_hash", "hash")
@@ -76,8 +78,10 @@ class _Stop(Exception):
 
 
 class _Verifier:
-    def __init__(self, conn: sqlite3.Connection, max_problems: int, quick_check: bool = True):
+    def __init__(self, conn: sqlite3.Connection, max_problems: int, quick_check: bool = True,
+                 progress: Callable[[int], None] | None = None):
         self.conn = conn
+        self.progress = progress
         self.max = max_problems
         self.quick_check = quick_check
         self.report = VerifyReport()
@@ -241,8 +245,12 @@ class _Verifier:
             self.check(row, prev, last_at)
             prev, last_at, expected = row[13], row[2] or b"", seq + 1
             self.report.records += 1
+            if self.progress is not None and not self.report.records % PROGRESS_EVERY:
+                self.progress(self.report.records)
             if checkpoint is not None and seq == checkpoint[0]:
                 hashes[seq] = row[13]
+        if self.progress is not None:
+            self.progress(self.report.records)
         last = expected - 1
         self.report.head = (last, prev.decode("ascii", "replace"))
         heads = conn.execute("SELECT seq, hash FROM head").fetchall()
@@ -283,12 +291,14 @@ class _Verifier:
 
 
 def verify_connection(conn: sqlite3.Connection, checkpoint: tuple[int, str] | None = None,
-                      max_problems: int = 1, quick_check: bool = True) -> VerifyReport:
+                      max_problems: int = 1, quick_check: bool = True,
+                      progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Verify the log behind `conn` (which is switched to reading text as bytes); without
     `quick_check`, SQLite's own page check is skipped (the tamper tests, which edit through
-    SQL, run thousands of verifications)."""
+    SQL, run thousands of verifications). `progress(n)` is told the records checked so far,
+    every PROGRESS_EVERY and at the end."""
     conn.text_factory = bytes
-    verifier = _Verifier(conn, max_problems, quick_check)
+    verifier = _Verifier(conn, max_problems, quick_check, progress)
     try:
         return verifier.run(checkpoint)
     except _Stop:
@@ -299,9 +309,10 @@ def verify_connection(conn: sqlite3.Connection, checkpoint: tuple[int, str] | No
 
 
 def verify(path: str | os.PathLike, checkpoint: tuple[int, str] | None = None,
-           max_problems: int = 1) -> VerifyReport:
-    """Recompute the chain and every digest of the log at `path`; stop after `max_problems`.
-    LogError only when there is no file at `path`."""
+           max_problems: int = 1, progress: Callable[[int], None] | None = None
+           ) -> VerifyReport:
+    """Recompute the chain and every digest of the log at `path`; stop after `max_problems`
+    (`progress`: as `verify_connection`'s). LogError only when there is no file at `path`."""
     try:
         conn = connect_readonly(path)
     except LogError as exc:
@@ -309,7 +320,7 @@ def verify(path: str | os.PathLike, checkpoint: tuple[int, str] | None = None,
             raise
         return VerifyReport(problems=[Problem(None, str(exc))])
     try:
-        return verify_connection(conn, checkpoint, max_problems)
+        return verify_connection(conn, checkpoint, max_problems, progress=progress)
     finally:
         conn.close()
 
