@@ -234,8 +234,13 @@ def test_a_checkpoint_beyond_the_end_means_records_were_removed(db):
         parse_checkpoint("12:nothex")
 
 
+DISAGREES = ("its decision disagrees with the record (ticket, now, policy, request or the facts' "
+             "digest)")
+
+
 @pytest.mark.parametrize("rewrite", ["spaces", "unsorted", "escaped", "float", "surrogate",
-                                     "nan", "1e16", "format"])
+                                     "nan", "1e16", "format", "facts-nan",
+                                     "facts-surrogate"])
 def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite):
     """The same record written another way (whitespace, keys out of order, text escaped, an
     integer spelled as a float), or holding what has no canonical form (a lone surrogate, NaN:
@@ -259,16 +264,20 @@ def test_a_rehashed_record_in_another_json_spelling_is_not_canonical(db, rewrite
         # msgspec's spelling of a float the json module writes `1e+16` (canonical_json's)
         "1e16": text.decode().replace(',"facts":', ',"extra":1e16,"facts":'),
         "format": text.decode().replace(',"format":1,', ',"format":1.0,'),
+        # the same inside the facts, whose digest the decision names (`verify` raised too)
+        "facts-nan": text.decode().replace('"facts":{', '"facts":{"aaa":NaN,'),
+        "facts-surrogate": text.decode().replace('"facts":{', '"facts":{"aaa":"\\ud800",'),
     }[rewrite].encode("utf-8")
     assert spelled != text
-    if rewrite not in ("surrogate", "nan", "1e16", "format"):
+    if rewrite not in ("surrogate", "nan", "1e16", "format", "facts-nan", "facts-surrogate"):
         assert json.loads(spelled) == json.loads(text)
     db.execute("UPDATE records SET record = CAST(? AS TEXT) WHERE seq = ?", (spelled, seq))
     _rechain(db, seq)
     problems = _bad(db, everything=True)
     assert [(p.seq, p.message) for p in problems] == [
         (seq, {"float": f"its record says seq {seq}.0 and format 1",
-               "format": f"its record says seq {seq} and format 1.0"}.get(
+               "format": f"its record says seq {seq} and format 1.0",
+               "facts-nan": DISAGREES, "facts-surrogate": DISAGREES}.get(
                    rewrite, "its record is not canonical JSON"))], rewrite
 
 

@@ -21,7 +21,7 @@ import msgspec
 
 from engine.core.canonical import canonical_bytes, plain_bytes
 from engine.ops.log.records import FORMAT, sla_status
-from engine.ops.log.sources import safe_path, source_digest
+from engine.ops.log.sources import safe_path, sha256_hex, source_digest
 from engine.ops.log.store import GENESIS, LogError, connect_readonly
 
 PROGRESS_EVERY = 1000   # records between two calls of a verification's `progress`
@@ -92,15 +92,10 @@ class _Verifier:
         # counting the floats read: a record without one is written back by msgspec unchecked
         self.floats = 0
         self._decode = msgspec.json.Decoder(float_hook=self._float).decode
-        self.plain = False   # the record being checked holds no float (and msgspec read it)
 
     def _float(self, text: str) -> float:
         self.floats += 1
         return float(text)
-
-    def canonical(self, value: object) -> bytes:
-        """`canonical_bytes(value)` of (a part of) the record being checked."""
-        return plain_bytes(value) if self.plain else canonical_bytes(value)
 
     def fail(self, seq: int | None, message: str) -> None:
         self.report.problems.append(Problem(seq, message))
@@ -156,11 +151,13 @@ class _Verifier:
             self.fail(seq, "its content does not match its hash: the record was edited")
             return
         floats = self.floats
+        # `canonical_bytes` of the record's parts: msgspec's bytes when it read no float
+        encode: Callable[[object], bytes] = canonical_bytes
         try:   # msgspec reads what a log writes; the json module also what it refuses
             r = self._decode(record)
-            self.plain = self.floats == floats
+            if self.floats == floats:
+                encode = plain_bytes
         except ValueError:
-            self.plain = False
             try:
                 r = json.loads(record)
             except ValueError:
@@ -171,19 +168,20 @@ class _Verifier:
         try:
             if not self._check_fields(seq, r, (decision_id, logged_at, ticket_id, request_id,
                                                policy_id, version, priority, status, src,
-                                               outcome_digest), last_at):
+                                               outcome_digest), last_at, encode):
                 return
         except (KeyError, TypeError, AttributeError):
             self.fail(seq, "its record lacks a field of the record format")
             return
-        try:   # msgspec's bytes, unless a float is in it
-            canonical = self.canonical(r) == record
+        try:
+            canonical = encode(r) == record
         except ValueError:   # NaN, or a lone surrogate's escape: no canonical form at all
             canonical = False
         if not canonical:
             self.fail(seq, "its record is not canonical JSON")
 
-    def _check_fields(self, seq: int, r: dict, columns: tuple, last_at: bytes) -> bool:
+    def _check_fields(self, seq: int, r: dict, columns: tuple, last_at: bytes,
+                      encode: Callable[[object], bytes]) -> bool:
         d, p = r["decision"], r["policy"]
         outcome = self.outcome(r["outcome_digest"].encode("ascii"))
         if outcome is None:
@@ -204,10 +202,13 @@ class _Verifier:
         if r["logged_at"].encode("ascii") < last_at:
             self.fail(seq, f"logged at {r['logged_at']}, before the record preceding it")
             return False
+        try:
+            facts_digest: str | None = sha256_hex(encode(r["facts"]))
+        except ValueError:   # NaN, or a lone surrogate's escape: facts with no digest at all
+            facts_digest = None
         if (d["ticket_id"], d["now"], d["policy"], d.get("request_id")) != (
                 r["ticket_id"], r["now"], {k: p[k] for k in ("id", "version", "digest")},
-                r["request_id"]) or d["input_digest"] != \
-                "sha256:" + hashlib.sha256(self.canonical(r["facts"])).hexdigest():
+                r["request_id"]) or d["input_digest"] != facts_digest:
             self.fail(seq, "its decision disagrees with the record (ticket, now, policy, "
                       "request or the facts' digest)")
             return False
