@@ -49,7 +49,8 @@ def test_the_bar_is_on_stderr_when_asked_and_never_on_stdout(tmp_path, command):
     assert shown.stdout == quiet.stdout == plain.stdout
 
 
-def test_no_bar_for_a_missing_log(tmp_path):
-    out = CliRunner().invoke(cli.main, ["log", "verify", str(tmp_path / "none.db"), "--progress"])
+@pytest.mark.parametrize("command", [("log", "verify"), ("log", "checkpoint"), ("replay",)])
+def test_no_bar_for_a_missing_log(tmp_path, command):
+    out = CliRunner().invoke(cli.main, [*command, str(tmp_path / "none.db"), "--progress"])
     assert out.exit_code == 2 and "no decision log" in out.stderr
     assert "records/s" not in out.stderr and "0.00" not in out.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from engine import app
-from engine.adapters.cli.options import now_opt, policy_opt
+from engine.adapters.cli.options import now_opt, policy_opt, progress_opt
 from engine.adapters.cli.output import (
     EXIT_BY_STATUS,
     EXIT_FAILED,
@@ -78,8 +78,7 @@ def serve_cmd(check: bool, **options) -> None:
               help="Decide on a Dask cluster (`local`: a LocalCluster of --workers processes).")
 @click.option("--partition-size", "partition_size", metavar="SIZE",
               help="--dask: input per partition, e.g. `64MiB` (the default).")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: when stderr is a terminal).")
+@progress_opt
 @click.option("--log", "log_path", metavar="PATH", help="Append each decided line's record to "
               "this decision log (created if new); a line is written once its record is durable.")
 @click.argument("source", metavar="IN.jsonl|-")

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from engine.adapters.cli.options import format_opt, log_arg
+from engine.adapters.cli.options import format_opt, log_arg, progress_opt
 from engine.adapters.cli.output import (
     EXIT_FINDINGS,
     EXIT_INPUT,
@@ -16,7 +16,7 @@ from engine.adapters.cli.output import (
     echo_json,
     report_problems,
 )
-from engine.adapters.cli.progress import progress_bar, progress_opt, records_in
+from engine.adapters.cli.progress import log_progress
 from engine.ops import replay as replay_
 from engine.ops.log import LogError
 from engine.ops.log import chain as log_chain
@@ -131,8 +131,7 @@ def log_verify_cmd(log_path: str, checkpoint: str | None, fmt: str,
 
 def _verify(log_path: str, mark: tuple[int, str] | None,
             progress: bool | None) -> log_chain.VerifyReport:
-    total = records_in(log_path)
-    with progress_bar(progress if total is not None else False, "verify", total) as moved:
+    with log_progress(progress, "verify", log_path) as moved:
         return log_chain.verify(log_path, mark, progress=moved)
 
 
@@ -175,9 +174,9 @@ def log_export_cmd(log_path: str, since: str | None, policy: str | None) -> None
 def replay_cmd(log_path: str, since: str | None, policy: str | None, fmt: str,
                progress: bool | None) -> None:
     """Re-evaluate logged decisions under their logged source and now; exit 1 on a difference."""
-    total = records_in(log_path) if since is None and policy is None else None
     try:
-        with progress_bar(progress, "replay", total) as moved:
+        with log_progress(progress, "replay", log_path,
+                          counted=since is None and policy is None) as moved:
             report = replay_.replay(log_path, since=since, policy=policy, progress=moved)
     except LogError as exc:
         report_problems([exc.diagnostic])

@@ -39,3 +39,5 @@ max_bytes_opt = click.option(
 
 format_opt = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 log_arg = click.argument("log_path", metavar="LOG")
+progress_opt = click.option("--progress/--no-progress", default=None,
+                            help="Progress bar on stderr (default: when stderr is a terminal).")

@@ -1,5 +1,6 @@
 """A progress bar on stderr for the long log commands (`log verify`, `log checkpoint`,
-`replay`): shown when stderr is a terminal, or as `--progress/--no-progress` say."""
+`replay`): shown when stderr is a terminal, or as `--progress/--no-progress`
+(`options.progress_opt`) say."""
 
 from __future__ import annotations
 
@@ -7,15 +8,10 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
-import click
+from contextlib import AbstractContextManager, contextmanager
 
 from engine.ops.log import LogError
 from engine.ops.log import chain as log_chain
-
-progress_opt = click.option("--progress/--no-progress", default=None,
-                            help="Progress bar on stderr (default: when stderr is a terminal).")
 
 
 @contextmanager
@@ -40,10 +36,12 @@ def progress_bar(show: bool | None, desc: str, total: int | None
         bar.close()
 
 
-def records_in(path: str | os.PathLike) -> int | None:
-    """How many records the log at `path` holds (its last seq), None if that cannot be read
-    (no bar then: the command that follows reports why)."""
+def log_progress(show: bool | None, desc: str, path: str | os.PathLike, counted: bool = True
+                 ) -> AbstractContextManager[Callable[[int], None] | None]:
+    """`progress_bar` over the log at `path`: of its records (`counted`; else a counter), and
+    none when the log cannot be read — the command that follows says why."""
     try:
-        return log_chain.head(path)[0]
-    except (LogError, sqlite3.Error):   # no log, or a damaged one: verify says how
-        return None
+        total = log_chain.head(path)[0]
+    except (LogError, sqlite3.Error):   # no log, or a damaged one
+        return progress_bar(False, desc, None)
+    return progress_bar(show, desc, total if counted else None)
