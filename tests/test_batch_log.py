@@ -23,6 +23,7 @@ from test_log_cli import _readonly_prefix
 from cli import main
 from engine import load_policy
 from engine.adapters.batch.direct import DirectFile
+from engine.adapters.batch.local import LOG_WORKER_NICENESS
 from engine.adapters.batch.slots import SlotPool
 from engine.ops.log.query import LogReader
 
@@ -168,3 +169,22 @@ def test_unusable_log_options(tmp_path, extra, code):
                                   *(x.format(tmp=tmp_path) for x in extra)])
     assert r.exit_code == code, r.output
     assert r.stdout == "" and "error[" in r.stderr and len(r.stderr.strip().splitlines()) <= 2
+
+
+def test_with_a_log_the_workers_yield_the_cores_to_the_committing_command(tmp_path):
+    """A pool worker of a --log run lowers its priority (the command's writer thread commits
+    every chunk: it should not wait behind the workers for a core); one without a log does
+    not."""
+    script = (
+        "import os, sys\n"
+        "from engine.adapters.batch import local\n"
+        "from engine.adapters.batch.worker import ChunkOptions, prepare_policy\n"
+        "_, source, _ = prepare_policy('cloudtalk')\n"
+        "before = os.nice(0)\n"
+        "local._init(source, ChunkOptions(log=sys.argv[1] if len(sys.argv) > 1 else None))\n"
+        "print(os.nice(0) - before)\n")
+    lowest = min(LOG_WORKER_NICENESS, 19 - os.nice(0))   # nice levels stop at 19
+    for args, lowered in (([str(tmp_path / "d.db")], lowest), ([], 0)):
+        out = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        assert int(out) == lowered

@@ -39,6 +39,7 @@ def test_a_filled_slot_is_written_out_whole_and_freed(tmp_path):
     data = bytes(range(256)) * 20
     filled = fill(str(tmp_path), slot, data)
     assert filled == InSlot(slot, len(data))
+    assert pool.chunk(filled).records() == []   # none put there
     sink = io.BytesIO()
     pool.chunk(filled).write_to(sink)
     assert sink.getvalue() == data
@@ -54,9 +55,10 @@ def test_log_records_follow_the_output_in_the_slot(tmp_path):
     blob = pickle.dumps(records)
     filled = fill(str(tmp_path), pool.take(), b"line 1\nline 2\n", blob)  # type: ignore[arg-type]
     assert filled == InSlot(0, 14, len(blob))
-    assert pool.records(filled) == records
+    chunk = pool.chunk(filled)
+    assert chunk.records() == records
     sink = io.BytesIO()
-    pool.chunk(filled).write_to(sink)
+    chunk.write_to(sink)
     assert sink.getvalue() == b"line 1\nline 2\n"   # the records are not output
     assert fill(str(tmp_path), 0, b"x" * (8192 - len(blob) + 1), blob) is None
     pool.close()

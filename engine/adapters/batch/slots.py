@@ -9,7 +9,8 @@ error when it is made, never a SIGBUS while a worker writes into it), which the 
 workers map: a worker copies the chunk's bytes into the slot the parent gave its task, the
 parent's writer copies them out to the output and hands the slot back — 1.9–2.6 ms per chunk.
 With `--log`, the chunk's log records (pickled) follow its output in the slot, rather than
-through the pool's pipe.
+through the pool's pipe, and are read back by the writer's thread that commits them (the thread
+that hands chunks over does not hold the GIL for them).
 
 A task without a free slot, or whose output does not fit its slot, falls back to a chunk file.
 The slots live in the spool folder, so what a killed run leaves is cleared by the next run on
@@ -90,12 +91,7 @@ class SlotPool:
             self._free.append(index)
 
     def chunk(self, filled: InSlot) -> SlotChunk:
-        return SlotChunk(self, filled.slot, filled.length)
-
-    def records(self, filled: InSlot) -> list:
-        """The log records a worker put in the slot after the output (unpickled)."""
-        with self.view(filled.slot, filled.length, filled.length + filled.records) as view:
-            return pickle.loads(view)  # noqa: S301 — written by this run's own workers
+        return SlotChunk(self, filled.slot, filled.length, filled.records)
 
     @contextmanager
     def view(self, slot: int, start: int, end: int) -> Iterator[memoryview]:
@@ -115,13 +111,23 @@ class SlotPool:
 
 
 class SlotChunk:
-    """A chunk's output in a slot, handed to the writer: `write_to(out)`, then the slot is
-    free for another task (also when writing fails)."""
+    """A chunk's output in a slot, handed to the writer: its log records (`records()`, read
+    by the writer's thread, which commits them), then `write_to(out)`, and the slot is free
+    for another task (also when writing fails)."""
 
-    __slots__ = ("pool", "index", "length")
+    __slots__ = ("pool", "index", "length", "records_length")
 
-    def __init__(self, pool: SlotPool, index: int, length: int):
+    def __init__(self, pool: SlotPool, index: int, length: int, records_length: int = 0):
         self.pool, self.index, self.length = pool, index, length
+        self.records_length = records_length
+
+    def records(self) -> list:
+        """The log records the worker put in the slot after the output (unpickled; none
+        when it put none there)."""
+        if not self.records_length:
+            return []
+        with self.pool.view(self.index, self.length, self.length + self.records_length) as view:
+            return pickle.loads(view)  # noqa: S301 — written by this run's own workers
 
     def write_to(self, out) -> None:
         try:
