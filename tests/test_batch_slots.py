@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import io
-import pickle
 import shutil
 
 import pytest
@@ -16,7 +15,8 @@ from click.testing import CliRunner
 from cli import main
 from engine import load_policy
 from engine.adapters.batch import slots as slot_module
-from engine.adapters.batch.slots import InSlot, SlotPool, fill
+from engine.adapters.batch.slots import InSlot, SlotPool, fill, pack_records
+from engine.ops.log.records import Prepared
 
 NOW = "2026-07-01T12:00:00Z"
 
@@ -51,12 +51,13 @@ def test_a_filled_slot_is_written_out_whole_and_freed(tmp_path):
 def test_log_records_follow_the_output_in_the_slot(tmp_path):
     pool = SlotPool.create(tmp_path, 1, size=8192)
     assert pool is not None
-    records = [("decision-1", "T-1", None), ("decision-2", "T-2", "req")]
-    blob = pickle.dumps(records)
+    records = [Prepared(*(f"{field}-{n}" for field in Prepared._fields)) for n in (1, 2)]
+    blob = pack_records(records)
     filled = fill(str(tmp_path), pool.take(), b"line 1\nline 2\n", blob)  # type: ignore[arg-type]
     assert filled == InSlot(0, 14, len(blob))
     chunk = pool.chunk(filled)
     assert chunk.records() == records
+    assert all(type(r) is Prepared for r in chunk.records())
     sink = io.BytesIO()
     chunk.write_to(sink)
     assert sink.getvalue() == b"line 1\nline 2\n"   # the records are not output

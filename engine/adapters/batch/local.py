@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
-import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from engine.adapters.batch import files
-from engine.adapters.batch.slots import InSlot, SlotChunk, SlotPool, fill
+from engine.adapters.batch.slots import InSlot, SlotChunk, SlotPool, fill, pack_records
 from engine.adapters.batch.worker import ChunkOptions, Shipped, decide_chunk, init_worker
 from engine.ops.batch import BatchResult
 from engine.ops.log.records import Prepared
@@ -193,7 +192,7 @@ def _decide_range(path: str, task: Task, spool: str, slot: int | None = None
     data, result, records = decide_chunk(source, options, first + max(skip, 0),
                                          lines[max(skip, 0):])
     if slot is not None:
-        blob = pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL) if records else b""
+        blob = pack_records(records) if records else b""
         filled = fill(spool, slot, data, blob)
         if filled is not None:
             return filled, total.merge(result), [] if blob else records, end

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+from engine.ops.log.records import Prepared
+
 #: bytes a slot holds: a 256 KiB input chunk makes ~7.6 MB of decision records
 SLOT_BYTES = 16 << 20
 
@@ -121,13 +123,13 @@ class SlotChunk:
         self.pool, self.index, self.length = pool, index, length
         self.records_length = records_length
 
-    def records(self) -> list:
-        """The log records the worker put in the slot after the output (unpickled; none
+    def records(self) -> list[Prepared]:
+        """The log records the worker put in the slot after the output (`pack_records`; none
         when it put none there)."""
         if not self.records_length:
             return []
         with self.pool.view(self.index, self.length, self.length + self.records_length) as view:
-            return pickle.loads(view)  # noqa: S301 — written by this run's own workers
+            return unpack_records(view)
 
     def write_to(self, out) -> None:
         try:
@@ -137,14 +139,26 @@ class SlotChunk:
             self.pool.release(self.index)
 
 
+def pack_records(records: list[Prepared]) -> bytes:
+    """Log records pickled as plain tuples (half the time of pickling the named tuples, which
+    pickle calls a function for one by one)."""
+    return pickle.dumps([tuple(r) for r in records], protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack_records(data: bytes | memoryview) -> list[Prepared]:
+    """The records `pack_records` packed."""
+    make = Prepared._make
+    return [make(r) for r in pickle.loads(data)]  # noqa: S301 — this run's own workers'
+
+
 # ---- in each worker process ---------------------------------------------------------------
 _mapped: dict[tuple[Path, int], mmap.mmap] = {}
 
 
 def fill(folder: str, index: int, data: bytes, records: bytes = b"") -> InSlot | None:
-    """Copy `data`, then `records` (pickled log records), into slot `index` of the pool in
-    `folder` (mapped once per process and file: a slot file made again by a later run is
-    mapped again); None when they do not fit."""
+    """Copy `data`, then `records` (log records, `pack_records`), into slot `index` of the
+    pool in `folder` (mapped once per process and file: a slot file made again by a later run
+    is mapped again); None when they do not fit."""
     path = _name(folder, index)
     key = path, os.stat(path).st_ino
     m = _mapped.get(key)

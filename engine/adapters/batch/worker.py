@@ -9,7 +9,7 @@ process pool and in each Dask partition, so their bytes are the same.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -252,10 +252,14 @@ def decide_chunk(source: Shipped, options: ChunkOptions, first_line: int,
         log = prepared_log(options.log)
         by_digest = {v.digest: v for v in deciding.versions} \
             if isinstance(deciding, PolicyVersions) else {cp.digest: cp}
+        preparers: dict[str, Callable[[Decision, Mapping], Prepared]] = {}
 
         def on_decided(decision: Decision, ticket: Mapping) -> None:
-            records.append(log.prepare(decision, policy=by_digest[decision.policy_digest],
-                                       ticket=ticket))
+            digest = decision.policy_digest
+            preparer = preparers.get(digest)
+            if preparer is None:
+                preparer = preparers[digest] = log.preparer(by_digest[digest])
+            records.append(preparer(decision, ticket))
 
     out = _Pieces()
     try:

@@ -29,8 +29,8 @@ def uuid7(now_ns: int | None = None) -> str:
         _last[0], _last[1] = ms, counter
     value = ((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | \
         _random(62)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = value.to_bytes(16, "big").hex()
+    return "-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))
 
 
 def uuid7_time_ms(text: str) -> int:

@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -35,7 +35,7 @@ from engine.core.diagnostics import Diagnostic, Location
 from engine.ops.log.bulk import insert_outcomes, insert_records, link, note_batches
 from engine.ops.log.records import Prepared, prepare
 from engine.ops.log.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
-from engine.ops.log.sources import SourceError, source_of, version_warning
+from engine.ops.log.sources import PolicySource, SourceError, source_of, version_warning
 
 GENESIS = "0" * 64           # the `prev_hash` of record 1
 PAGE_SIZE = 65536            # SQLite's largest: a commit's rows in fewer, bigger writes
@@ -217,12 +217,19 @@ class DecisionLog:
     def prepare(self, decision: Decision, *, policy: CompiledPolicy, ticket: Mapping,
                 request_id: str | None = None) -> Prepared:
         """Serialise one record (no I/O but reading the policy's files once)."""
+        return prepare(decision, policy, ticket, self._source(policy), self._key, request_id)
+
+    def preparer(self, policy: CompiledPolicy) -> Callable[[Decision, Mapping], Prepared]:
+        """`prepare` for many decisions of one policy version: its source looked up once."""
+        source, key = self._source(policy), self._key
+        return lambda decision, ticket: prepare(decision, policy, ticket, source, key)
+
+    def _source(self, policy: CompiledPolicy) -> PolicySource:
         try:
-            source = source_of(policy)
+            return source_of(policy)
         except SourceError as exc:
             raise LogError(exc.diagnostic.code, exc.diagnostic.message, self.path,
                            exc.diagnostic.hint) from None
-        return prepare(decision, policy, ticket, source, self._key, request_id)
 
     def append(self, decision: Decision, *, policy: CompiledPolicy, ticket: Mapping,
                request_id: str | None = None) -> Receipt:
