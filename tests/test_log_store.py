@@ -51,6 +51,21 @@ def test_append_returns_receipts_in_chain_order(tmp_path, entries):
         assert reader.get("ffff") is None
 
 
+def test_a_preparer_prepares_as_prepare_does(tmp_path, entries):
+    """`preparer(policy)` (its source looked up once) serialises the records `prepare` does:
+    the same fields and text but for the decision id each record gets anew."""
+    with DecisionLog.open(tmp_path / "log.db") as log:
+        for decision, cp, ticket, _ in entries:
+            one = log.prepare(decision, policy=cp, ticket=ticket)
+            other = log.preparer(cp)(decision, ticket)
+            assert other.decision_id != one.decision_id
+            assert other._replace(decision_id="") == one._replace(
+                decision_id="", head=one.head.replace(one.decision_id, other.decision_id))
+        receipts = log.append_prepared([log.preparer(cp)(d, t) for d, cp, t, _ in entries])
+    assert [r.seq for r in receipts] == list(range(1, 1 + len(entries)))
+    assert verify(tmp_path / "log.db").ok
+
+
 def test_group_commit_from_many_threads(tmp_path, entries):
     path = tmp_path / "log.db"
     got: list = []
