@@ -41,8 +41,8 @@ Emit = Callable[[bytes | Path | SlotChunk, BatchResult, list[Prepared], bool, in
 IN_FLIGHT_PER_WORKER = 2
 #: With `--log`, the workers run this many nice levels below the command: its writer thread
 #: commits every chunk's records — the run's one serial stage — and should not wait behind the
-#: workers for a core (2 workers on 2 cores: 19,780 -> 24,412 lines/s, 0.35 -> 0.47 of the run
-#: without --log, bench_batch.py on 300,000 tickets, 2026-12-07).
+#: workers for a core (with the writer reading the records from the slots, 2 workers on 2 cores,
+#: 1,000,000 tickets in turns with the tree before: 20,756-21,285 -> 25,151-25,266 lines/s).
 LOG_WORKER_NICENESS = 10
 
 
