@@ -12,7 +12,13 @@ from click.testing import CliRunner
 
 from cli import main
 from engine import load_policy
-from engine.adapters.batch.cluster import count_lines, decide_partition, part_pattern
+from engine.adapters.batch.cluster import (
+    BLOCK_BYTES,
+    _block_size,
+    count_lines,
+    decide_partition,
+    part_pattern,
+)
 from engine.adapters.batch.worker import ChunkOptions, PolicySource, prepare_policy
 from engine.core.diagnostics import DiagnosticError
 
@@ -78,6 +84,24 @@ def test_the_digest_is_checked():
 
 def test_count_lines():
     assert [count_lines(b) for b in (b"", b"a", b"a\n", b"a\nb", b"\n\n")] == [0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("size", [201_044_215, 64 << 20, 5 << 30, (64 << 20) * 9 + 5])
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_partitions_come_in_an_equal_number_per_worker(tmp_path, size, workers):
+    """The block size given to dask's read_bytes makes at least four partitions per worker,
+    as many for each (a 201 MB corpus in blocks of a ceiling eighth made 7: the last one was
+    decided alone), none over BLOCK_BYTES. A sparse file: read_bytes only looks at its size."""
+    from dask.bytes import read_bytes
+
+    path = tmp_path / "in.jsonl"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    _, blocks = read_bytes(str(path), delimiter=b"\n", sample=False,
+                           blocksize=_block_size(str(path), workers))
+    parts = len(blocks[0])
+    assert parts >= 4 * workers and parts % workers == 0
+    assert -(-size // parts) <= BLOCK_BYTES + 1
 
 
 @pytest.mark.parametrize(("given", "pattern"), [
