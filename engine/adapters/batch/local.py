@@ -35,8 +35,9 @@ Item = tuple[int, list[bytes], bool]
 #: A chunk as a byte range of the input: (start, end, first line, lines, first line written —
 #: those before it are already in the output: replayed for the summary, or skipped)
 Task = tuple[int, int, int, int, int]
-#: (output bytes, the chunk file or slot holding them, counts, log records, whether to write
-#: them, input bytes decided so far when known)
+#: (output bytes, the chunk file or slot holding them, counts, log records — a slot's are in
+#: its SlotChunk, read by the writer —, whether to write them, input bytes decided so far when
+#: known)
 Emit = Callable[[bytes | Path | SlotChunk, BatchResult, list[Prepared], bool, int | None], None]
 IN_FLIGHT_PER_WORKER = 2
 #: With `--log`, the workers run this many nice levels below the command: its writer thread

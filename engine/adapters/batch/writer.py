@@ -43,8 +43,8 @@ class ChunkWriter:
 
     def put(self, records: list[Prepared], data: bytes | Path | SlotChunk,
             through: int = 0) -> None:
-        """Queue one chunk: its records (committed first), its output bytes, file or slot, and
-        the input line it ends at."""
+        """Queue one chunk: its records (committed first; a slot's are read from it here, by
+        the writer), its output bytes, file or slot, and the input line it ends at."""
         if self.error is not None:
             raise self.error
         if not self.threaded:
