@@ -9,7 +9,7 @@ bounds are whole minutes, so openness is constant within every UTC minute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -285,3 +285,29 @@ def test_round_trip_with_microseconds_long(
     scenario: Scenario, jitter_us: int, within_us: int
 ) -> None:
     _round_trip(scenario, jitter_us, within_us)
+
+
+# Around the clock, `due` adds the target to a ticket's fixed-offset start instead of computing
+# through epoch µs (and skips the due-time cache): the same instant, zone and fold either way.
+OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+INSTANTS = st.datetimes(datetime(1900, 1, 2), datetime(9999, 12, 30)).map(
+    lambda d: d.replace(tzinfo=UTC))
+
+
+@QUICK
+@given(INSTANTS, OFFSETS, st.integers(0, 10**15), st.sampled_from((*ZONES, "UTC")))
+def test_around_the_clock_due_is_the_computed_due(moment: datetime, offset: timezone,
+                                                  within_us: int, zone: str) -> None:
+    from engine.calendars.arithmetic import _due as computed
+    calendar = build_calendar("always", {"preset": "24x7", "timezone": zone})
+    start = moment.astimezone(offset)
+    within = timedelta(microseconds=within_us)
+    try:
+        expected = computed(calendar, start, within)
+    except (OverflowError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            calendar.due(start, within)
+        return
+    got = calendar.due(start, within)
+    assert (got, got.tzinfo, got.fold, got.utcoffset()) == \
+        (expected, expected.tzinfo, expected.fold, expected.utcoffset())

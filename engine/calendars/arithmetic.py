@@ -100,6 +100,7 @@ def _check_exact(calendar: Calendar, us: int) -> int:
 
 
 _ALWAYS_EXACT = (-(1 << 80), 1 << 80)  # beyond any datetime's epoch µs
+_ZERO = timedelta(0)
 
 
 @lru_cache(maxsize=1024)
@@ -286,6 +287,13 @@ class Calendar:
         """The earliest instant t with `within` of open time in [start, t), in self.zone."""
         if start.__class__ is datetime and start.tzinfo.__class__ is timezone and \
                 within.__class__ is timedelta:
+            if self._clock == "calendar" and self._exact is _ALWAYS_EXACT and within >= _ZERO:
+                # around the clock: adding is exact for a fixed offset, and cheaper than the
+                # cache's lookup (beyond datetime's years: the computed path's error)
+                try:
+                    return (start + within).astimezone(self._zone)
+                except OverflowError:
+                    pass
             # kept by (start, within): equal instants share one answer. A fixed UTC offset only
             # (a ticket's times): a zone's fold makes two instants equal as datetimes (PEP 495)
             return self._dues(start, within)
