@@ -104,8 +104,10 @@ def test_a_killed_run_writes_no_line_the_log_lacks_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("workers, writes", [
     ((), "write"),                           # decided in this process
-    (("--workers", "2"), "write"),           # by workers, output through shared-memory slots
-    (("--workers", "2"), "append_file")])    # by workers, output through chunk files
+    pytest.param(("--workers", "2"), "write",  # by workers, output through shared-memory slots
+                 marks=pytest.mark.slow),
+    pytest.param(("--workers", "2"), "append_file",  # by workers, output through chunk files
+                 marks=pytest.mark.slow)])
 def test_a_chunk_committed_but_not_written_is_not_logged_again_on_resume(
         tmp_path, monkeypatch, workers, writes):
     """The window a kill can hit: a chunk's records committed, its lines not yet written. The
@@ -140,6 +142,7 @@ def test_a_chunk_committed_but_not_written_is_not_logged_again_on_resume(
     assert cli("log", "verify", str(log)).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_read_only_log_exits_4_with_nothing_under_the_final_name(tmp_path):
     src, out, log = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "d.db"
     src.write_bytes(b"".join(x + b"\n" for x in golden_corpus(load_policy("zmanda"), 50)))

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from engine.calendars import DAY_NAMES, build_calendar, check_calendar_spec
 
-# 100 examples in the plain run (200 where the slow tests run); 2,000 in each property's `_long`
+# 50 examples in the plain run (200 where the slow tests run); 2,000 in each property's `_long`
 # twin, marked slow (run when CI is set or with --runslow: see conftest.py).
-QUICK = settings(max_examples=campaign(100, 200), deadline=None,
+QUICK = settings(max_examples=campaign(50, 200), deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(QUICK, max_examples=2000)
 

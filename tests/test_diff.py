@@ -110,6 +110,7 @@ def test_removed_rule_changes_p1_how_to(tmp_path):
     assert d.entries[0].fields[0].field == "stage"
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_cli_exit_codes_and_html_is_escaped(tmp_path, zmanda_cell):
     _, d = zmanda_cell
@@ -170,6 +171,7 @@ def _umask() -> int:
     return mask
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("diff-zmanda-cell")  # one worker builds `zmanda_cell`
 def test_corpus_groups_changes(tmp_path, zmanda_cell):
     new, _ = zmanda_cell

@@ -65,6 +65,7 @@ def _expected_changes(corpus: Path) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_corpus_diff_counts_exactly_the_changed_tickets(zmanda_cell, corpus):
     code, report = _diff("zmanda", zmanda_cell, str(corpus))
     c = report["corpus"]

@@ -88,10 +88,12 @@ EDITS: dict[tuple[str, str], list[tuple[str, str]]] = {
 }
 CASES = [(p, k) for p in POLICIES for k in KINDS]
 #: the test parameters: zmanda's fact space is ~3,600 points (~3 s a diff), so its kinds run
-#: where the slow tests do (CI, --runslow); the others' (matrix cells: csd-group) run plain. The
-#: tests of one case share an xdist worker, so they share its diff (`diffed`).
+#: where the slow tests do (CI, --runslow), as do credenti's and csd-group's (~0.5 s each); the
+#: plain run keeps every kind of edit on cloudtalk and a matrix cell's on csd-group. The tests
+#: of one case share an xdist worker, so they share its diff (`diffed`).
+PLAIN = {*((p, k) for p, k in CASES if p == "cloudtalk"), ("csd-group", "cell")}
 PARAMS = [pytest.param(p, k, marks=[pytest.mark.xdist_group(f"diff-golden-{p}-{k}")]
-                       + ([pytest.mark.slow] if p == "zmanda" else []))
+                       + ([] if (p, k) in PLAIN else [pytest.mark.slow]))
           for p, k in CASES]
 
 

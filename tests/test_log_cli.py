@@ -192,6 +192,7 @@ def _cli(*args: str, preexec=None, prefix: tuple[str, ...] = ()) -> subprocess.C
                           capture_output=True, text=True, timeout=120, preexec_fn=preexec)
 
 
+@pytest.mark.slow
 def test_the_compliance_workflow_in_a_real_process(tmp_path):
     log = str(tmp_path / "decisions.db")
     first = _cli("evaluate", "--log", log, "--policy", "cloudtalk", CT)

@@ -43,6 +43,7 @@ def test_varied_evaluations_stay_within_200_mib():
     assert rss[-1] - rss[len(rss) // 2] <= 0.1 * rss[-1], result
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
 def test_the_peak_is_the_benchmarks_own_not_its_parents():
     """A parent holding 100 MiB more than the limit does not count against the child."""

@@ -177,6 +177,7 @@ def test_serve_mapping_option_is_refused_by_a_build_without_mappings():
     assert "mappings are not available in this build" in r.stderr
 
 
+@pytest.mark.slow
 def test_readme_curl_example_works_as_written():
     readme = (ROOT / "README.md").read_text()
     serve = re.search(r"^\$? ?(ticket-policy serve[^\n]*)$", readme, re.M)

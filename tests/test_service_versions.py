@@ -149,6 +149,7 @@ def test_ui_log_tries_without_a_log_is_a_usage_error():
     assert "--log" in r.stderr and "Traceback" not in r.output
 
 
+@pytest.mark.slow
 def test_serve_process_reloads_a_new_version_on_sighup(folder):
     server = ServerProcess("--policies", str(folder), workers=1)
     try:
@@ -207,6 +208,7 @@ def _logged(path) -> list[tuple[str, str]]:
                 for r in reader.search(Search())]
 
 
+@pytest.mark.slow
 def test_a_batch_of_several_versions_is_logged_and_answered_in_input_order(folder, tmp_path):
     """A real `serve --log`: versions decide in groups, yet the log's records and the
     answers keep the input order (`batch --log` does too)."""

@@ -27,9 +27,9 @@ from engine.core.model import CLOCK_RULES, Metric
 from engine.timeline.clocks import Change, ClockInput, ClockRun
 from engine.timeline.metrics import Config
 
-# 50 examples in the plain run (100 where the slow tests run); 1,000 in the `_long` twins,
+# 25 examples in the plain run (100 where the slow tests run); 1,000 in the `_long` twins,
 # marked slow (CI).
-QUICK = settings(max_examples=campaign(50, 100), deadline=None,
+QUICK = settings(max_examples=campaign(25, 100), deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])
 LONG = settings(QUICK, max_examples=1000)
 

@@ -9,6 +9,8 @@ segfaults past its limits.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import yaml
 from fuzz_support import (
@@ -30,9 +32,14 @@ from engine import app, load_policy
 from engine.core.facts import CORE_FACTS, NOT_CONDITIONABLE
 
 pytestmark = pytest.mark.slow
-POLICIES = {pid: load_policy(pid) for pid in BUNDLED}
 CORE_PATHS = tuple(f.path for f in CORE_FACTS if f.path not in NOT_CONDITIONABLE)
 ALLOWED_FAILURES = {"firing_bound_exceeded", "calendar_exhausted"}
+
+
+@functools.cache
+def _policy(pid: str):
+    """A bundled policy, compiled when first drawn from (not when the module is collected)."""
+    return load_policy(pid)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +56,7 @@ def test_what_validate_accepts_evaluates(tmp_path_factory, worker, mutant, data)
     path = tmp_path_factory.mktemp("mutant") / pid / "policy.yaml"
     path.parent.mkdir()
     path.write_text(text, "utf-8")
-    batch = [[data.draw(tickets(POLICIES[pid], hostile=0.0, paths=CORE_PATHS)), None]
+    batch = [[data.draw(tickets(_policy(pid), hostile=0.0, paths=CORE_PATHS)), None]
              for _ in range(8)]
     reply = worker.run(str(path), batch, timeout=6 * TIME_BOUND)
     assert "hang" not in reply and "crash" not in reply, (reply, text)
