@@ -61,3 +61,38 @@ def test_a_materialised_timeline_writes_the_same_bytes():
         fast = d.to_json_bytes()
         d.to_json()   # the history and clocks are built now; the bytes come from them
         assert d._lazy is None and d.to_json_bytes() == fast
+
+
+NOT_APPLICABLE = """
+metrics:
+  next_response:
+    targets: {std: {P1: PT2H, P2: PT4H, P3: PT8H}}
+  resolution:
+    not_promised: "100% best effort, written %b and %s as they are; \\uf8ffslot\\uf8ff too"
+"""
+
+
+RULE = """
+rules:
+  - id: chosen
+    when: {requested_priority: {present: true}}
+    then: {assign: {fact: requested_priority}}
+"""
+
+
+@pytest.mark.parametrize("reason", ["plain", "odd"])
+def test_clocks_that_cannot_run_are_their_canonical_json(make_policy, reason):
+    """A metric not promised and one that starts on a customer reply (none awaits an answer in
+    a ticket without events): their clocks, encoded around `as_of` once per metric, or whole
+    when the reason holds the slot sentinel."""
+    from conftest import BASE
+    metrics = NOT_APPLICABLE if reason == "odd" else NOT_APPLICABLE.replace(
+        NOT_APPLICABLE.split("not_promised: ")[1].split("\n")[0], "no resolution time")
+    cp = make_policy(RULE, BASE + metrics)
+    rnd = random.Random(reason)
+    for i, t in enumerate(generate(cp, 60, rnd)):
+        moment = datetime.fromisoformat(t["submitted_at"]) + timedelta(minutes=rnd.randrange(900))
+        d = evaluate(cp, t, **([{}, {"now": moment}, {"at": moment}][i % 3]))
+        assert [c.status for c in d.clocks[1:]] == ["not_applicable"] * 2
+        d = evaluate(cp, t, **([{}, {"now": moment}, {"at": moment}][i % 3]))  # still lazy
+        assert d.to_json_bytes() == canonical_bytes(d.to_json()), t

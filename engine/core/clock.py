@@ -258,6 +258,16 @@ def slot_template(c: Clock) -> bytes | None:
     return pieces[0] if pieces else b""
 
 
+def as_of_split(c: Clock) -> tuple[bytes, bytes] | None:
+    """The canonical JSON of `c` before and after its `as_of` instant's JSON, for a clock whose
+    other fields do not differ between tickets (a metric that cannot run); None when its text
+    holds the slot sentinel."""
+    data = c.to_json()
+    data["as_of"] = _SENTINEL
+    pieces = canonical_bytes(data).split(b'"' + _SENTINEL.encode() + b'"')
+    return (pieces[0], pieces[1]) if len(pieces) == 2 else None
+
+
 def _same(a: datetime | None, b: datetime | None) -> bool:
     """`a` and `b` write the same ISO 8601 text: the same instant in the same zone."""
     return a is b or (a is not None and b is not None and a.tzinfo is b.tzinfo and a == b)

@@ -158,26 +158,26 @@ def sla_bytes(sla: Any) -> bytes:
     if fixed is None:
         if len(_slas) >= 4096:
             _slas.clear()
+        calendar = b'"calendar":' + _cb(sla.calendar) + b',"clock":' + _cb(sla.clock) + \
+            b',"due_at":'
         fixed = _slas[key] = (
-            b',"calendar":' + _cb(sla.calendar) + b',"clock":' + _cb(sla.clock)
-            + b',"due_at":',
-            b',"metric":' + _cb(sla.metric),
-            b',"rule":' + _text(sla.rule),
+            b"{" + calendar, b"," + calendar,
+            b',"metric":' + _cb(sla.metric), b',"rule":' + _text(sla.rule),
             b',"target":' + _cb(hours_text(sla.target)) + b',"timezone":' + _cb(sla.timezone)
             + b"}")
-    calendar_clock, metric, rule, target_zone = fixed
-    met = sla.met
-    out = [b'{"breached_at":' + instant_json(sla.breached_at) if sla.breached_at is not None
-           else b"{", calendar_clock, instant_json(sla.due_at),
-           b',"met":' + (_NULL if met is None else b"true" if met else b"false"), metric]
-    if sla.remaining is not None:
-        out.append(b',"remaining":' + _cb(hours_text(sla.remaining)))
-    out += (rule, b',"status":' + _cb(sla.status), target_zone)
-    data = b"".join(out)
-    return data if sla.breached_at is not None else b"{" + data[2:]
+    opening, after_breach, metric, rule, target_zone = fixed
+    breached, remaining, met = sla.breached_at, sla.remaining, sla.met
+    status = _STATUS.get(sla.status) or b',"status":' + _cb(sla.status)
+    return b"".join((
+        opening if breached is None else b'{"breached_at":' + instant_json(breached)
+        + after_breach, instant_json(sla.due_at), _MET[None if met is None else bool(met)], metric,
+        b"" if remaining is None else b',"remaining":' + _cb(hours_text(remaining)),
+        rule, status, target_zone))
 
 
-_slas: dict[tuple, tuple[bytes, bytes, bytes, bytes]] = {}
+_MET = {None: b',"met":null', True: b',"met":true', False: b',"met":false'}
+_STATUS = {s: b',"status":"' + s.encode() + b'"' for s in ("met", "breached", "pending")}
+_slas: dict[tuple, tuple[bytes, bytes, bytes, bytes, bytes]] = {}
 
 
 def ticket_members(d: Any) -> tuple[tuple[bytes, bytes, bytes] | None, bytes, bytes, bytes, bytes,

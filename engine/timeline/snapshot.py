@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from engine.calendars import Calendar
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
 from engine.core.canonical import canonical_bytes, instant_json
-from engine.core.clock import Clock, clock_bytes, slot_template, slot_text
+from engine.core.clock import Clock, as_of_split, clock_bytes, slot_template, slot_text
 from engine.core.decision import Outcome, Sla
 from engine.core.decision_json import OutcomeMemo
 from engine.core.model import Metric
@@ -39,6 +40,9 @@ _plans = OutcomeMemo()
 # a running clock's template as of its start, unanswered, by (shape, zone): `_bake`
 _running: dict[tuple, bytes] = {}
 _SLOT = b"%b"
+# a baked running clock's template, calendar and target by (id(Outcome), metric, customer
+# zone), the outcome kept beside them so that its id stays its own: `SnapshotLife._baked`
+_targets: dict[tuple, tuple[Outcome, bytes, Calendar, timedelta]] = {}
 
 
 class SnapshotLife:
@@ -117,7 +121,11 @@ class SnapshotLife:
         between tickets (no Clock built but the first of each shape, whose template it is).
         `start_json`: the submission instant's JSON, written once for the whole decision."""
         if metric.not_promised or metric.starts != "submitted":
-            return clock_bytes(self._clock(metric))
+            return _inapplicable(metric, self.as_of)
+        if self.as_of is self.checked.submitted_at:
+            baked = self._baked(metric)
+            if baked is not None:
+                return baked
         found, start, first, due = self._target(metric)
         as_of = self.as_of
         if isinstance(found, str):
@@ -154,6 +162,38 @@ class SnapshotLife:
             _bake(template, (key, zone.key), within)
         return template % values
 
+    def _baked(self, metric: Metric) -> bytes | None:
+        """`_clock_bytes` of a clock running as of the submission, unanswered, whose shape is
+        baked (`_bake`): its target is looked up once per (Outcome object, metric, customer
+        zone) (`_targets`), and only the start and the due time are written; None for any
+        other clock."""
+        checked, outcome = self.checked, self.outcome
+        if metric.warn_before is not None or metric.warn_fraction is not None or (
+                checked.first_response_at is not None and "agent_reply" in metric.fulfilled_by):
+            return None
+        key = (id(outcome), metric.name, checked.customer_zone)
+        hit = _targets.get(key)
+        if hit is None or hit[0] is not outcome:
+            found = config(metric, self.policy.policy, outcome, checked.customer_zone)
+            if isinstance(found, str):
+                return None
+            cal = found.calendar
+            baked = _running.get(((metric.name, found.level, found.within, cal.clock, found.name,
+                                   found.rule), cal.zone.key))
+            if baked is None:
+                return None   # not baked yet: `_clock_bytes` bakes it
+            if len(_targets) >= 4096:
+                _targets.clear()
+            hit = _targets[key] = (outcome, baked, cal, found.within)
+        _, baked, cal, within = hit
+        zone, start, sla = cal.zone, checked.submitted_at, self.sla
+        if metric.name == "first_response" and sla is not None:   # as `_target` takes it
+            due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
+        else:
+            due = cal.due(start, within)
+        at, due_text = instant_json(_in(start, zone)), instant_json(due)
+        return baked % (at, due_text, at, due_text, at)
+
     def _shape(self, key: tuple, metric: Metric) -> bytes:
         """The `%` template of the clock shape `key` (made from this ticket's clock of `metric`
         the first time; b"" for a shape without one)."""
@@ -167,10 +207,8 @@ class SnapshotLife:
     def _clock(self, metric: Metric) -> Clock:
         """A metric's clock for a ticket without events."""
         as_of, outcome = self.as_of, self.outcome
-        if metric.not_promised:
-            return not_applicable(metric, metric.not_promised, as_of)
-        if metric.starts != "submitted":
-            return not_applicable(metric, "no customer reply awaits an answer", as_of)
+        if metric.not_promised or metric.starts != "submitted":
+            return not_applicable(metric, _why_not(metric), as_of)
         found, start, first, due = self._target(metric)
         if isinstance(found, str):
             change = Change(start, -2, outcome.priority, None, found)
@@ -192,6 +230,31 @@ class SnapshotLife:
             zone = found.calendar.zone
             due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
         return found, checked.submitted_at, first, due
+
+
+def _why_not(metric: Metric) -> str:
+    """Why a metric's clock cannot run for a ticket without events."""
+    return metric.not_promised or "no customer reply awaits an answer"
+
+
+def _inapplicable(metric: Metric, as_of: datetime) -> bytes:
+    """`clock_bytes` of the metric's not-applicable clock: only its `as_of` differs between
+    tickets, so the rest is encoded once per metric (`_split`)."""
+    reason = _why_not(metric)
+    key = (metric.name, reason)   # all a not-applicable clock holds but its `as_of`
+    split = _split.get(key, _NO_SPLIT)
+    if split is _NO_SPLIT:
+        if len(_split) >= 4096:
+            _split.clear()
+        split = _split[key] = as_of_split(not_applicable(metric, reason, as_of))
+    if split is None:   # its text holds the slot sentinel: encoded whole
+        return clock_bytes(not_applicable(metric, reason, as_of))
+    return split[0] + instant_json(as_of) + split[1]
+
+
+# a not-applicable clock's canonical JSON around its `as_of`, by (metric, reason); None: none
+_split: dict[tuple[str, str], tuple[bytes, bytes] | None] = {}
+_NO_SPLIT = (b"", b"")
 
 
 def _bake(template: bytes, key: tuple[tuple, str], within: timedelta) -> None:
