@@ -305,16 +305,16 @@ class Calendar:
         if b < a:
             return -self.elapsed(end, start)
         if self._clock == "calendar":
-            return timedelta(microseconds=b - a)
+            return timedelta(0, 0, b - a)
         first, month = self._at(a)
         last = month_index(b)
         if first == last:
-            return timedelta(microseconds=month.open_before(b) - month.open_before(a))
+            return timedelta(0, 0, month.open_before(b) - month.open_before(a))
         total = month.total - month.open_before(a)
         for index in range(first + 1, last):
             total += self._month(index).total
         total += self._month(last).open_before(b)
-        return timedelta(microseconds=total)
+        return timedelta(0, 0, total)
 
     # ----------------------------------------------------------------------- internals
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from engine.calendars import Calendar
 from engine.check.tickets import Ticket
 from engine.compile.compiler import CompiledPolicy
 from engine.core.canonical import canonical_bytes, instant_json
@@ -37,12 +36,10 @@ _shapes: dict[tuple, bytes] = {}
 _NULL, _NOT_APPLICABLE = b"null", b'"not_applicable"'
 # an outcome's clocks when none has a target, as of the submission (`SnapshotLife._plan`)
 _plans = OutcomeMemo()
-# a running clock's template as of its start, unanswered, by (shape, zone): `_bake`
-_running: dict[tuple, bytes] = {}
 _SLOT = b"%b"
-# a baked running clock's template, calendar and target by (id(Outcome), metric, customer
-# zone), the outcome kept beside them so that its id stays its own: `SnapshotLife._baked`
-_targets: dict[tuple, tuple[Outcome, bytes, Calendar, timedelta]] = {}
+# by (id(Outcome), metric, customer zone): the outcome (kept, so that its id stays its own),
+# the metric's target, its clock's shape template and that baked (`_target_shape`)
+_targets: dict[tuple, list] = {}
 
 
 class SnapshotLife:
@@ -122,29 +119,30 @@ class SnapshotLife:
         `start_json`: the submission instant's JSON, written once for the whole decision."""
         if metric.not_promised or metric.starts != "submitted":
             return _inapplicable(metric, self.as_of)
-        if self.as_of is self.checked.submitted_at:
-            baked = self._baked(metric)
-            if baked is not None:
-                return baked
-        found, start, first, due = self._target(metric)
-        as_of = self.as_of
+        checked, outcome, as_of = self.checked, self.outcome, self.as_of
+        start = checked.submitted_at
+        first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
+        shape = _targets.get((id(outcome), metric.name, checked.customer_zone))
+        if shape is None or shape[0] is not outcome:
+            shape = self._target_shape(metric)
+        found, template = shape[1], shape[2]
+        running = False
         if isinstance(found, str):
-            key: tuple = (metric.name, found, self.outcome.priority)
-            running = False
             values: tuple = (start_json if as_of is start else instant_json(as_of), _NULL,
                              _NULL, _NULL, _NULL if first is None else instant_json(first),
                              start_json, _NULL, _NULL, start_json, _NOT_APPLICABLE, _NULL, _NULL)
         else:
-            cal, within, zone = found.calendar, found.within, found.calendar.zone
-            key = (metric.name, found.level, within, cal.clock, found.name, found.rule)
+            cal, within = found.calendar, found.within
+            zone, sla = cal.zone, self.sla
+            due = None   # the due time the run stage computed, in the calendar's zone
+            if metric.name == "first_response" and sla is not None:
+                due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
             running = as_of is start and first is None and metric.warn_before is None \
                 and metric.warn_fraction is None   # as of the submission, unanswered
-            if running:
-                baked = _running.get((key, zone.key))
-                if baked is not None:   # the start and the due time are all that differ
-                    at = instant_json(_in(start, zone))
-                    due_text = instant_json(due if due is not None else cal.due(start, within))
-                    return baked % (at, due_text, at, due_text, at)
+            if running and shape[3] is not None:   # only the start and the due time differ
+                at = instant_json(_in(start, zone))
+                due_text = instant_json(due if due is not None else cal.due(start, within))
+                return shape[3] % (at, due_text, at, due_text, at)
             due, warn_at, consumed, late, status = single_figures(metric, found, start, first,
                                                                   as_of, due)
             # each instant written once: the start is also the phase's, the due time the
@@ -155,44 +153,29 @@ class SnapshotLife:
                       slot_text(_in(first, zone)), at, due_text,
                       slot_text(None if first is not None else within - consumed), at,
                       slot_text(status), slot_text(zone.key), slot_text(warn_at))
-        template = self._shape(key, metric)
         if not template:
             return clock_bytes(self._clock(metric))
-        if running and b"%%" not in template:
-            _bake(template, (key, zone.key), within)
+        if running and b"%%" not in template:   # bake it for the next tickets of this target
+            assert not isinstance(found, str)
+            shape[3] = _bake(template, found.calendar.zone.key, found.within)
         return template % values
 
-    def _baked(self, metric: Metric) -> bytes | None:
-        """`_clock_bytes` of a clock running as of the submission, unanswered, whose shape is
-        baked (`_bake`): its target is looked up once per (Outcome object, metric, customer
-        zone) (`_targets`), and only the start and the due time are written; None for any
-        other clock."""
+    def _target_shape(self, metric: Metric) -> list:
+        """[outcome, target (or why none), its clock's shape template, the template baked for a
+        clock running as of the submission (None: not yet)] of a metric for this ticket's
+        Outcome object and customer zone, kept in `_targets` for the tickets that share them."""
         checked, outcome = self.checked, self.outcome
-        if metric.warn_before is not None or metric.warn_fraction is not None or (
-                checked.first_response_at is not None and "agent_reply" in metric.fulfilled_by):
-            return None
-        key = (id(outcome), metric.name, checked.customer_zone)
-        hit = _targets.get(key)
-        if hit is None or hit[0] is not outcome:
-            found = config(metric, self.policy.policy, outcome, checked.customer_zone)
-            if isinstance(found, str):
-                return None
-            cal = found.calendar
-            baked = _running.get(((metric.name, found.level, found.within, cal.clock, found.name,
-                                   found.rule), cal.zone.key))
-            if baked is None:
-                return None   # not baked yet: `_clock_bytes` bakes it
-            if len(_targets) >= 4096:
-                _targets.clear()
-            hit = _targets[key] = (outcome, baked, cal, found.within)
-        _, baked, cal, within = hit
-        zone, start, sla = cal.zone, checked.submitted_at, self.sla
-        if metric.name == "first_response" and sla is not None:   # as `_target` takes it
-            due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
+        found = config(metric, self.policy.policy, outcome, checked.customer_zone)
+        if isinstance(found, str):
+            key: tuple = (metric.name, found, outcome.priority)
         else:
-            due = cal.due(start, within)
-        at, due_text = instant_json(_in(start, zone)), instant_json(due)
-        return baked % (at, due_text, at, due_text, at)
+            cal = found.calendar
+            key = (metric.name, found.level, found.within, cal.clock, found.name, found.rule)
+        if len(_targets) >= 4096:
+            _targets.clear()
+        shape = _targets[(id(outcome), metric.name, checked.customer_zone)] = [
+            outcome, found, self._shape(key, metric), None]
+        return shape
 
     def _shape(self, key: tuple, metric: Metric) -> bytes:
         """The `%` template of the clock shape `key` (made from this ticket's clock of `metric`
@@ -257,17 +240,14 @@ _split: dict[tuple[str, str], tuple[bytes, bytes] | None] = {}
 _NO_SPLIT = (b"", b"")
 
 
-def _bake(template: bytes, key: tuple[tuple, str], within: timedelta) -> None:
-    """Keep `template` (under `key`: its shape and zone) with what a running clock as of its
-    start writes the same for every ticket filled in (nothing consumed, the whole target
-    remaining, no response, no breach, the zone): its slots left are the start, the due time,
-    the phase's start and due time, and the start again. Only for a template without a
-    literal `%` (`%%`), which one fill would turn into a slot marker."""
-    if len(_running) >= 4096:
-        _running.clear()
-    _running[key] = template % (_SLOT, _NULL, slot_text(ZERO), _SLOT, _NULL, _SLOT, _SLOT,
-                                slot_text(within), _SLOT, b'"running"', slot_text(key[1]),
-                                _NULL)
+def _bake(template: bytes, zone: str, within: timedelta) -> bytes:
+    """`template` with what a running clock as of its start writes the same for every ticket
+    filled in (nothing consumed, the whole target remaining, no response, no breach, the
+    zone): its slots left are the start, the due time, the phase's start and due time, and
+    the start again. Only for a template without a literal `%` (`%%`), which one fill would
+    turn into a slot marker."""
+    return template % (_SLOT, _NULL, slot_text(ZERO), _SLOT, _NULL, _SLOT, _SLOT,
+                       slot_text(within), _SLOT, b'"running"', slot_text(zone), _NULL)
 
 
 def _tail(outcome: Outcome) -> bytes:
