@@ -91,7 +91,6 @@ def kill_and_resume(tmp_path: Path, lines: int, kills: int, name: str, workers: 
     assert counts[1].strip() == f"{rejected} rejected"
 
 
-@pytest.mark.slow
 def test_killed_runs_resume_to_the_same_bytes(tmp_path):
     kill_and_resume(tmp_path, 3000, 2, "out.jsonl", "1", seed=1)
 
