@@ -167,7 +167,8 @@ def sla_bytes(sla: Any) -> bytes:
             + b"}")
     opening, after_breach, metric, rule, target_zone = fixed
     breached, remaining, met = sla.breached_at, sla.remaining, sla.met
-    status = _STATUS.get(sla.status) or b',"status":' + _cb(sla.status)
+    status = (_STATUS.get(sla.status) if sla.status.__class__ is str else None) or \
+        b',"status":' + _cb(sla.status)   # a record read from JSON may hold anything
     return b"".join((
         opening if breached is None else b'{"breached_at":' + instant_json(breached)
         + after_breach, instant_json(sla.due_at), _MET[None if met is None else bool(met)], metric,

@@ -7,7 +7,10 @@ The history entry's JSON is the same for every ticket of an Outcome but for its 
 is encoded once per Outcome object; the first_response clock reuses the due time the run
 stage's `sla` already computed. An outcome whose clocks have no target (a ticket without a
 guarantee, most of a realistic queue) keeps its clocks' templates too, filled in with the
-submission and the first response alone.
+submission and the first response alone. Otherwise each metric's target and its clock's
+template are looked up once per (Outcome object, metric, customer zone) (`_targets`), and a
+clock that cannot run (not promised, or started by a reply no ticket without events has) is
+its metric's JSON around `as_of` (`_split`).
 """
 
 from __future__ import annotations
