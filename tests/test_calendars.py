@@ -376,3 +376,14 @@ def test_copy_and_pickle() -> None:
             "hours": {"mon-fri": ["08:00-17:00"]}}
     ny = pickle.loads(pickle.dumps(build_calendar("standard", spec).for_zone(NEW_YORK)))
     assert ny.zone is NEW_YORK and ny.for_zone(None).zone == ZoneInfo("UTC")
+
+
+def test_the_country_codes_are_those_holidays_lists():
+    """`zones._countries` reads holidays' registry instead of `list_supported_countries` (which
+    imports every country's module): the same codes, aliases included."""
+    import holidays
+
+    from engine.calendars import zones
+    assert zones._countries() == set(holidays.list_supported_countries(include_aliases=True))
+    assert zones.country_exists("SK") and zones.country_exists("UK") and \
+        not zones.country_exists("XX")
