@@ -123,23 +123,18 @@ class SnapshotLife:
         if metric.not_promised or metric.starts != "submitted":
             return _inapplicable(metric, self.as_of)
         checked, outcome, as_of = self.checked, self.outcome, self.as_of
-        start = checked.submitted_at
-        first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
         shape = _targets.get((id(outcome), metric.name, checked.customer_zone))
         if shape is None or shape[0] is not outcome:
             shape = self._target_shape(metric)
         found, template = shape[1], shape[2]
+        start, first, due = self._instants(metric, found)
         running = False
         if isinstance(found, str):
             values: tuple = (start_json if as_of is start else instant_json(as_of), _NULL,
                              _NULL, _NULL, _NULL if first is None else instant_json(first),
                              start_json, _NULL, _NULL, start_json, _NOT_APPLICABLE, _NULL, _NULL)
         else:
-            cal, within = found.calendar, found.within
-            zone, sla = cal.zone, self.sla
-            due = None   # the due time the run stage computed, in the calendar's zone
-            if metric.name == "first_response" and sla is not None:
-                due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
+            cal, within, zone = found.calendar, found.within, found.calendar.zone
             running = as_of is start and first is None and metric.warn_before is None \
                 and metric.warn_fraction is None   # as of the submission, unanswered
             if running and shape[3] is not None:   # only the start and the due time differ
@@ -207,15 +202,21 @@ class SnapshotLife:
         """A metric from the submission: its target (or why none), the start, the first
         response that fulfils it, and the due time the run stage already computed (None:
         not computed)."""
-        checked = self.checked
-        found = config(metric, self.policy.policy, self.outcome, checked.customer_zone)
+        found = config(metric, self.policy.policy, self.outcome, self.checked.customer_zone)
+        return (found, *self._instants(metric, found))
+
+    def _instants(self, metric: Metric, found: Config | str
+                  ) -> tuple[datetime, datetime | None, datetime | None]:
+        """The start of a metric from the submission under target `found`, the first response
+        that fulfils it, and the due time the run stage already computed, in the target
+        calendar's zone (None: not computed)."""
+        checked, sla = self.checked, self.sla
         first = checked.first_response_at if "agent_reply" in metric.fulfilled_by else None
         due = None
-        sla = self.sla
         if metric.name == "first_response" and sla is not None and not isinstance(found, str):
             zone = found.calendar.zone
             due = sla.due_at if sla.due_at.tzinfo is zone else sla.due_at.astimezone(zone)
-        return found, checked.submitted_at, first, due
+        return checked.submitted_at, first, due
 
 
 def _why_not(metric: Metric) -> str:

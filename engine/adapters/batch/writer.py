@@ -78,7 +78,7 @@ class ChunkWriter:
                 self.error = exc
 
     def _write(self, records: list[Prepared], data: bytes | Path | SlotChunk, through: int) -> None:
-        if isinstance(data, SlotChunk) and data.records_length:
+        if isinstance(data, SlotChunk):
             records = data.records()   # here, not in the thread that hands chunks over
         if self.log is not None:
             for receipt in self.log.append_prepared(records, (self.run, through)):
